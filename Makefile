@@ -1,0 +1,42 @@
+# make run: bootstrap, prepare the CRM, train if needed, start all services.
+# make test: the same bootstrap, then every test (this is what CI runs).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint lock train prepare clean
+
+$(STAMP): requirements/lock.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	# Rasa declares Python <3.11: the lock is resolved for 3.10 and installed as-is.
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet -r requirements/lock.txt
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet -e .
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/salesbot run
+
+prepare: $(STAMP)
+	$(BIN)/salesbot prepare
+
+train: $(STAMP)
+	$(BIN)/salesbot train
+
+test: $(STAMP)
+	$(BIN)/ruff check bot actions tests
+	$(BIN)/salesbot prepare
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot actions tests
+
+# Regenerate the lock: Rasa plus every dependency, resolved together as if for 3.10.
+lock: $(STAMP)
+	$(BIN)/uv pip compile --python-version 3.10 --override requirements/overrides.txt \
+		requirements/requirements.in -o requirements/lock.txt
+
+clean:
+	rm -rf $(VENV) models var .pytest_cache .ruff_cache

@@ -1,0 +1,95 @@
+"""Callbacks: booking them from Chinese time phrases and listing the ones due."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any, Dict, List, Text
+
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import CallScope, CrmAction
+from bot import crm
+from bot.timeparse import describe, parse_callback_time
+
+
+class ActionScheduleCallback(CrmAction):
+    """Book a call back at the time the agent named (明天下午三点, 一个小时后 ...)."""
+
+    def name(self) -> Text:
+        return "action_schedule_callback"
+
+    def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
+               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        tracker = scope.tracker
+        if scope.client is None:
+            dispatcher.utter_message(response="utter_ask_client_for_callback")
+            return []
+        phrase = next(tracker.get_latest_entity_values("time"), None)
+        text = tracker.latest_message.get("text") or ""
+        names = tuple(filter(None, [scope.client.name, *tracker.get_latest_entity_values("client_name")]))
+        parsed = parse_callback_time(str(phrase), scope.context.now, mask=names) if phrase else None
+        if parsed is None or parsed.problem == "unparsed":
+            parsed = parse_callback_time(text, scope.context.now, mask=names)
+        if parsed.problem == "past":
+            dispatcher.utter_message(response="utter_callback_time_past", time=describe(parsed.when, scope.context.now))
+            return [SlotSet("time", None)]
+        if parsed.when is None:
+            dispatcher.utter_message(response="utter_ask_callback_time", buttons=[
+                {"title": "一小时后", "payload": '/schedule_callback{"time": "一个小时后"}'},
+                {"title": "明天上午十点", "payload": '/schedule_callback{"time": "明天上午十点"}'},
+                {"title": "明天下午三点", "payload": '/schedule_callback{"time": "明天下午三点"}'},
+            ])
+            return [SlotSet("time", None)]
+        agent_id = scope.followup_agent_id()
+        if agent_id is None:
+            dispatcher.utter_message(response="utter_no_agent")
+            return []
+        readable = describe(parsed.when, scope.context.now)
+        followup = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=agent_id,
+                                    due_at=parsed.when, reason=f"约回访（{parsed.text}）",
+                                    conversation_id=scope.conversation_id)
+        dispatcher.utter_message(
+            response="utter_callback_booked", name=scope.client.name, time=readable,
+            title=_title(scope),
+            json_message={"type": "followup", "id": followup.id, "client": scope.client.name,
+                          "due_at": parsed.when.isoformat(timespec="minutes"), "reason": followup.reason},
+        )
+        return [SlotSet("time", parsed.when.isoformat(timespec="minutes"))]
+
+
+def _title(scope: CallScope) -> str:
+    return scope.profile.title if scope.profile else "您"
+
+
+class ActionListFollowups(CrmAction):
+    """List the agent's open follow-ups due today (overdue ones included)."""
+
+    def name(self) -> Text:
+        return "action_list_followups"
+
+    def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
+               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        now = scope.context.now
+        until = datetime.combine(now.date(), time.max)
+        # Unknown agent (no login on the channel): the current client's agent, else everyone.
+        agent_id = scope.followup_agent_id()
+        due = crm.due_followups(scope.session, agent_id=agent_id, until=until)
+        if not due:
+            dispatcher.utter_message(response="utter_no_followups")
+            return []
+        lines = []
+        items = []
+        for f in due:
+            overdue = "（已逾期）" if f.due_at < now else ""
+            lines.append(f"{describe(f.due_at, now)}{overdue} {f.client.name} {crm.mask_phone(f.client.phone)}：{f.reason}")
+            items.append({"id": f.id, "client": f.client.name, "client_id": f.client_id,
+                          "due_at": f.due_at.isoformat(timespec="minutes"), "reason": f.reason,
+                          "overdue": bool(overdue)})
+        dispatcher.utter_message(
+            response="utter_followups_due", count=len(due), items="\n".join(lines),
+            json_message={"type": "followups", "items": items},
+            buttons=[{"title": f"查{f.client.name}", "payload": f'/lookup_client{{"phone": "{f.client.phone}"}}'}
+                     for f in due[:5]],
+        )
+        return []

@@ -1,0 +1,65 @@
+"""Conversation start and the low-confidence fallback."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.playbook import HERE
+
+import yaml
+
+_INTENT_TITLES: Dict[str, str] | None = None
+
+
+def intent_title(intent: str) -> str:
+    global _INTENT_TITLES
+    if _INTENT_TITLES is None:
+        _INTENT_TITLES = yaml.safe_load((HERE / "intents.yml").read_text(encoding="utf-8"))["titles"]
+    return _INTENT_TITLES.get(intent, intent)
+
+
+class ActionSessionStart(Action):
+    """Start a session and remember which staff member is working it (from channel metadata)."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [SessionStarted()]
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        login = metadata.get("login") or metadata.get("agent") if isinstance(metadata, dict) else None
+        # Carry the client and the call state over a session timeout: the call goes on.
+        for slot in ("current_client_id", "current_client_name", "client_do_not_call",
+                     "used_selling_points", "opening_styles_used", "objections_seen",
+                     "products_pitched", "refusal_count", "opening_style", "agent_login"):
+            value = tracker.get_slot(slot)
+            if value is not None:
+                events.append(SlotSet(slot, value))
+        if login:
+            events.append(SlotSet("agent_login", str(login)))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionClarifyIntent(Action):
+    """Low NLU confidence: offer the two likeliest meanings as buttons."""
+
+    def name(self) -> Text:
+        return "action_clarify_intent"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        ranking = [r for r in tracker.latest_message.get("intent_ranking", [])
+                   if r.get("name") and r["name"] != "nlu_fallback"]
+        entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities", [])
+                    if isinstance(e.get("value"), str)}
+        suffix = json.dumps(entities, ensure_ascii=False) if entities else ""
+        buttons = [{"title": intent_title(r["name"]), "payload": f"/{r['name']}{suffix}"} for r in ranking[:2]]
+        dispatcher.utter_message(response="utter_clarify", buttons=buttons)
+        return []

@@ -1,0 +1,1 @@
+"""Chinese tele-sales assistant: CRM, playbook and NLU parts around Rasa."""

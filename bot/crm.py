@@ -1,0 +1,131 @@
+"""CRM queries and writes. Every function takes the session of the caller's unit of work."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Any, Iterable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from bot.models import Call, Client, FollowUp, Product, User
+from bot.text import normalize
+
+PHONE_DIGITS = re.compile(r"\d{4,11}")
+
+
+def find_clients(session: Session, query: str, limit: int = 10) -> list[Client]:
+    """Clients by phone (full or the last four+ digits) or name (exact, then partial)."""
+    query = normalize(query or "").strip()
+    if not query:
+        return []
+    digits = "".join(PHONE_DIGITS.findall(query))
+    if len(digits) >= 4:
+        exact = session.scalars(select(Client).where(Client.phone == digits)).unique().all()
+        if exact:
+            return list(exact)
+        return list(session.scalars(
+            select(Client).where(Client.phone.like(f"%{digits}")).order_by(Client.id).limit(limit)
+        ).unique())
+    exact = session.scalars(select(Client).where(Client.name == query).order_by(Client.id)).unique().all()
+    if exact:
+        return list(exact)
+    pattern = f"%{query}%"
+    return list(session.scalars(
+        select(Client).where(or_(Client.name.like(pattern))).order_by(Client.id).limit(limit)
+    ).unique())
+
+
+def get_client(session: Session, client_id: int) -> Client | None:
+    return session.get(Client, client_id)
+
+
+def get_user(session: Session, login: str | None) -> User | None:
+    if not login:
+        return None
+    return session.scalars(select(User).where(User.login == login)).first()
+
+
+def catalogue(session: Session) -> list[Product]:
+    return list(session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id)))
+
+
+def last_call(session: Session, client_id: int, exclude_conversation: str | None = None) -> Call | None:
+    stmt = select(Call).where(Call.client_id == client_id)
+    if exclude_conversation:
+        stmt = stmt.where(Call.conversation_id != exclude_conversation)
+    return session.scalars(stmt.order_by(Call.started_at.desc()).limit(1)).first()
+
+
+def call_summary(call: Call | None) -> dict[str, Any] | None:
+    if call is None:
+        return None
+    return {
+        "started_at": call.started_at.strftime("%Y-%m-%d %H:%M"),
+        "outcome": call.disposition,
+        "agent": call.agent.login if call.agent else None,
+        "objections": list(call.objections or []),
+    }
+
+
+def called_today(session: Session, client_id: int, now: datetime, exclude_conversation: str) -> Call | None:
+    call = last_call(session, client_id, exclude_conversation)
+    if call and call.started_at >= datetime.combine(now.date(), time.min):
+        return call
+    return None
+
+
+def upsert_call(session: Session, conversation_id: str, **fields: Any) -> tuple[Call, bool]:
+    """The conversation's single call row, created or updated; returns (call, created)."""
+    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    created = call is None
+    if created:
+        call = Call(conversation_id=conversation_id)
+        session.add(call)
+    for key, value in fields.items():
+        if value is not None:
+            setattr(call, key, value)
+    session.flush()
+    return call, created
+
+
+def count_deals(session: Session, client_id: int) -> int:
+    return session.scalar(
+        select(func.count()).select_from(Call).where(Call.client_id == client_id, Call.disposition == "deal")
+    ) or 0
+
+
+def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: datetime, reason: str,
+                 conversation_id: str | None = None) -> FollowUp:
+    """A follow-up; the same client, agent and time from one conversation is stored once."""
+    existing = session.scalars(select(FollowUp).where(
+        FollowUp.client_id == client_id, FollowUp.agent_id == agent_id, FollowUp.due_at == due_at,
+        FollowUp.done.is_(False))).first()
+    if existing:
+        existing.reason = reason
+        return existing
+    followup = FollowUp(client_id=client_id, agent_id=agent_id, due_at=due_at, reason=reason,
+                        conversation_id=conversation_id)
+    session.add(followup)
+    session.flush()
+    return followup
+
+
+def due_followups(session: Session, *, agent_id: int | None, until: datetime,
+                  since: datetime | None = None) -> list[FollowUp]:
+    """Open follow-ups due up to ``until`` (all agents when ``agent_id`` is None)."""
+    stmt = select(FollowUp).where(FollowUp.done.is_(False), FollowUp.due_at <= until)
+    if agent_id is not None:
+        stmt = stmt.where(FollowUp.agent_id == agent_id)
+    if since is not None:
+        stmt = stmt.where(FollowUp.due_at >= since)
+    return list(session.scalars(stmt.order_by(FollowUp.due_at)).unique())
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def names(rows: Iterable[Any]) -> list[str]:
+    return [row.name for row in rows]

@@ -1,0 +1,128 @@
+"""Load the shipped demo data into the CRM: inserts what is missing, never overwrites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import CATEGORIES, RISK_LEVELS, ROLES, STAGES, Client, Holding, Product, SellingPoint, User
+from bot.passwords import hash_password
+from bot.settings import PACKAGE_DIR
+
+DEMO_DATA = PACKAGE_DIR / "data" / "demo_data.yml"
+PRODUCT_EXTRAS = PACKAGE_DIR / "playbook" / "product_extras.yml"
+
+
+class DemoDataError(ValueError):
+    """The demo data file is inconsistent (caught before anything is written)."""
+
+
+def read_demo_data(path: Path = DEMO_DATA, extras_path: Path = PRODUCT_EXTRAS) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    extras = yaml.safe_load(extras_path.read_text(encoding="utf-8")) if extras_path.exists() else {}
+    extras = extras or {}
+    products = [dict(p) for p in data["products"]] + [dict(p) for p in extras.get("extra_products", [])]
+    for product in products:
+        for key, value in (extras.get(product["code"]) or {}).items():
+            product.setdefault(key, value)
+    data["products"] = products
+    _validate(data)
+    return data
+
+
+def _validate(data: dict[str, Any]) -> None:
+    problems = []
+    for user in data["users"]:
+        if user["role"] not in ROLES:
+            problems.append(f"user {user['login']}: unknown role {user['role']}")
+    codes = {p["code"] for p in data["products"]}
+    for product in data["products"]:
+        if product["category"] not in CATEGORIES:
+            problems.append(f"product {product['code']}: unknown category")
+        if len(product.get("advantages") or []) < 3:
+            problems.append(f"product {product['code']}: needs at least three selling points")
+        if product["category"] == "wealth" and product.get("risk_level") not in RISK_LEVELS:
+            problems.append(f"product {product['code']}: wealth products need a risk level R1-R5")
+    logins = {u["login"] for u in data["users"]}
+    for client in data["clients"]:
+        if client.get("stage", "unknown") not in STAGES:
+            problems.append(f"client {client['name']}: unknown stage")
+        if client.get("agent") and client["agent"] not in logins:
+            problems.append(f"client {client['name']}: unknown agent")
+        for code in client.get("holdings") or []:
+            if code not in codes:
+                problems.append(f"client {client['name']}: unknown product {code}")
+    if problems:
+        raise DemoDataError("; ".join(problems))
+
+
+def load_demo_data(session: Session, data: dict[str, Any] | None = None) -> dict[str, int]:
+    """Insert missing users, products and clients; returns how many rows were added."""
+    data = data or read_demo_data()
+    added = {"users": 0, "products": 0, "clients": 0, "holdings": 0}
+
+    users = {u.login: u for u in session.scalars(select(User))}
+    for spec in data["users"]:
+        if spec["login"] not in users:
+            user = User(
+                login=spec["login"],
+                name=spec["name"],
+                role=spec["role"],
+                password_hash=hash_password(spec["password"]),
+            )
+            session.add(user)
+            users[user.login] = user
+            added["users"] += 1
+
+    products = {p.code: p for p in session.scalars(select(Product))}
+    for spec in data["products"]:
+        if spec["code"] in products:
+            continue
+        product = Product(
+            code=spec["code"],
+            name=spec["name"],
+            category=spec["category"],
+            risk_level=spec.get("risk_level"),
+            min_amount=spec.get("min_amount") or 0,
+            aliases=list(spec.get("aliases") or []),
+            comparison=spec.get("comparison"),
+            target=spec.get("target"),
+            selling_points=[
+                SellingPoint(position=i, text=text) for i, text in enumerate(spec["advantages"])
+            ],
+        )
+        session.add(product)
+        products[product.code] = product
+        added["products"] += 1
+    session.flush()
+
+    existing_phones = set(session.scalars(select(Client.phone)))
+    for spec in data["clients"]:
+        if spec["phone"] in existing_phones:
+            continue
+        client = Client(
+            name=spec["name"],
+            phone=spec["phone"],
+            gender=spec.get("gender"),
+            age=spec.get("age"),
+            occupation=spec.get("occupation"),
+            company=spec.get("company"),
+            annual_income=spec.get("annual_income"),
+            assets=spec.get("assets"),
+            card_spend_per_year=spec.get("card_spend_per_year"),
+            stage=spec.get("stage", "unknown"),
+            do_not_call=bool(spec.get("do_not_call", False)),
+            agent=users.get(spec.get("agent")),
+            referrer=spec.get("referrer"),
+            note=spec.get("note"),
+        )
+        for code in spec.get("holdings") or []:
+            client.holdings.append(Holding(product=products[code]))
+            added["holdings"] += 1
+        session.add(client)
+        added["clients"] += 1
+    return added

@@ -1,0 +1,492 @@
+"""Live call guidance: which opening, which product, which line to say next.
+
+Pure logic over plain data (no Rasa, no database session), so it is unit-tested
+directly; the actions translate tracker state to and from these calls.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from bot.models import DISPOSITION_LABELS, STAGE_LABELS, Client, Product
+from bot.playbook import Technique, playbook
+
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "尉迟", "公孙", "令狐", "夏侯", "长孙")
+# Objections that are a "no" (the third one in a call ends it politely).
+REFUSALS = {
+    "objection_not_interested",
+    "objection_hate_sales",
+    "objection_has_provider",
+    "objection_no_money",
+}
+# Objections answered by agreeing a time to call again (a follow-up is booked).
+CALLBACK_OBJECTIONS = {
+    "objection_busy": timedelta(hours=1),
+    "objection_think_it_over": timedelta(days=2),
+    "objection_send_materials": timedelta(days=1),
+}
+MAX_REFUSALS = 3
+LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
+# Objections answered with a selling point the call has not used yet.
+POINT_OBJECTIONS = {"objection_not_interested", "objection_hate_sales", "objection_price"}
+
+
+@dataclass(frozen=True)
+class ProductInfo:
+    code: str
+    name: str
+    category: str
+    risk_level: str | None
+    min_amount: float
+    comparison: str | None
+    selling_points: tuple[str, ...]
+
+    @property
+    def is_wealth(self) -> bool:
+        return self.category == "wealth"
+
+    @classmethod
+    def from_row(cls, product: Product) -> "ProductInfo":
+        return cls(
+            code=product.code,
+            name=product.name,
+            category=product.category,
+            risk_level=product.risk_level,
+            min_amount=float(product.min_amount or 0),
+            comparison=product.comparison,
+            selling_points=tuple(p.text for p in product.selling_points),
+        )
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: int
+    name: str
+    phone: str
+    gender: str | None
+    age: int | None
+    occupation: str | None
+    company: str | None
+    annual_income: float | None
+    assets: float | None
+    card_spend: float | None
+    stage: str
+    do_not_call: bool
+    agent_login: str | None
+    agent_name: str | None
+    referrer: str | None
+    note: str | None
+    holdings: tuple[str, ...] = ()
+    holding_names: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, client: Client) -> "Profile":
+        def num(value: Any) -> float | None:
+            return None if value is None else float(value)
+
+        return cls(
+            id=client.id,
+            name=client.name,
+            phone=client.phone,
+            gender=client.gender,
+            age=client.age,
+            occupation=client.occupation,
+            company=client.company,
+            annual_income=num(client.annual_income),
+            assets=num(client.assets),
+            card_spend=num(client.card_spend_per_year),
+            stage=client.stage,
+            do_not_call=client.do_not_call,
+            agent_login=client.agent.login if client.agent else None,
+            agent_name=client.agent.name if client.agent else None,
+            referrer=client.referrer,
+            note=client.note,
+            holdings=tuple(h.product.code for h in client.holdings),
+            holding_names=tuple(h.product.name for h in client.holdings),
+        )
+
+    @property
+    def surname(self) -> str:
+        for compound in COMPOUND_SURNAMES:
+            if self.name.startswith(compound):
+                return compound
+        return self.name[:1]
+
+    @property
+    def title(self) -> str:
+        honorific = {"男": "先生", "女": "女士"}.get(self.gender or "")
+        return f"{self.surname}{honorific}" if honorific else "您"
+
+    @property
+    def tier(self) -> str:
+        assets = self.assets or 0
+        for tier in playbook().messages["tiers"]:
+            if assets >= tier["min_assets"]:
+                return tier["label"]
+        return ""
+
+
+@dataclass(frozen=True)
+class Script:
+    """A line for the agent to say, with the technique it uses."""
+
+    text: str
+    technique: str
+    key: str
+    why: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": "script", "technique": self.technique, "key": self.key,
+                "text": self.text, "why": self.why, "notes": list(self.notes)}
+
+    @property
+    def readable(self) -> str:
+        parts = [f"【{self.technique}】{self.text}"]
+        if self.why:
+            parts.append(self.why)
+        parts += list(self.notes)
+        return "\n".join(parts)
+
+
+@dataclass
+class CallState:
+    """What this call has used so far (mirrors the conversation's slots)."""
+
+    used_points: list[str] = field(default_factory=list)  # "CODE:index"
+    opening_styles: list[str] = field(default_factory=list)
+    objections: list[str] = field(default_factory=list)
+    products_pitched: list[str] = field(default_factory=list)
+    refusals: int = 0
+    last_line: str | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    bank: str
+    hotline: str
+    agent_name: str
+    now: datetime
+    profile: Profile | None
+    catalogue: tuple[ProductInfo, ...]
+
+    def product(self, code_or_name: str | None) -> ProductInfo | None:
+        for product in self.catalogue:
+            if code_or_name in (product.code, product.name):
+                return product
+        return None
+
+
+@dataclass(frozen=True)
+class Reply:
+    script: Script
+    follow_up_at: datetime | None = None
+    follow_up_reason: str | None = None
+    used_point: str | None = None
+    product: ProductInfo | None = None
+    closed: bool = False
+
+
+# ---- profile rules -------------------------------------------------------
+
+def _conditions(p: Profile) -> dict[str, Callable[[], bool]]:
+    income = p.annual_income or 0
+    spend = p.card_spend or 0
+    assets = p.assets or 0
+    occupation = (p.occupation or "") + (p.company or "")
+    return {
+        "always": lambda: True,
+        "has_referrer": lambda: bool(p.referrer),
+        "is_loyal": lambda: p.stage == "loyal",
+        "is_customer": lambda: p.stage in ("deal", "loyal") or bool(p.holdings),
+        "holds_card": lambda: any(code.endswith("CARD") for code in p.holdings),
+        "first_contact": lambda: p.stage in ("unknown", "general") and not p.holdings,
+        "has_company": lambda: bool(p.company) or any(k in occupation for k in ("经理", "处长", "总监", "主任")),
+        "has_assets": lambda: assets >= 300000,
+        "high_card_spend": lambda: spend >= 100000,
+        "corporate_contact": lambda: any(k in occupation for k in ("企业主", "财务", "老板", "集团", "公司")),
+        "large_assets": lambda: assets >= 500000,
+        "high_income_low_card_spend": lambda: income >= 200000 and spend < 10000,
+        "low_income": lambda: p.annual_income is not None and income < 50000,
+        "young": lambda: p.age is not None and p.age < 35,
+    }
+
+
+def _fields(p: Profile | None) -> dict[str, str]:
+    if p is None:
+        return {"name": "该客户", "referrer": "朋友"}
+    return {"name": p.name, "referrer": p.referrer or "朋友"}
+
+
+def rank_openings(profile: Profile | None) -> list[tuple[str, str]]:
+    """Opening styles best first, each with a one-line reason."""
+    if profile is None:
+        conditions = {"always": lambda: True, "first_contact": lambda: True}
+    else:
+        conditions = _conditions(profile)
+    ranked: dict[str, str] = {}
+    for rule in playbook().opening_rules:
+        check = conditions.get(rule["when"])
+        if check and check() and rule["style"] not in ranked:
+            ranked[rule["style"]] = rule["why"].format(**_fields(profile))
+    return list(ranked.items())
+
+
+def recommend_products(profile: Profile | None, catalogue: tuple[ProductInfo, ...]) -> list[tuple[ProductInfo, str]]:
+    by_code = {p.code: p for p in catalogue}
+    if profile is None:
+        return [(p, "") for p in catalogue[:1]]
+    conditions = _conditions(profile)
+    chosen: dict[str, tuple[ProductInfo, str]] = {}
+    for rule in playbook().product_rules:
+        product = by_code.get(rule["product"])
+        check = conditions.get(rule["when"])
+        if product and check and check() and product.code not in profile.holdings and product.code not in chosen:
+            chosen[product.code] = (product, rule["why"])
+    return list(chosen.values())
+
+
+# ---- filling lines ---------------------------------------------------------
+
+def _fill(template: str, ctx: Context, product: ProductInfo | None, **extra: str) -> str:
+    p = ctx.profile
+    values = {
+        "title": p.title if p else "您",
+        "agent": ctx.agent_name,
+        "bank": ctx.bank,
+        "hotline": ctx.hotline,
+        "product": product.name if product else "我们的产品",
+        "advantage": product.selling_points[0] if product else "",
+        "referrer": (p.referrer if p and p.referrer else "您的朋友"),
+        "company": (p.company or p.occupation or "贵单位") if p else "贵单位",
+        "risk_level": (product.risk_level or "") if product else "",
+        "disclosure": playbook().disclosure,
+        "callback_time": "稍后",
+        "alternatives": "手机银行",
+        "comparison": (product.comparison or "") if product else "",
+    }
+    values.update(extra)
+    return template.format(**values)
+
+
+def _say(technique: Technique, ctx: Context, product: ProductInfo | None, state: CallState,
+         rng: random.Random | None, **extra: str) -> str:
+    """A filled template of ``technique``, never the line the bot said last."""
+    templates = list(technique.templates)
+    (rng or random).shuffle(templates)
+    lines = [_fill(t, ctx, product, **extra) for t in templates]
+    return next((line for line in lines if line != state.last_line), lines[0])
+
+
+def _risk_note(product: ProductInfo) -> str | None:
+    if not product.is_wealth or not product.risk_level:
+        return None
+    pb = playbook()
+    return pb.messages["risk_notice"].format(
+        risk_level=product.risk_level,
+        risk_label=pb.risk_levels.get(product.risk_level, ""),
+        disclosure=pb.disclosure,
+    )
+
+
+def default_product(ctx: Context, state: CallState, requested: str | None = None) -> ProductInfo | None:
+    """The product under discussion: asked for, else last pitched, else best fit."""
+    for candidate in (requested, *(reversed(state.products_pitched))):
+        product = ctx.product(candidate) if candidate else None
+        if product:
+            return product
+    recommended = recommend_products(ctx.profile, ctx.catalogue)
+    if recommended:
+        return recommended[0][0]
+    return ctx.catalogue[0] if ctx.catalogue else None
+
+
+def next_point(product: ProductInfo, used: list[str]) -> int | None:
+    for index in range(len(product.selling_points)):
+        if f"{product.code}:{index}" not in used:
+            return index
+    return None
+
+
+def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> tuple[ProductInfo, int] | None:
+    """The next selling point not yet used in this call: the current product first,
+    then the other products that fit the client."""
+    candidates = [product] if product else []
+    candidates += [p for p, _why in recommend_products(ctx.profile, ctx.catalogue)]
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        index = next_point(candidate, state.used_points)
+        if index is not None:
+            return candidate, index
+    return None
+
+
+def opening(ctx: Context, state: CallState, rng: random.Random | None = None) -> tuple[Script, ProductInfo | None]:
+    """The best opening style not yet given in this call."""
+    pb = playbook()
+    ranked = rank_openings(ctx.profile)
+    remaining = [(s, why) for s, why in ranked if s not in state.opening_styles]
+    notes: tuple[str, ...] = ()
+    if not remaining:
+        remaining, notes = ranked, (pb.messages["all_openings_used"],)
+        state.opening_styles.clear()
+    style, why = remaining[0]
+    product = default_product(ctx, state)
+    technique: Technique = pb.openings[style]
+    extra = {}
+    if product is not None:
+        # The opening spends the product's next selling point, so the next pitch moves on.
+        index = next_point(product, state.used_points)
+        if index is not None:
+            extra["advantage"] = product.selling_points[index]
+            state.used_points.append(f"{product.code}:{index}")
+    text = _say(technique, ctx, product, state, rng, **extra)
+    risk = _risk_note(product) if product else None
+    notes += (risk,) if risk else ()
+    return Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes), product
+
+
+def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply:
+    """The next unused selling point of the product, then 'how does that sound?'."""
+    pb = playbook()
+    product = default_product(ctx, state, requested)
+    if product is None:
+        return Reply(Script(pb.messages["no_products"], "产品介绍", "pitch"))
+    index = next_point(product, state.used_points)
+    risk = _risk_note(product)
+    notes = (risk,) if risk else ()
+    if index is None:
+        text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
+        return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product)
+    intro = pb.messages["pitch_intro"].format(product=product.name, index=index + 1, total=len(product.selling_points))
+    text = f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}"
+    return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
+                 used_point=f"{product.code}:{index}", product=product)
+
+
+def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Random | None = None,
+                     requested_product: str | None = None) -> Reply:
+    """The answer to a customer's objection, aware of what this call already used."""
+    from bot.timeparse import describe
+
+    pb = playbook()
+    refusals = state.refusals + (1 if intent in REFUSALS else 0)
+    product = default_product(ctx, state, requested_product)
+    if intent in REFUSALS and refusals >= MAX_REFUSALS:
+        technique = pb.closing
+        follow_up = ctx.now + timedelta(days=7)
+        text = _say(technique, ctx, product, state, rng, callback_time=describe(follow_up, ctx.now))
+        return Reply(Script(text, technique.name, "closing"), product=product, closed=True)
+
+    extra: dict[str, str] = {}
+    used_point = None
+    follow_up_at = None
+    notes: list[str] = []
+    found = next_unused(ctx, state, product)
+    if found is not None:
+        point_product, index = found
+        if intent in POINT_OBJECTIONS:
+            # These answers spend a new selling point, possibly of the next product.
+            product = point_product
+            used_point = f"{product.code}:{index}"
+        extra["advantage"] = point_product.selling_points[index]
+    elif product is not None:
+        extra["advantage"] = product.selling_points[-1]
+    if intent in CALLBACK_OBJECTIONS:
+        follow_up_at = _office_hours(ctx.now + CALLBACK_OBJECTIONS[intent])
+        extra["callback_time"] = describe(follow_up_at, ctx.now)
+    if intent == "objection_no_money":
+        # Savings and wealth products with a small entry amount; never credit to someone short of money.
+        cheap = sorted((p for p in ctx.catalogue if p.category in LOW_THRESHOLD_CATEGORIES
+                        and p.min_amount <= 1000), key=lambda p: p.min_amount)
+        extra["alternatives"] = "、".join(p.name for p in cheap[:3]) or "手机银行"
+    technique = pb.objections[intent]
+    if intent == "objection_risk" and product is not None and not (product.is_wealth and product.risk_level):
+        technique = pb.risk_no_level
+    text = _say(technique, ctx, product, state, rng, **extra)
+    risk = _risk_note(product) if product is not None else None
+    if risk and (intent == "objection_risk" or used_point):
+        # Wealth products always carry their risk level and the disclosure.
+        notes.append(risk)
+    reason = None
+    if follow_up_at is not None:
+        reason = f"{pb.objections[intent].name}：{extra['callback_time']}回电"
+    return Reply(Script(text, technique.name, intent, notes=tuple(notes)), follow_up_at=follow_up_at,
+                 follow_up_reason=reason, used_point=used_point, product=product)
+
+
+def interested(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    pb = playbook()
+    product = default_product(ctx, state)
+    extra = {}
+    used_point = None
+    found = next_unused(ctx, state, product)
+    if found is not None:
+        product, index = found
+        extra["advantage"] = product.selling_points[index]
+        used_point = f"{product.code}:{index}"
+    risk = _risk_note(product) if product else None
+    text = _say(pb.interested, ctx, product, state, rng, **extra)
+    return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
+                 used_point=used_point, product=product)
+
+
+def _office_hours(when: datetime) -> datetime:
+    """Round up to a quarter hour; move a callback outside 9:00-20:00 to the next morning at 9:30."""
+    when = when.replace(second=0, microsecond=0)
+    if when.minute % 15:
+        when += timedelta(minutes=15 - when.minute % 15)
+    if when.hour < 9:
+        return when.replace(hour=9, minute=30)
+    if when.hour >= 20:
+        return (when + timedelta(days=1)).replace(hour=9, minute=30)
+    return when
+
+
+def client_card(profile: Profile, last_call: dict[str, Any] | None, masked_phone: str | None = None) -> dict[str, Any]:
+    """The client card shown in the widget (custom payload)."""
+    return {
+        "type": "client_card",
+        "client": {
+            "id": profile.id,
+            "name": profile.name,
+            "title": profile.title,
+            "phone": masked_phone or profile.phone,
+            "gender": profile.gender,
+            "age": profile.age,
+            "occupation": profile.occupation,
+            "company": profile.company,
+            "stage": profile.stage,
+            "stage_label": STAGE_LABELS.get(profile.stage, profile.stage),
+            "tier": profile.tier,
+            "assets": profile.assets,
+            "annual_income": profile.annual_income,
+            "card_spend_per_year": profile.card_spend,
+            "referrer": profile.referrer,
+            "agent": profile.agent_login,
+            "do_not_call": profile.do_not_call,
+            "holdings": list(profile.holding_names),
+            "note": profile.note,
+            "last_call": last_call,
+        },
+    }
+
+
+def client_summary(profile: Profile, last_call: dict[str, Any] | None) -> str:
+    pb = playbook()
+    lines = [pb.messages["client_summary"].format(
+        name=profile.name, stage_label=STAGE_LABELS.get(profile.stage, profile.stage),
+        tier=profile.tier, occupation=profile.occupation or "职业未知")]
+    lines.append("持有：" + ("、".join(profile.holding_names) or pb.messages["holdings_none"]))
+    if last_call:
+        lines.append(f"上次通话：{last_call['started_at']}，{DISPOSITION_LABELS.get(last_call['outcome'], '未记录')}")
+    else:
+        lines.append("上次通话：" + pb.messages["last_call_none"])
+    if profile.note:
+        lines.append(f"备注：{profile.note}")
+    return "\n".join(lines)
+

@@ -1,0 +1,194 @@
+"""CRM tables (SQLAlchemy 1.4, declarative with Column; 2.0-style queries elsewhere)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+# Deterministic constraint names keep Alembic migrations portable across databases.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+Base = declarative_base(metadata=metadata)
+
+ROLES = ("agent", "trainee", "supervisor")
+STAGES = ("unknown", "general", "potential", "deal", "loyal")
+STAGE_LABELS = {
+    "unknown": "未知客户",
+    "general": "一般客户",
+    "potential": "潜在客户",
+    "deal": "成交客户",
+    "loyal": "固定客户",
+}
+DISPOSITIONS = (
+    "deal",
+    "interested",
+    "callback",
+    "thinking",
+    "refused",
+    "no_answer",
+    "invalid_number",
+    "do_not_call",
+)
+DISPOSITION_LABELS = {
+    "deal": "成交",
+    "interested": "有意向",
+    "callback": "约回访",
+    "thinking": "考虑中",
+    "refused": "拒绝",
+    "no_answer": "无人接听",
+    "invalid_number": "空号/错号",
+    "do_not_call": "勿扰",
+}
+CATEGORIES = ("card", "wealth", "deposit", "loan", "corporate", "channel")
+RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
+
+
+def _now() -> datetime:
+    return datetime.now()
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id = Column(Integer, primary_key=True)
+    login = Column(String(64), nullable=False, unique=True)
+    name = Column(String(64), nullable=False)
+    role = Column(String(16), nullable=False)
+    password_hash = Column(String(255), nullable=False)
+    active = Column(Boolean, nullable=False, default=True)
+    created_at = Column(DateTime, nullable=False, default=_now)
+
+
+class Client(Base):
+    __tablename__ = "clients"
+
+    id = Column(Integer, primary_key=True)
+    name = Column(String(64), nullable=False, index=True)
+    phone = Column(String(32), nullable=False, unique=True)
+    gender = Column(String(8))
+    age = Column(Integer)
+    occupation = Column(String(128))
+    company = Column(String(128))
+    annual_income = Column(Numeric(16, 2, asdecimal=False))
+    assets = Column(Numeric(16, 2, asdecimal=False))
+    card_spend_per_year = Column(Numeric(16, 2, asdecimal=False))
+    stage = Column(String(16), nullable=False, default="unknown")
+    do_not_call = Column(Boolean, nullable=False, default=False)
+    agent_id = Column(Integer, ForeignKey("users.id"), index=True)
+    referrer = Column(String(64))
+    note = Column(Text)
+    created_at = Column(DateTime, nullable=False, default=_now)
+    updated_at = Column(DateTime, nullable=False, default=_now, onupdate=_now)
+
+    agent = relationship("User", lazy="joined")
+    holdings = relationship("Holding", back_populates="client", cascade="all, delete-orphan")
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id = Column(Integer, primary_key=True)
+    code = Column(String(32), nullable=False, unique=True)
+    name = Column(String(64), nullable=False, unique=True)
+    category = Column(String(16), nullable=False)
+    risk_level = Column(String(2))
+    min_amount = Column(Numeric(16, 2, asdecimal=False), nullable=False, default=0)
+    aliases = Column(JSON, nullable=False, default=list)
+    comparison = Column(Text)
+    target = Column(Text)
+    active = Column(Boolean, nullable=False, default=True)
+
+    selling_points = relationship(
+        "SellingPoint",
+        order_by="SellingPoint.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+    @property
+    def is_wealth(self) -> bool:
+        return self.category == "wealth"
+
+
+class SellingPoint(Base):
+    __tablename__ = "selling_points"
+    __table_args__ = (UniqueConstraint("product_id", "position", name="uq_selling_points_position"),)
+
+    id = Column(Integer, primary_key=True)
+    product_id = Column(Integer, ForeignKey("products.id", ondelete="CASCADE"), nullable=False)
+    position = Column(Integer, nullable=False)
+    text = Column(Text, nullable=False)
+
+
+class Holding(Base):
+    __tablename__ = "holdings"
+    __table_args__ = (UniqueConstraint("client_id", "product_id", name="uq_holdings_client_product"),)
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)
+    product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
+    amount = Column(Numeric(16, 2, asdecimal=False))
+    since = Column(DateTime, nullable=False, default=_now)
+
+    client = relationship("Client", back_populates="holdings")
+    product = relationship("Product", lazy="joined")
+
+
+class Call(Base):
+    """One row per conversation: what happened on a call and how it ended."""
+
+    __tablename__ = "calls"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, unique=True)
+    agent_id = Column(Integer, ForeignKey("users.id"), index=True)
+    client_id = Column(Integer, ForeignKey("clients.id"), index=True)
+    started_at = Column(DateTime, nullable=False, default=_now)
+    ended_at = Column(DateTime)
+    disposition = Column(String(16), index=True)
+    objections = Column(JSON, nullable=False, default=list)
+    opening_style = Column(String(32))
+    products = Column(JSON, nullable=False, default=list)
+    amount = Column(Numeric(16, 2, asdecimal=False))
+    notes = Column(Text)
+    updated_at = Column(DateTime, nullable=False, default=_now, onupdate=_now)
+
+    agent = relationship("User", lazy="joined")
+    client = relationship("Client", lazy="joined")
+
+
+class FollowUp(Base):
+    __tablename__ = "followups"
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)
+    agent_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
+    due_at = Column(DateTime, nullable=False, index=True)
+    reason = Column(Text, nullable=False)
+    done = Column(Boolean, nullable=False, default=False)
+    conversation_id = Column(String(128))
+    created_at = Column(DateTime, nullable=False, default=_now)
+
+    client = relationship("Client", lazy="joined")
+    agent = relationship("User", lazy="joined")

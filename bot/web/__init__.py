@@ -1,0 +1,1 @@
+"""The web app on port 8000 (staff widget and supervisor review)."""

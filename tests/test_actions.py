@@ -1,0 +1,206 @@
+"""Custom actions against a real SQLite CRM, driven with rasa_sdk's Tracker and CollectingDispatcher."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from actions.followups import ActionListFollowups, ActionScheduleCallback
+from actions.guidance import ActionHandleObjection, ActionNextAdvantage, ActionProductPitch, ActionSuggestOpening
+from actions.lookup import ActionLookupClient
+from actions.outcome import ActionLogOutcome
+from bot.db import sessions
+from bot.models import Call, Client, FollowUp, User
+from tests.actions_helper import Conversation, texts
+
+
+def _one(url, stmt):
+    with sessions(url).begin() as session:
+        return session.scalars(stmt).unique().all()
+
+
+async def _looked_up(name: str, **kwargs) -> Conversation:
+    conversation = Conversation(**kwargs)
+    await conversation.run(ActionLookupClient(), f"查一下{name}", "lookup_client", client_name=name)
+    return conversation
+
+
+async def test_lookup_by_name_shows_the_client_card(crm_url):
+    conversation = Conversation()
+    messages = await conversation.run(ActionLookupClient(), "查一下张三的资料", "lookup_client", client_name="张三")
+    card = messages[0]["custom"]
+    assert card["type"] == "client_card"
+    assert card["client"]["name"] == "张三" and card["client"]["stage"] == "general"
+    assert "张三" in messages[0]["text"] and "一般客户" in messages[0]["text"]
+    assert conversation.slots["current_client_name"] == "张三"
+    assert messages[0]["buttons"]  # quick replies: opening, selling point
+
+
+async def test_lookup_by_phone(crm_url):
+    conversation = Conversation()
+    messages = await conversation.run(ActionLookupClient(), "查13800000002", "lookup_client", phone="13800000002")
+    assert messages[0]["custom"]["client"]["name"] == "李四"
+
+
+async def test_lookup_not_found_says_so(crm_url):
+    messages = await Conversation().run(ActionLookupClient(), "查一下欧阳锋", "lookup_client", client_name="欧阳锋")
+    assert messages[0]["response"] == "utter_client_not_found" and messages[0]["query"] == "欧阳锋"
+
+
+async def test_lookup_without_name_asks_for_one(crm_url):
+    messages = await Conversation().run(ActionLookupClient(), "查一下客户", "lookup_client")
+    assert messages[0]["response"] == "utter_ask_client"
+
+
+async def test_ambiguous_name_offers_a_choice(crm_url):
+    with sessions(crm_url).begin() as session:
+        agent = session.scalars(select(User).where(User.login == "agent01")).one()
+        session.add(Client(name="张三", phone="13900000009", stage="unknown", agent=agent))
+    conversation = Conversation()
+    messages = await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+    assert messages[0]["response"] == "utter_client_ambiguous"
+    assert len(messages[0]["buttons"]) == 2
+    assert "current_client_id" not in conversation.slots
+    # The buttons look the client up by phone, which is unambiguous.
+    assert "13900000009" in messages[0]["buttons"][1]["payload"]
+
+
+async def test_do_not_call_client_gets_a_warning_and_no_script(crm_url):
+    conversation = await _looked_up("孙丽")
+    messages = await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    assert "勿扰" in messages[0]["text"]
+    assert "custom" not in messages[0] or messages[0]["custom"].get("type") != "script"
+
+
+async def test_called_today_warning(crm_url):
+    first = await _looked_up("张三", sender_id="call-a")
+    await first.run(ActionLogOutcome(), "记一下，没人接", "log_outcome", outcome="no_answer")
+    second = Conversation(sender_id="call-b")
+    messages = await second.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+    assert "今天已经给张三打过电话" in messages[0]["text"]
+
+
+async def test_opening_then_next_style(crm_url):
+    conversation = await _looked_up("朱丽", login="agent02")
+    first = await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    assert first[0]["custom"]["key"] == "referral" and "王华" in first[0]["text"]
+    assert "周婷" in first[0]["text"]  # the logged-in agent's name
+    second = await conversation.run(ActionSuggestOpening(), "换一个开场白", "request_opening")
+    assert second[0]["custom"]["key"] != "referral"
+
+
+async def test_pitch_rotation_never_repeats_a_point(crm_url):
+    conversation = await _looked_up("李四")
+    seen = []
+    first = await conversation.run(ActionProductPitch(), "白金信用卡怎么介绍", "request_product_pitch",
+                                   product="白金信用卡")
+    seen.append(first[0]["text"])
+    for _ in range(2):
+        more = await conversation.run(ActionNextAdvantage(), "还有别的卖点吗", "request_next_advantage")
+        seen.append(more[0]["text"])
+    assert [s.split("：")[0] for s in seen] == [f"【三个卖点，一次讲一个】白金信用卡卖点{i}/3" for i in (1, 2, 3)]
+
+
+async def test_unknown_product_lists_the_catalogue(crm_url):
+    messages = await Conversation().run(ActionProductPitch(), "黄金期货怎么介绍", "request_product_pitch",
+                                        product="黄金期货")
+    assert messages[0]["response"] == "utter_unknown_product" and "白金信用卡" in messages[0]["products"]
+
+
+async def test_busy_objection_books_a_follow_up(crm_url):
+    conversation = await _looked_up("张三")
+    messages = await conversation.run(ActionHandleObjection(), "客户说他在开会", "objection_busy")
+    assert messages[0]["custom"]["key"] == "objection_busy"
+    assert "已为张三创建回访" in messages[0]["text"]
+    followups = _one(crm_url, select(FollowUp))
+    assert len(followups) == 1 and followups[0].client.name == "张三"
+    assert timedelta(minutes=55) <= followups[0].due_at - datetime.now() <= timedelta(minutes=80)
+
+
+async def test_third_refusal_closes_politely(crm_url):
+    conversation = await _looked_up("张三")
+    replies = []
+    for _ in range(3):
+        messages = await conversation.run(ActionHandleObjection(), "不需要", "objection_not_interested")
+        replies.append(messages[0]["custom"]["key"])
+    assert replies == ["objection_not_interested", "objection_not_interested", "closing"]
+    assert conversation.slots["objections_seen"] == ["objection_not_interested"]
+
+
+async def test_log_outcome_twice_updates_one_row(crm_url):
+    conversation = await _looked_up("张三")
+    await conversation.run(ActionHandleObjection(), "我在开会", "objection_busy")
+    await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
+    first = await conversation.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
+    second = await conversation.run(ActionLogOutcome(), "改一下，客户同意办理了", "log_outcome", outcome="deal")
+    assert first[0]["response"] == "utter_outcome_logged"
+    assert second[0]["response"] == "utter_outcome_updated"
+    calls = _one(crm_url, select(Call))
+    assert len(calls) == 1
+    call = calls[0]
+    assert call.disposition == "deal" and call.conversation_id == "call-test-1"
+    assert call.objections == ["objection_busy"] and call.opening_style
+    assert call.agent.login == "agent01" and call.client.name == "张三"
+    assert call.products  # what was pitched in the opening
+    assert _one(crm_url, select(Client.stage).where(Client.name == "张三")) == ["deal"]
+
+
+async def test_second_deal_makes_a_loyal_client(crm_url):
+    for sender in ("call-1", "call-2"):
+        conversation = await _looked_up("刘洋", sender_id=sender)
+        await conversation.run(ActionLogOutcome(), "成交了", "log_outcome", outcome="deal")
+    assert _one(crm_url, select(Client.stage).where(Client.name == "刘洋")) == ["loyal"]
+
+
+async def test_do_not_call_request_sets_the_flag(crm_url):
+    conversation = await _looked_up("赵敏")
+    await conversation.run(ActionLogOutcome(), "客户要求别再打了", "log_outcome", outcome="do_not_call")
+    assert _one(crm_url, select(Client.do_not_call).where(Client.name == "赵敏")) == [True]
+
+
+async def test_outcome_without_disposition_asks_with_buttons(crm_url):
+    conversation = await _looked_up("张三")
+    messages = await conversation.run(ActionLogOutcome(), "记一下", "log_outcome")
+    assert messages[0]["response"] == "utter_ask_outcome" and len(messages[0]["buttons"]) == 8
+    assert _one(crm_url, select(func.count()).select_from(Call)) == [0]
+
+
+@pytest.mark.parametrize(
+    ("text", "time_entity", "response"),
+    [
+        ("约他明天下午三点再打", "明天下午三点", "utter_callback_booked"),
+        ("一个小时后再打给他", None, "utter_callback_booked"),
+        ("约他昨天下午三点", "昨天下午三点", "utter_callback_time_past"),
+        ("约个时间再打", None, "utter_ask_callback_time"),
+    ],
+)
+async def test_schedule_callback(crm_url, text, time_entity, response):
+    conversation = await _looked_up("张三")
+    entities = {"time": time_entity} if time_entity else {}
+    messages = await conversation.run(ActionScheduleCallback(), text, "schedule_callback", **entities)
+    assert messages[0]["response"] == response
+    expected = 1 if response == "utter_callback_booked" else 0
+    assert len(_one(crm_url, select(FollowUp))) == expected
+
+
+async def test_list_followups_shows_only_my_due_ones(crm_url):
+    from bot import crm
+
+    now = datetime.now().replace(second=0, microsecond=0)
+    with sessions(crm_url).begin() as session:
+        agents = dict(session.execute(select(User.login, User.id)).all())
+        clients = dict(session.execute(select(Client.name, Client.id)).all())
+        crm.add_followup(session, client_id=clients["张三"], agent_id=agents["agent01"],
+                         due_at=now - timedelta(minutes=1), reason="客户正忙")
+        crm.add_followup(session, client_id=clients["李四"], agent_id=agents["agent01"],
+                         due_at=now + timedelta(days=7), reason="下周再联系")
+        crm.add_followup(session, client_id=clients["朱丽"], agent_id=agents["agent02"],
+                         due_at=now - timedelta(minutes=1), reason="别人的回访")
+    messages = await Conversation(sender_id="call-3").run(ActionListFollowups(), "今天要回访哪些客户",
+                                                          "list_followups")
+    items = messages[0]["custom"]["items"]
+    assert [i["client"] for i in items] == ["张三"]
+    assert items[0]["overdue"] is True
+    assert "朱丽" not in texts(messages) and "李四" not in texts(messages)

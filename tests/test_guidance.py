@@ -1,0 +1,181 @@
+"""Call guidance on real CRM profiles: openings, pitches, objections, compliance."""
+
+from __future__ import annotations
+
+import random
+import string
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from bot import guidance
+from bot.guidance import CallState, Context, ProductInfo, Profile
+from bot.models import Client
+from bot.playbook import OPENING_STYLES, find_forbidden, playbook
+
+NOW = datetime(2026, 11, 23, 10, 0)
+
+
+@pytest.fixture()
+def make_context(session):
+    catalogue = tuple(ProductInfo.from_row(p) for p in __import__("bot.crm", fromlist=["x"]).catalogue(session))
+
+    def make(name: str | None) -> Context:
+        profile = None
+        if name:
+            client = session.scalars(select(Client).where(Client.name == name)).one()
+            profile = Profile.from_row(client)
+        return Context("星海银行", "400-000-9595", "李明", NOW, profile, catalogue)
+
+    return make
+
+
+@pytest.mark.parametrize(
+    ("client", "style", "must_mention"),
+    [
+        ("朱丽", "referral", "王华"),  # referred by 王华 -> 他人引荐 naming the referrer
+        ("王华", "borrow_wind", None),  # loyal client -> 巧借东风 (thanks)
+        ("赵敏", "direct", None),  # unknown first call -> 直截了当
+        ("陈刚", "familiar", None),  # existing corporate customer
+    ],
+)
+def test_opening_fits_the_profile(make_context, client, style, must_mention):
+    script, _product = guidance.opening(make_context(client), CallState(), random.Random(1))
+    assert script.key == style
+    assert script.why  # one line explaining the choice
+    if must_mention:
+        assert must_mention in script.text
+
+
+def test_opening_uses_title_agent_bank(make_context):
+    script, _ = guidance.opening(make_context("张三"), CallState(), random.Random(1))
+    assert "张先生" in script.text and "李明" in script.text and "星海银行" in script.text
+
+
+def test_asking_again_gives_the_next_style_until_all_nine(make_context):
+    ctx, state, seen = make_context("朱丽"), CallState(), []
+    for _ in OPENING_STYLES:
+        script, _ = guidance.opening(ctx, state)
+        state.opening_styles.append(script.key)
+        seen.append(script.key)
+    assert sorted(seen) == sorted(OPENING_STYLES)
+    script, _ = guidance.opening(ctx, state)
+    assert script.key == seen[0] and script.notes  # starts over, and says so
+
+
+def test_every_opening_template_passes_the_30_second_rule():
+    """Who I am and which bank, why I call, what it does for the client."""
+    for style in playbook().openings.values():
+        for template in style.templates:
+            fields = {f for _, f, _, _ in string.Formatter().parse(template) if f}
+            assert {"agent", "bank"} <= fields, (style.key, template)
+            assert fields & {"product", "advantage"}, (style.key, template)
+
+
+def test_pitch_gives_selling_points_in_order_one_at_a_time(make_context):
+    ctx, state = make_context("李四"), CallState()
+    seen = []
+    for _ in range(3):
+        reply = guidance.pitch(ctx, state, "白金信用卡")
+        state.used_points.append(reply.used_point)
+        seen.append(reply.script.text)
+    product = ctx.product("白金信用卡")
+    for index, (text, point) in enumerate(zip(seen, product.selling_points)):
+        assert point in text and f"{index + 1}/3" in text
+    done = guidance.pitch(ctx, state, "白金信用卡")
+    assert done.used_point is None and "都已讲过" in done.script.text
+
+
+def test_wealth_pitch_carries_risk_level_and_disclosure(make_context):
+    reply = guidance.pitch(make_context("张三"), CallState(), "稳享理财")
+    notes = " ".join(reply.script.notes)
+    assert "R2" in notes and "理财非存款、产品有风险、投资须谨慎" in notes
+
+
+def test_high_card_spend_gets_platinum_card_first(make_context):
+    # seed 004: 李四 earns little but spends 700k a year on cards
+    recommended = guidance.recommend_products(make_context("李四").profile, make_context("李四").catalogue)
+    assert recommended[0][0].code == "PLATINUM_CARD"
+    # 张三 earns well but hardly uses cards: start with deposits and wealth
+    zhang = guidance.recommend_products(make_context("张三").profile, make_context("张三").catalogue)
+    assert zhang[0][0].code in {"LARGE_CD", "STEADY_WEALTH"}
+
+
+def test_not_interested_gives_a_new_point_each_time_then_closes(make_context):
+    ctx, state = make_context("张三"), CallState()
+    points = []
+    for _ in range(2):
+        reply = guidance.handle_objection("objection_not_interested", ctx, state)
+        assert not reply.closed
+        points.append(reply.used_point)
+        state.used_points.append(reply.used_point)
+        state.refusals += 1
+    assert len(set(points)) == 2
+    final = guidance.handle_objection("objection_not_interested", ctx, state)
+    assert final.closed and final.script.key == "closing"
+
+
+def test_busy_books_a_callback_in_about_an_hour(make_context):
+    reply = guidance.handle_objection("objection_busy", make_context("张三"), CallState())
+    assert reply.follow_up_at is not None
+    assert 55 <= (reply.follow_up_at - NOW).total_seconds() / 60 <= 75
+    assert "11:00" in reply.script.text
+
+
+def test_trust_answer_points_to_the_hotline(make_context):
+    reply = guidance.handle_objection("objection_trust", make_context("张三"), CallState())
+    assert "400-000-9595" in reply.script.text or "网点" in reply.script.text
+
+
+def test_risk_answer_for_wealth_names_the_level(make_context):
+    state = CallState(products_pitched=["STEADY_WEALTH"])
+    reply = guidance.handle_objection("objection_risk", make_context("张三"), state)
+    assert "R2" in reply.script.text and "投资须谨慎" in reply.script.text
+
+
+def test_no_money_offers_low_threshold_products(make_context):
+    reply = guidance.handle_objection("objection_no_money", make_context("李四"), CallState())
+    assert "零钱理财" in reply.script.text or "手机银行" in reply.script.text
+
+
+def test_replies_vary_so_the_bot_does_not_repeat_itself(make_context):
+    ctx = make_context("张三")
+    first = guidance.handle_objection("objection_busy", ctx, CallState(), random.Random(0))
+    for seed in range(10):
+        again = guidance.handle_objection("objection_busy", ctx, CallState(last_line=first.script.text),
+                                          random.Random(seed))
+        assert again.script.text != first.script.text
+
+
+def test_no_playbook_line_makes_a_forbidden_promise():
+    pb = playbook()
+    for line in pb.all_lines():
+        assert not find_forbidden(line), line
+    for promise in ("保本", "保收益", "稳赚", "零风险"):
+        assert promise in pb.forbidden_phrases
+
+
+@pytest.mark.parametrize("client", ["张三", "李四", "朱丽", "王华", "赵敏", "陈刚", "刘洋", None])
+def test_no_generated_line_makes_a_forbidden_promise(make_context, client):
+    ctx = make_context(client)
+    for seed in range(5):
+        rng = random.Random(seed)
+        state = CallState()
+        lines = []
+        for _ in range(9):
+            script, _ = guidance.opening(ctx, state, rng)
+            state.opening_styles.append(script.key)
+            lines.append(script.readable)
+        for intent in pb_objections():
+            lines.append(guidance.handle_objection(intent, ctx, CallState(), rng).script.readable)
+        for product in ctx.catalogue:
+            lines.append(guidance.pitch(ctx, CallState(), product.code).script.readable)
+        lines.append(guidance.interested(ctx, CallState(), rng).script.readable)
+        for line in lines:
+            assert not find_forbidden(line), line
+            assert "{" not in line and "}" not in line, line
+
+
+def pb_objections():
+    return list(playbook().objections)

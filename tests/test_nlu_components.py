@@ -1,0 +1,98 @@
+"""The normaliser and the spaCy catalogue extractor, as Rasa components on real messages."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.catalogue import catalogue_terms, write_jieba_userdict
+from bot.db import sessions
+from bot.models import Product, SellingPoint
+from bot.nlu.catalogue_extractor import CatalogueEntityExtractor
+from bot.nlu.normalizer import ChineseNormalizer
+from bot.text import normalize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("我沒興趣", "我没兴趣"),  # Traditional -> Simplified
+        ("查一下張三的資料", "查一下张三的资料"),
+        ("１３８０００００００１", "13800000001"),  # full-width digits
+        ("客戶說：我在開會", "客户说:我在开会"),  # full-width colon too
+        ("白金信用卡怎么介绍", "白金信用卡怎么介绍"),  # already normal: unchanged
+        ("", ""),
+    ],
+)
+def test_normalize(raw, expected):
+    assert normalize(raw) == expected
+    assert len(normalize(raw)) == len(raw)
+
+
+def test_normalizer_component_keeps_entity_offsets():
+    normalizer = ChineseNormalizer()
+    message = Message.build(text="查一下張三的資料", intent="lookup_client",
+                            entities=[{"entity": "client_name", "start": 3, "end": 5, "value": "張三"}])
+    normalizer.process_training_data(TrainingData([message]))
+    assert message.get("text") == "查一下张三的资料"
+    entity = message.get("entities")[0]
+    assert message.get("text")[entity["start"]:entity["end"]] == entity["value"] == "张三"
+
+
+def test_normalizer_keeps_synonym_values():
+    message = Message.build(text="白金卡", intent="request_product_pitch",
+                            entities=[{"entity": "product", "start": 0, "end": 3, "value": "白金信用卡"}])
+    ChineseNormalizer().process([message])
+    assert message.get("entities")[0]["value"] == "白金信用卡"
+
+
+def _extract(extractor, text):
+    message = Message.build(text=normalize(text))
+    extractor.process([message])
+    return {(e["entity"], e["value"]) for e in message.get("entities", [])}
+
+
+@pytest.fixture()
+def extractor(crm_url):
+    return CatalogueEntityExtractor({"refresh_seconds": 0, "db_url": crm_url})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("白金信用卡怎么介绍", {("product", "白金信用卡")}),
+        ("客户问白金卡有什么好处", {("product", "白金信用卡")}),  # alias -> canonical name
+        ("給他推薦大額存單", {("product", "大额存单")}),  # Traditional input
+        ("查一下张三的资料", {("client_name", "张三")}),
+        ("朱丽想了解稳享理财", {("client_name", "朱丽"), ("product", "稳享理财")}),
+        ("今天天气不错", set()),
+    ],
+)
+def test_catalogue_extractor_tags_products_and_clients(extractor, text, expected):
+    assert _extract(extractor, text) == expected
+
+
+def test_new_product_is_recognised_without_retraining(extractor, crm_url):
+    assert _extract(extractor, "养老储蓄怎么介绍") == set()
+    with sessions(crm_url).begin() as session:
+        session.add(Product(code="PENSION", name="养老储蓄", category="deposit", aliases=["养老存款"],
+                            selling_points=[SellingPoint(position=i, text=t) for i, t in
+                                            enumerate(["专为养老", "期限灵活", "按月领取"])]))
+    assert _extract(extractor, "养老储蓄怎么介绍") == {("product", "养老储蓄")}
+    assert _extract(extractor, "客户说想要养老存款") == {("product", "养老储蓄")}
+
+
+def test_catalogue_extractor_survives_a_missing_database(tmp_path):
+    extractor = CatalogueEntityExtractor({"refresh_seconds": 0, "db_url": f"sqlite:///{tmp_path}/no/such.db"})
+    message = Message.build(text="白金信用卡怎么介绍")
+    extractor.process([message])
+    assert message.get("entities", []) == []
+
+
+def test_jieba_userdict_lists_catalogue_and_domain_terms(session, tmp_path):
+    path = write_jieba_userdict(session, tmp_path)
+    words = {line.split()[0] for line in path.read_text(encoding="utf-8").splitlines()}
+    assert {"白金信用卡", "大额存单", "代发工资", "张三", "存款保险"} <= words
+    terms = catalogue_terms(session)
+    assert terms[0].text == max((t.text for t in terms), key=len)  # longest first

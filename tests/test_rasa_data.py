@@ -1,0 +1,46 @@
+"""Rasa's own validation of domain, NLU data, stories and rules."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+UNUSED = re.compile(r"The utterance '(\w+)' is not used in any story or rule")
+
+
+def _rasa(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="2")
+    rasa = str(Path(sys.executable).with_name("rasa"))
+    return subprocess.run([rasa, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_rasa_data_validate():
+    result = _rasa("data", "validate", "--domain", "domain.yml", "--data", "data")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # Responses sent only by custom actions are "unused" to Rasa: each must really be
+    # sent by an action, and no other warning may appear.
+    action_code = "".join(p.read_text(encoding="utf-8") for p in (ROOT / "actions").glob("*.py"))
+    for name in UNUSED.findall(output):
+        assert f'"{name}"' in action_code, f"response {name} is used nowhere"
+    other = [line for line in output.splitlines()
+             if "UserWarning" in line and not UNUSED.search(line)]
+    assert not other, other
+
+
+def test_every_contract_intent_has_training_data():
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(ROOT / "data" / "nlu"))
+    counts = {intent: 0 for intent in domain["intents"]}
+    for example in data.intent_examples:
+        counts[example.get("intent")] = counts.get(example.get("intent"), 0) + 1
+    assert all(n >= 30 for n in counts.values()), counts
+    assert set(data.entities) >= {"client_name", "phone", "product", "outcome", "time", "amount"}
