@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -32,7 +32,7 @@ def now_local() -> datetime:
     return datetime.now(get_settings().timezone).replace(tzinfo=None)
 
 
-def agent_login(tracker: Tracker) -> Optional[str]:
+def agent_login(tracker: Tracker) -> str | None:
     """Who is working this conversation: the channel's metadata on the latest message
     (authoritative once channels authenticate), else the slot set at session start."""
     for event in reversed(tracker.events):
@@ -63,7 +63,7 @@ def call_state(tracker: Tracker) -> CallState:
     )
 
 
-def state_events(before: CallState, after: CallState) -> List[Dict[Text, Any]]:
+def state_events(before: CallState, after: CallState) -> list[dict[str, Any]]:
     """SlotSet events for what changed in the call state."""
     pairs = {
         "used_selling_points": (before.used_points, after.used_points),
@@ -82,20 +82,20 @@ class CallScope:
 
     session: Session
     tracker: Tracker
-    agent: Optional[User]
-    client: Optional[Client]
+    agent: User | None
+    client: Client | None
     context: Context
     state: CallState
 
     @property
-    def profile(self) -> Optional[Profile]:
+    def profile(self) -> Profile | None:
         return self.context.profile
 
     @property
     def conversation_id(self) -> str:
         return self.tracker.sender_id
 
-    def followup_agent_id(self) -> Optional[int]:
+    def followup_agent_id(self) -> int | None:
         if self.agent is not None:
             return self.agent.id
         return self.client.agent_id if self.client is not None else None
@@ -121,7 +121,7 @@ def build_scope(session: Session, tracker: Tracker) -> CallScope:
     return CallScope(session, tracker, agent, client, context, call_state(tracker))
 
 
-def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: Optional[list] = None) -> None:
+def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list | None = None) -> None:
     dispatcher.utter_message(text=script.readable, json_message=script.payload(), buttons=buttons or [])
 
 
@@ -138,7 +138,7 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
     """Base for actions that read or write the CRM: one session per run, off the event loop."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._run_in_session, dispatcher, tracker, domain)
 
     def _run_in_session(self, dispatcher, tracker, domain):
@@ -152,5 +152,5 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         """Do the action's work inside one CRM transaction."""

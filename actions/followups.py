@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -16,11 +16,11 @@ from bot.timeparse import describe, parse_callback_time
 class ActionScheduleCallback(CrmAction):
     """Book a call back at the time the agent named (明天下午三点, 一个小时后 ...)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_schedule_callback"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         tracker = scope.tracker
         if scope.client is None:
             dispatcher.utter_message(response="utter_ask_client_for_callback")
@@ -65,11 +65,11 @@ def _title(scope: CallScope) -> str:
 class ActionListFollowups(CrmAction):
     """List the agent's open follow-ups due today (overdue ones included)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_list_followups"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         now = scope.context.now
         until = datetime.combine(now.date(), time.max)
         # Unknown agent (no login on the channel): the current client's agent, else everyone.
@@ -82,7 +82,8 @@ class ActionListFollowups(CrmAction):
         items = []
         for f in due:
             overdue = "（已逾期）" if f.due_at < now else ""
-            lines.append(f"{describe(f.due_at, now)}{overdue} {f.client.name} {crm.mask_phone(f.client.phone)}：{f.reason}")
+            phone = crm.mask_phone(f.client.phone)
+            lines.append(f"{describe(f.due_at, now)}{overdue} {f.client.name} {phone}：{f.reason}")
             items.append({"id": f.id, "client": f.client.name, "client_id": f.client_id,
                           "due_at": f.due_at.isoformat(timespec="minutes"), "reason": f.reason,
                           "overdue": bool(overdue)})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -34,11 +34,11 @@ def _requested_product(scope: CallScope) -> str | None:
 class ActionSuggestOpening(CrmAction):
     """Recommend the opening style that fits the client best (the next one when asked again)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_suggest_opening"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
         before = copy.deepcopy(scope.state)
@@ -59,11 +59,11 @@ class ActionSuggestOpening(CrmAction):
 class ActionNextAdvantage(CrmAction):
     """Give the next selling point of the product under discussion, one at a time."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_next_advantage"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
         before = copy.deepcopy(scope.state)
@@ -79,20 +79,20 @@ class ActionNextAdvantage(CrmAction):
 class ActionProductPitch(ActionNextAdvantage):
     """Pitch a named product: its selling points in order, one at a time."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_product_pitch"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         requested = _requested_product(scope)
         if requested and scope.context.product(requested) is None:
             dispatcher.utter_message(response="utter_unknown_product", product=requested,
                                      products="、".join(p.name for p in scope.context.catalogue))
             return []
         if requested is None and not scope.state.products_pitched and scope.profile is None:
-            dispatcher.utter_message(response="utter_ask_product",
-                                     buttons=[{"title": p.name, "payload": f'/request_product_pitch{{"product": "{p.name}"}}'}
-                                              for p in scope.context.catalogue[:6]])
+            buttons = [{"title": p.name, "payload": f'/request_product_pitch{{"product": "{p.name}"}}'}
+                       for p in scope.context.catalogue[:6]]
+            dispatcher.utter_message(response="utter_ask_product", buttons=buttons)
             return []
         return super().handle(dispatcher, scope, domain)
 
@@ -100,11 +100,11 @@ class ActionProductPitch(ActionNextAdvantage):
 class ActionHandleObjection(CrmAction):
     """Answer the customer's objection with the playbook's technique for it."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_handle_objection"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (scope.tracker.latest_message.get("intent") or {}).get("name") or ""
         if intent not in playbook().objections:
             dispatcher.utter_message(response="utter_default")
@@ -149,11 +149,11 @@ class ActionHandleObjection(CrmAction):
 class ActionCustomerInterested(CrmAction):
     """A buying signal: give the next selling point and move towards signing up."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_customer_interested"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
         before = copy.deepcopy(scope.state)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -31,11 +31,11 @@ def _query(scope: CallScope) -> str | None:
 class ActionLookupClient(CrmAction):
     """Find a client by name or phone and show the client card."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_lookup_client"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         query = _query(scope)
         if not query:
             dispatcher.utter_message(response="utter_ask_client")
@@ -55,13 +55,13 @@ class ActionLookupClient(CrmAction):
             return []
         return self._show(dispatcher, scope, matches[0])
 
-    def _show(self, dispatcher: CollectingDispatcher, scope: CallScope, client) -> List[Dict[Text, Any]]:
+    def _show(self, dispatcher: CollectingDispatcher, scope: CallScope, client) -> list[dict[str, Any]]:
         pb = playbook()
         profile = Profile.from_row(client)
         last = crm.call_summary(crm.last_call(scope.session, client.id, scope.conversation_id))
         card = client_card(profile, last)
         text = client_summary(profile, last)
-        events: List[Dict[Text, Any]] = []
+        events: list[dict[str, Any]] = []
         if str(scope.tracker.get_slot("current_client_id") or "") != str(client.id):
             # Another client: this call's state starts over.
             events += [SlotSet(slot, None) for slot in CALL_SLOTS]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,7 +12,8 @@ from sqlalchemy import select
 from actions.common import CallScope, CrmAction
 from bot import crm
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, Call, Holding
-from bot.outcomes import next_stage
+from bot.outcomes import disposition_for, next_stage
+from bot.settings import get_settings
 from bot.timeparse import parse_amount
 
 OUTCOME_BUTTONS = [
@@ -24,19 +25,19 @@ OUTCOME_BUTTONS = [
 def _started_at(scope: CallScope) -> datetime:
     for event in scope.tracker.events:
         if event.get("event") == "user" and event.get("timestamp"):
-            return datetime.fromtimestamp(event["timestamp"], scope.context.now.astimezone().tzinfo).replace(tzinfo=None)
+            return datetime.fromtimestamp(event["timestamp"], get_settings().timezone).replace(tzinfo=None)
     return scope.context.now
 
 
 class ActionLogOutcome(CrmAction):
     """Write (or update) this conversation's call row and move the client's stage."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_log_outcome"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
-               domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        outcome = next(scope.tracker.get_latest_entity_values("outcome"), None)
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
+        outcome = disposition_for(next(scope.tracker.get_latest_entity_values("outcome"), None))
         if scope.client is None:
             dispatcher.utter_message(response="utter_ask_client_for_outcome")
             return []
@@ -85,7 +86,7 @@ class ActionLogOutcome(CrmAction):
         return [SlotSet("outcome", None), SlotSet("client_do_not_call", client.do_not_call)]
 
     @staticmethod
-    def _record_holdings(scope: CallScope, codes: List[str], amount: float | None) -> None:
+    def _record_holdings(scope: CallScope, codes: list[str], amount: float | None) -> None:
         held = {h.product.code for h in scope.client.holdings}
         for product in crm.catalogue(scope.session):
             if product.code in codes and product.code not in held:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Text
+from typing import Any
 
+import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.playbook import HERE
 
-import yaml
-
-_INTENT_TITLES: Dict[str, str] | None = None
+_INTENT_TITLES: dict[str, str] | None = None
 
 
 def intent_title(intent: str) -> str:
@@ -26,12 +25,12 @@ def intent_title(intent: str) -> str:
 class ActionSessionStart(Action):
     """Start a session and remember which staff member is working it (from channel metadata)."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        events: List[Dict[Text, Any]] = [SessionStarted()]
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = [SessionStarted()]
         metadata = tracker.get_slot("session_started_metadata") or {}
         login = metadata.get("login") or metadata.get("agent") if isinstance(metadata, dict) else None
         # Carry the client and the call state over a session timeout: the call goes on.
@@ -50,11 +49,11 @@ class ActionSessionStart(Action):
 class ActionClarifyIntent(Action):
     """Low NLU confidence: offer the two likeliest meanings as buttons."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clarify_intent"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+                  domain: dict[str, Any]) -> list[dict[str, Any]]:
         ranking = [r for r in tracker.latest_message.get("intent_ranking", [])
                    if r.get("name") and r["name"] != "nlu_fallback"]
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities", [])

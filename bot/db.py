@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.settings import get_settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def engine_for(url: str) -> Engine:
     kwargs = {"future": True, "pool_pre_ping": True}
     if url.startswith("sqlite"):
@@ -30,7 +30,7 @@ def engine_for(url: str) -> Engine:
     return engine
 
 
-@lru_cache(maxsize=None)
+@cache
 def _session_factory(url: str) -> sessionmaker:
     return sessionmaker(bind=engine_for(url), future=True, expire_on_commit=False)
 

@@ -7,9 +7,10 @@ directly; the actions translate tracker state to and from these calls.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from bot.models import DISPOSITION_LABELS, STAGE_LABELS, Client, Product
 from bot.playbook import Technique, playbook
@@ -49,7 +50,7 @@ class ProductInfo:
         return self.category == "wealth"
 
     @classmethod
-    def from_row(cls, product: Product) -> "ProductInfo":
+    def from_row(cls, product: Product) -> ProductInfo:
         return cls(
             code=product.code,
             name=product.name,
@@ -83,7 +84,7 @@ class Profile:
     holding_names: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, client: Client) -> "Profile":
+    def from_row(cls, client: Client) -> Profile:
         def num(value: Any) -> float | None:
             return None if value is None else float(value)
 
@@ -223,10 +224,8 @@ def _fields(p: Profile | None) -> dict[str, str]:
 
 def rank_openings(profile: Profile | None) -> list[tuple[str, str]]:
     """Opening styles best first, each with a one-line reason."""
-    if profile is None:
-        conditions = {"always": lambda: True, "first_contact": lambda: True}
-    else:
-        conditions = _conditions(profile)
+    # Without a profile every call is a first contact.
+    conditions = _conditions(profile) if profile else {"always": lambda: True, "first_contact": lambda: True}
     ranked: dict[str, str] = {}
     for rule in playbook().opening_rules:
         check = conditions.get(rule["when"])

@@ -81,7 +81,7 @@ def test_pitch_gives_selling_points_in_order_one_at_a_time(make_context):
         state.used_points.append(reply.used_point)
         seen.append(reply.script.text)
     product = ctx.product("白金信用卡")
-    for index, (text, point) in enumerate(zip(seen, product.selling_points)):
+    for index, (text, point) in enumerate(zip(seen, product.selling_points, strict=True)):
         assert point in text and f"{index + 1}/3" in text
     done = guidance.pitch(ctx, state, "白金信用卡")
     assert done.used_point is None and "都已讲过" in done.script.text

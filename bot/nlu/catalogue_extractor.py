@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -24,7 +24,7 @@ from bot.catalogue import Term
 logger = logging.getLogger(__name__)
 
 
-def build_pipeline(terms: List[Term]):
+def build_pipeline(terms: list[Term]):
     """A blank Chinese spaCy pipeline (jieba segmenter) whose EntityRuler tags ``terms``."""
     import jieba
     import spacy
@@ -40,7 +40,7 @@ def build_pipeline(terms: List[Term]):
     return nlp
 
 
-def find_entities(nlp, text: str) -> List[Dict[str, Any]]:
+def find_entities(nlp, text: str) -> list[dict[str, Any]]:
     entities = []
     for ent in nlp(text).ents:
         _label, _sep, value = ent.ent_id_.partition("|")
@@ -56,7 +56,7 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
     """Tags ``product`` and ``client_name`` from the live CRM catalogue."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         return {
             # Seconds between catalogue reloads from the CRM database.
             "refresh_seconds": 30,
@@ -65,23 +65,23 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
         }
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> list[str]:
         return ["spacy", "jieba", "sqlalchemy"]
 
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "CatalogueEntityExtractor":
+    ) -> CatalogueEntityExtractor:
         return cls(config)
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         self._config = config
         self._nlp = None
-        self._signature: Optional[tuple] = None
+        self._signature: tuple | None = None
         self._loaded_at = float("-inf")
 
     def _refresh(self) -> None:
@@ -102,7 +102,7 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             self._nlp = build_pipeline(terms)
             self._signature = signature
 
-    def process(self, messages: List[Message]) -> List[Message]:
+    def process(self, messages: list[Message]) -> list[Message]:
         self._refresh()
         if self._nlp is None:
             return messages
