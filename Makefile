@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+WEB_STAMP := web/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test lint lock train prepare clean
 
@@ -16,7 +19,17 @@ $(STAMP): requirements/lock.txt pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet -e .
 	touch $(STAMP)
 
-run: $(STAMP)
+# The widget's socket.io client, from the npm lock.
+$(WEB_STAMP): web/package-lock.json
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/salesbot run
 
 prepare: $(STAMP)
@@ -25,7 +38,7 @@ prepare: $(STAMP)
 train: $(STAMP)
 	$(BIN)/salesbot train
 
-test: $(STAMP)
+test: $(STAMP) $(WEB_STAMP) $(CHROMIUM)
 	$(BIN)/ruff check bot actions tests
 	$(BIN)/salesbot prepare
 	$(BIN)/python -m pytest

@@ -59,8 +59,12 @@ class ActionLookupClient(CrmAction):
         pb = playbook()
         profile = Profile.from_row(client)
         last = crm.call_summary(crm.last_call(scope.session, client.id, scope.conversation_id))
-        card = client_card(profile, last)
+        own = scope.agent is None or scope.agent.role == "supervisor" or client.agent_id == scope.agent.id
+        # Phone numbers are shown in full only to the client's own agent.
+        card = client_card(profile, last, masked_phone=None if own else crm.mask_phone(client.phone))
         text = client_summary(profile, last)
+        if not own and client.agent is not None:
+            text = pb.messages["other_agents_client"].format(agent=client.agent.name) + "\n" + text
         events: list[dict[str, Any]] = []
         if str(scope.tracker.get_slot("current_client_id") or "") != str(client.id):
             # Another client: this call's state starts over.

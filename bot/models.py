@@ -192,3 +192,15 @@ class FollowUp(Base):
 
     client = relationship("Client", lazy="joined")
     agent = relationship("User", lazy="joined")
+
+
+class ConversationOwner(Base):
+    """Which user a conversation (Rasa sender id) belongs to; set by the first message."""
+
+    __tablename__ = "conversations"
+
+    conversation_id = Column(String(128), primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
+    created_at = Column(DateTime, nullable=False, default=_now)
+
+    user = relationship("User", lazy="joined")

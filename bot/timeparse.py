@@ -22,6 +22,7 @@ _CONTRACTIONS = [
     ("后早", "后天早上"),
 ]
 _PERIOD_MARKERS = re.compile(r"上午|早|凌晨|中午|下午|傍晚|晚|夜|午")
+_ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 # Calls are made in office hours: a bare 1-7 o'clock means the afternoon.
 _AFTERNOON_HOURS = range(1, 8)
 
@@ -85,6 +86,10 @@ def parse_callback_time(text: str, now: datetime, *, mask: tuple[str, ...] = ())
 
     ``mask``: words (client names) to blank out first, so 张三一小时后 is not read as 三一.
     """
+    iso = _ISO.search(text)
+    if iso:  # the widget's time picker sends ISO times
+        when = datetime.fromisoformat(iso.group(0).replace(" ", "T"))
+        return ParsedTime(when, iso.group(0), "past" if when < now - timedelta(minutes=1) else None)
     jio = _jio()
     cleaned = text
     for word in mask:

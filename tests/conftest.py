@@ -47,3 +47,53 @@ def trained_model() -> Path:
     model = ROOT / "models" / "salesbot.tar.gz"
     assert model.exists()
     return model
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def servers(trained_model, tmp_path_factory):
+    """Action server, Rasa server and web app on free ports, with their own CRM and tracker store.
+
+    Shared by every test that needs running services (one start-up per test session).
+    """
+    from bot import migrate
+    from bot.cli import start_services, stop
+    from bot.db import sessions
+    from bot.demo_data import load_demo_data
+
+    tmp = tmp_path_factory.mktemp("services")
+    crm, tracker = tmp / "crm.sqlite3", tmp / "tracker.sqlite3"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SALESBOT_DB_URL", f"sqlite:///{crm}")
+        mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tracker}")
+        mp.setenv("SALESBOT_SECRET", "services-test-secret")
+        migrate.upgrade(f"sqlite:///{crm}")
+        with sessions(f"sqlite:///{crm}").begin() as session:
+            load_demo_data(session)
+        ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
+        processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "service-logs")
+        try:
+            yield {"rasa": f"http://127.0.0.1:{ports['rasa_port']}",
+                   "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
+        finally:
+            stop(processes)
+
+
+DEMO_PASSWORDS = {"agent01": "demo-agent", "agent02": "demo-agent", "trainee01": "demo-trainee",
+                  "super01": "demo-super"}
+
+
+def api_token(servers, login: str) -> str:
+    import requests
+
+    reply = requests.post(f"{servers['web']}/api/token", timeout=30,
+                          json={"login": login, "password": DEMO_PASSWORDS[login]})
+    reply.raise_for_status()
+    return reply.json()["token"]

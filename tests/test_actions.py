@@ -38,6 +38,16 @@ async def test_lookup_by_name_shows_the_client_card(crm_url):
     assert messages[0]["buttons"]  # quick replies: opening, selling point
 
 
+async def test_another_agents_client_has_a_masked_phone_and_a_note(crm_url):
+    conversation = Conversation(login="agent02")
+    messages = await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+    assert messages[0]["custom"]["client"]["phone"] == "138****0001"
+    assert "李明负责" in messages[0]["text"]
+    own = await Conversation(login="agent01").run(ActionLookupClient(), "查一下张三", "lookup_client",
+                                                  client_name="张三")
+    assert own[0]["custom"]["client"]["phone"] == "13800000001"
+
+
 async def test_lookup_by_phone(crm_url):
     conversation = Conversation()
     messages = await conversation.run(ActionLookupClient(), "查13800000002", "lookup_client", phone="13800000002")

@@ -1,58 +1,30 @@
-"""End to end: the trained model, real Rasa and action servers on free ports, the REST channel,
-a real SQLite CRM and tracker store."""
+"""End to end: the trained model, real Rasa and action servers on free ports, the token-protected
+REST channel, a real SQLite CRM and tracker store."""
 
 from __future__ import annotations
 
 import json
-import socket
 import sqlite3
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, api_token
 
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def servers(trained_model, tmp_path_factory):
-    from bot import migrate
-    from bot.cli import start_services, stop
-    from bot.db import sessions
-    from bot.demo_data import load_demo_data
-
-    tmp = tmp_path_factory.mktemp("e2e")
-    crm, tracker = tmp / "crm.sqlite3", tmp / "tracker.sqlite3"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SALESBOT_DB_URL", f"sqlite:///{crm}")
-        mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tracker}")
-        mp.setenv("SALESBOT_SECRET", "e2e-secret")
-        migrate.upgrade(f"sqlite:///{crm}")
-        with sessions(f"sqlite:///{crm}").begin() as session:
-            load_demo_data(session)
-        ports = {"rasa_port": _free_port(), "actions_port": _free_port(), "web_port": _free_port()}
-        processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "e2e-logs")
-        try:
-            yield {"rasa": f"http://127.0.0.1:{ports['rasa_port']}",
-                   "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
-        finally:
-            stop(processes)
+def post(servers, sender: str, text: str, token: str | None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return requests.post(f"{servers['rasa']}/webhooks/rest/webhook", timeout=60, headers=headers,
+                         json={"sender": sender, "message": text})
 
 
 def say(servers, sender: str, text: str, login: str = "agent01") -> list[dict]:
-    response = requests.post(f"{servers['rasa']}/webhooks/rest/webhook", timeout=60,
-                             json={"sender": sender, "message": text, "metadata": {"login": login}})
+    response = post(servers, sender, text, api_token(servers, login))
     response.raise_for_status()
     replies = response.json()
-    assert replies, f"no reply to {text!r}"
     # A readable text is always present; rich payloads come as separate "custom" items.
     assert any(r.get("text") for r in replies), replies
     return replies
@@ -78,7 +50,7 @@ def test_a_whole_call_over_rest(servers):
 
     opening = turn("这个客户开场白怎么说")
     script = next(r["custom"] for r in opening if r.get("custom", {}).get("type") == "script")
-    assert "张先生" in script["text"] and "星海银行" in script["text"]
+    assert "张先生" in script["text"] and "星海银行" in script["text"] and "李明" in script["text"]
 
     busy = turn("客户说他在开会")
     assert any("创建回访" in r.get("text", "") for r in busy)
@@ -92,10 +64,10 @@ def test_a_whole_call_over_rest(servers):
     (ARTIFACTS / "e2e-transcript.json").write_text(json.dumps(transcript, ensure_ascii=False, indent=1))
     calls = _query(servers["crm"], "select disposition, objections from calls where conversation_id = ?", sender)
     assert len(calls) == 1 and calls[0][0] == "deal" and "objection_busy" in calls[0][1]
-    assert _query(servers["crm"], "select count(*) from followups")[0][0] == 1
-    # The SQL tracker store holds the transcript.
-    events = _query(servers["tracker"], "select count(*) from events where sender_id = ?", sender)[0][0]
-    assert events > 10
+    assert _query(servers["crm"], "select count(*) from followups where conversation_id = ?", sender)[0][0] == 1
+    # The SQL tracker store holds the transcript, attributed to the token's user.
+    rows = _query(servers["tracker"], "select data from events where sender_id = ? and type_name = 'user'", sender)
+    assert len(rows) == 5 and all(json.loads(r[0])["metadata"]["login"] == "agent01" for r in rows)
 
 
 def test_traditional_input_finds_the_client(servers):
@@ -104,10 +76,41 @@ def test_traditional_input_finds_the_client(servers):
 
 
 def test_do_not_call_client_over_rest(servers):
-    replies = say(servers, "e2e-call-3", "查一下孙丽")
+    replies = say(servers, "e2e-call-3", "查一下孙丽", login="agent02")
     assert any("勿扰" in r.get("text", "") for r in replies)
 
 
-def test_web_app_is_up(servers):
-    page = requests.get(servers["web"], timeout=10)
-    assert page.status_code == 200 and "电话销售助手" in page.text
+@pytest.mark.parametrize("token", [None, "not-a-token", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudDAxIn0.forged"])
+def test_rest_rejects_missing_or_forged_tokens(servers, token):
+    sender = f"e2e-forged-{token}"
+    response = post(servers, sender, "查一下张三", token)
+    assert response.status_code == 401
+    assert _query(servers["tracker"], "select count(*) from events where sender_id = ?", sender)[0][0] == 0
+
+
+def test_token_signed_with_another_secret_is_rejected(servers):
+    import jwt
+
+    forged = jwt.encode({"sub": "super01", "role": "supervisor", "purpose": "api", "exp": 4102444800},
+                        "wrong-secret", algorithm="HS256")
+    assert post(servers, "e2e-forged-2", "你好", forged).status_code == 401
+
+
+def test_another_users_conversation_is_refused(servers):
+    say(servers, "e2e-owned", "你好", login="agent01")
+    response = post(servers, "e2e-owned", "查一下张三", api_token(servers, "agent02"))
+    assert response.status_code == 403
+
+
+def test_bad_input_gets_a_clear_message(servers):
+    token = api_token(servers, "agent01")
+    empty = post(servers, "e2e-bad", "   ", token)
+    assert empty.status_code == 400 and "为空" in empty.json()["error"]
+    too_long = post(servers, "e2e-bad", "查" * 5000, token)
+    assert too_long.status_code == 400
+
+
+def test_wrong_password_gets_401(servers):
+    reply = requests.post(f"{servers['web']}/api/token", json={"login": "agent01", "password": "nope"}, timeout=10)
+    assert reply.status_code == 401
+    assert requests.post(f"{servers['web']}/api/token", data="garbage", timeout=10).status_code == 400

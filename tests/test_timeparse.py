@@ -24,6 +24,8 @@ NOW = datetime(2026, 11, 23, 10, 0)
         ("3点再打给她", datetime(2026, 11, 23, 15, 0)),  # office hours: 3 o'clock is 15:00
         ("明早九点", datetime(2026, 11, 24, 9, 0)),  # contraction jionlp misreads on its own
         ("星期四下午", datetime(2026, 11, 26, 15, 0)),
+        ("2026-11-24T15:30", datetime(2026, 11, 24, 15, 30)),  # the widget's time picker
+        ("2026-11-24 15:30", datetime(2026, 11, 24, 15, 30)),
         ("過兩天再聯繫", datetime(2026, 11, 25, 10, 0)),  # Traditional, after normalisation
     ],
 )

@@ -1,0 +1,153 @@
+"""REST and socket.io channels that accept only our signed tokens.
+
+Every message is attributed to the token's user (metadata ``login``/``role``), and
+a conversation id belongs to the user who sent its first message: nobody can write
+into another user's conversation. Rejected messages never reach the tracker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from socketio import AsyncServer
+
+from bot.auth import Identity, bearer, claim_conversation, identity_from_token
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_CHARS = 128
+
+
+def _owns(conversation_id: str, identity: Identity) -> bool:
+    from bot.db import sessions
+
+    with sessions().begin() as session:
+        return claim_conversation(session, conversation_id, identity.login)
+
+
+def _metadata(identity: Identity) -> dict[str, Any]:
+    return {"login": identity.login, "role": identity.role, "name": identity.name}
+
+
+def _check_message(sender: Any, text: Any) -> str | None:
+    """A Chinese error for a malformed message, else None."""
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
+        return "缺少会话编号（sender），或编号过长。"
+    if not isinstance(text, str) or not text.strip():
+        return "消息内容为空。"
+    if len(text) > MAX_MESSAGE_CHARS:
+        return f"消息太长了（最多{MAX_MESSAGE_CHARS}字），请分几次发送。"
+    return None
+
+
+class TokenRestInput(RestInput):
+    """``POST /webhooks/rest/webhook`` with ``Authorization: Bearer <token>``."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        webhook = Blueprint("token_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            identity = identity_from_token(bearer(request.headers.get("Authorization")))
+            if identity is None:
+                return response.json({"error": "未登录或令牌无效，请先获取令牌（POST /api/token）。"}, status=401)
+            try:
+                body = request.json
+            except Exception:  # noqa: BLE001 - sanic raises on malformed JSON
+                body = None
+            if not isinstance(body, dict):
+                return response.json({"error": "请求体必须是JSON对象。"}, status=400)
+            sender, text = body.get("sender"), body.get("message")
+            problem = _check_message(sender, text)
+            if problem:
+                return response.json({"error": problem}, status=400)
+            if not await asyncio.to_thread(_owns, sender, identity):
+                return response.json({"error": "这个会话属于其他用户。"}, status=403)
+            collector = CollectingOutputChannel()
+            await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                             metadata=_metadata(identity)))
+            return response.json(collector.messages)
+
+        return webhook
+
+
+class TokenSocketIOInput(SocketIOInput):
+    """socket.io for the widget: connect with ``auth={"token": ...}``; sessions bound to the user."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "socketio"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*")
+        webhook = SocketBlueprint(sio, self.socketio_path, "token_socketio_webhook", __name__)
+        self.sio = sio
+        identities: dict[str, Identity] = {}
+        sessions_of: dict[str, str] = {}
+
+        @webhook.route("/", methods=["GET"])
+        async def health(_request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @sio.on("connect", namespace=self.namespace)
+        async def connect(sid: str, _environ: dict, auth: dict | None) -> bool:
+            identity = identity_from_token((auth or {}).get("token") if isinstance(auth, dict) else None)
+            if identity is None:
+                return False  # the client sees a connect_error
+            identities[sid] = identity
+            return True
+
+        @sio.on("disconnect", namespace=self.namespace)
+        async def disconnect(sid: str) -> None:
+            identities.pop(sid, None)
+            sessions_of.pop(sid, None)
+
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: dict | None) -> None:
+            identity = identities.get(sid)
+            if identity is None:
+                return
+            session_id = (data or {}).get("session_id") or uuid.uuid4().hex
+            if not isinstance(session_id, str) or len(session_id) > MAX_SENDER_CHARS \
+                    or not await asyncio.to_thread(_owns, session_id, identity):
+                await sio.emit("session_error", {"error": "这个会话属于其他用户。"}, room=sid,
+                               namespace=self.namespace)
+                return
+            sessions_of[sid] = session_id
+            sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: dict) -> None:
+            identity, session_id = identities.get(sid), sessions_of.get(sid)
+            if identity is None or session_id is None:
+                return
+            text = data.get("message") if isinstance(data, dict) else None
+            problem = _check_message(session_id, text)
+            if problem:
+                await sio.emit(self.bot_message_evt, {"text": problem}, room=sid, namespace=self.namespace)
+                return
+            output = SocketIOOutput(sio, self.bot_message_evt)
+            await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),
+                                             metadata=_metadata(identity)))
+
+        return webhook

@@ -1,0 +1,76 @@
+"""Conversation transcripts read from Rasa's SQL tracker store (SALESBOT_TRACKER_URL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, or_, select
+
+from bot.db import engine_for
+from bot.settings import get_settings
+
+_metadata = MetaData()
+# Rasa's own table (rasa.core.tracker_store.SQLTrackerStore.SQLEvent), read-only here.
+events = Table(
+    "events", _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255)),
+    Column("type_name", String(255)),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
+# Bookkeeping actions nobody needs to see in a transcript.
+HIDDEN_ACTIONS = {"action_listen", "action_session_start", "action_extract_slots"}
+
+
+def _tracker_engine(url: str | None = None):
+    return engine_for(url or get_settings().tracker_url)
+
+
+def transcript(conversation_id: str, url: str | None = None) -> list[dict[str, Any]]:
+    """Turns in order: user messages (intent, confidence), bot replies, actions taken."""
+    engine = _tracker_engine(url)
+    if not inspect(engine).has_table("events"):
+        return []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events).where(events.c.sender_id == conversation_id).order_by(events.c.id)
+        ).all()
+    turns: list[dict[str, Any]] = []
+    for row in rows:
+        data = json.loads(row.data or "{}")
+        when = datetime.fromtimestamp(row.timestamp).isoformat(timespec="seconds") if row.timestamp else None
+        if row.type_name == "user":
+            parse = data.get("parse_data") or {}
+            intent = parse.get("intent") or {}
+            turns.append({
+                "speaker": "user", "text": data.get("text"), "intent": intent.get("name"),
+                "confidence": round(float(intent.get("confidence") or 0), 3),
+                "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])],
+                "login": (data.get("metadata") or {}).get("login"), "time": when,
+            })
+        elif row.type_name == "bot":
+            custom = (data.get("data") or {}).get("custom")
+            turns.append({"speaker": "bot", "text": data.get("text"), "custom": custom, "time": when})
+        elif row.type_name == "action" and row.action_name not in HIDDEN_ACTIONS:
+            turns.append({"speaker": "action", "text": row.action_name, "time": when})
+    return turns
+
+
+def conversation_ids_matching(query: str, url: str | None = None) -> set[str]:
+    """Conversations whose user or bot text contains ``query`` (full-text search)."""
+    engine = _tracker_engine(url)
+    if not query or not inspect(engine).has_table("events"):
+        return set()
+    # Rasa stores events as ASCII JSON: Chinese appears as \\uXXXX escapes.
+    forms = {query, json.dumps(query)[1:-1]}
+    matches = [events.c.data.contains(form, autoescape=True) for form in forms]
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events.c.sender_id).where(events.c.type_name.in_(("user", "bot")), or_(*matches)).distinct()
+        ).all()
+    return {row.sender_id for row in rows}

@@ -1,0 +1,236 @@
+"""The JSON API of contract section 7 (same access rules as the pages)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sanic import Blueprint, response
+from sanic.request import Request
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.auth import Identity
+from bot.db import sessions
+from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, User
+from bot.transcripts import conversation_ids_matching, transcript
+from bot.web import access
+from bot.web.session import require_identity
+
+api = Blueprint("api", url_prefix="/api")
+
+
+def _error(message: str, status: int) -> response.HTTPResponse:
+    return response.json({"error": message}, status=status)
+
+
+async def _in_session(fn, *args):
+    """Run blocking DB work off the event loop, in one transaction."""
+
+    def work():
+        with sessions().begin() as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(work)
+
+
+def client_json(identity: Identity, client: Client) -> dict[str, Any]:
+    return {
+        "id": client.id, "name": client.name, "phone": access.phone_for(identity, client),
+        "gender": client.gender, "age": client.age, "occupation": client.occupation, "company": client.company,
+        "annual_income": client.annual_income, "assets": client.assets,
+        "card_spend_per_year": client.card_spend_per_year, "stage": client.stage,
+        "stage_label": STAGE_LABELS.get(client.stage), "do_not_call": client.do_not_call,
+        "agent": client.agent.login if client.agent else None, "referrer": client.referrer,
+        "note": client.note, "holdings": [h.product.name for h in client.holdings],
+    }
+
+
+def call_json(call: Call) -> dict[str, Any]:
+    return {
+        "id": call.id, "conversation_id": call.conversation_id,
+        "client": call.client.name if call.client else None,
+        "client_id": call.client_id,
+        "agent": call.agent.login if call.agent else None,
+        "agent_name": call.agent.name if call.agent else None,
+        "outcome": call.disposition, "outcome_label": DISPOSITION_LABELS.get(call.disposition or ""),
+        "objections": list(call.objections or []), "opening_style": call.opening_style,
+        "products": list(call.products or []), "amount": call.amount, "notes": call.notes,
+        "started_at": call.started_at.isoformat(timespec="seconds") if call.started_at else None,
+        "ended_at": call.ended_at.isoformat(timespec="seconds") if call.ended_at else None,
+    }
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"日期格式不对：{value}（应为 2026-11-23）") from None
+
+
+def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> list[dict[str, Any]]:
+    """Calls visible to ``identity``, newest first, filtered by the query parameters."""
+    stmt = select(Call).join(Client, Call.client_id == Client.id, isouter=True) \
+        .join(User, Call.agent_id == User.id, isouter=True)
+    owner = access.scope_user_id(session, identity)
+    if owner is not None:
+        stmt = stmt.where(Call.agent_id == owner)
+    if args.get("client"):
+        stmt = stmt.where(Client.name.contains(args["client"], autoescape=True))
+    if args.get("agent"):
+        stmt = stmt.where(User.login == args["agent"])
+    if args.get("outcome"):
+        if args["outcome"] not in DISPOSITIONS:
+            raise ValueError(f"未知的通话结果：{args['outcome']}")
+        stmt = stmt.where(Call.disposition == args["outcome"])
+    start, end = _parse_date(args.get("from")), _parse_date(args.get("to"))
+    if start:
+        stmt = stmt.where(Call.started_at >= start)
+    if end:
+        stmt = stmt.where(Call.started_at < datetime.combine(end.date(), time.min) + timedelta(days=1))
+    if args.get("q"):
+        ids = conversation_ids_matching(args["q"])
+        stmt = stmt.where((Call.conversation_id.in_(ids)) | Call.notes.contains(args["q"], autoescape=True))
+    calls = session.scalars(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(500)).unique()
+    return [call_json(c) for c in calls]
+
+
+def _args(request: Request) -> dict[str, str]:
+    return {key: request.args.get(key) for key in request.args}
+
+
+@api.get("/clients/<key>")
+@require_identity
+async def get_client(request: Request, key: str, identity: Identity):
+    def work(session: Session):
+        if key.isdigit() and len(key) >= 7:
+            client = session.scalars(select(Client).where(Client.phone == key)).first()
+        elif key.isdigit():
+            client = session.get(Client, int(key))
+        else:
+            client = None
+        if client is None:
+            return _error("没有这个客户。", 404)
+        if not access.can_see_client(session, identity, client):
+            return _error("这是其他坐席的客户，您无权查看。", 403)
+        return response.json(client_json(identity, client))
+
+    return await _in_session(work)
+
+
+async def _visible_calls(request: Request, identity: Identity):
+    """(calls, None) or (None, error response) for the request's filters."""
+    try:
+        return await _in_session(query_calls, identity, _args(request)), None
+    except ValueError as error:
+        return None, _error(str(error), 400)
+
+
+@api.get("/calls")
+@require_identity
+async def list_calls(request: Request, identity: Identity):
+    calls, error = await _visible_calls(request, identity)
+    return error or response.json(calls)
+
+
+@api.get("/calls.csv")
+@require_identity
+async def export_calls(request: Request, identity: Identity):
+    calls, error = await _visible_calls(request, identity)
+    if error:
+        return error
+    buffer = io.StringIO()
+    fields = ["started_at", "agent", "client", "outcome", "objections", "opening_style", "products",
+              "amount", "notes", "conversation_id"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for call in calls:
+        writer.writerow({**call, "objections": " ".join(call["objections"]), "products": " ".join(call["products"])})
+    # BOM so that Excel opens the Chinese text correctly.
+    return response.raw(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
+
+
+def query_followups(session: Session, identity: Identity, due: str) -> list[dict[str, Any]]:
+    now = datetime.now()
+    stmt = select(FollowUp).where(FollowUp.done.is_(False))
+    owner = access.scope_user_id(session, identity)
+    if owner is not None:
+        stmt = stmt.where(FollowUp.agent_id == owner)
+    if due == "today":
+        stmt = stmt.where(FollowUp.due_at <= datetime.combine(now.date(), time.max))
+    elif due == "overdue":
+        stmt = stmt.where(FollowUp.due_at < now)
+    elif due not in ("", "all"):
+        raise ValueError("due 只能是 today、overdue 或 all。")
+    rows = session.scalars(stmt.order_by(FollowUp.due_at)).unique()
+    return [{
+        "id": f.id, "client": f.client.name, "client_id": f.client_id, "agent": f.agent.login,
+        "phone": access.phone_for(identity, f.client), "due_at": f.due_at.isoformat(timespec="minutes"),
+        "reason": f.reason, "overdue": f.due_at < now, "conversation_id": f.conversation_id,
+    } for f in rows]
+
+
+@api.get("/followups")
+@require_identity
+async def list_followups(request: Request, identity: Identity):
+    try:
+        rows = await _in_session(query_followups, identity, request.args.get("due", "all"))
+    except ValueError as error:
+        return _error(str(error), 400)
+    return response.json(rows)
+
+
+@api.get("/conversations/<conversation_id>")
+@require_identity
+async def get_conversation(request: Request, conversation_id: str, identity: Identity):
+    def work(session: Session):
+        allowed = access.can_see_conversation(session, identity, conversation_id)
+        call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+        return allowed, (call_json(call) if call else None)
+
+    allowed, call = await _in_session(work)
+    if not allowed:
+        return _error("这是其他坐席的会话，您无权查看。", 403)
+    turns = await asyncio.to_thread(transcript, conversation_id)
+    if not turns and call is None:
+        return _error("没有这个会话。", 404)
+    return response.json({"conversation_id": conversation_id, "call": call, "turns": turns})
+
+
+def dashboard_data(session: Session, identity: Identity) -> dict[str, Any]:
+    """Disposition counts per agent, the client funnel by stage, objection frequency."""
+    owner = access.scope_user_id(session, identity)
+    calls = select(Call)
+    clients = select(Client.stage, func.count()).group_by(Client.stage)
+    if owner is not None:
+        calls = calls.where(Call.agent_id == owner)
+        clients = clients.where(Client.agent_id == owner)
+    per_agent: dict[str, dict[str, int]] = {}
+    objections: dict[str, int] = {}
+    for call in session.scalars(calls).unique():
+        agent = call.agent.name if call.agent else "未知"
+        row = per_agent.setdefault(agent, {d: 0 for d in DISPOSITIONS})
+        if call.disposition:
+            row[call.disposition] += 1
+        for objection in call.objections or []:
+            objections[objection] = objections.get(objection, 0) + 1
+    funnel = dict.fromkeys(STAGES, 0)
+    funnel.update(dict(session.execute(clients).all()))
+    return {
+        "dispositions": per_agent,
+        "disposition_labels": DISPOSITION_LABELS,
+        "funnel": [{"stage": s, "label": STAGE_LABELS[s], "count": funnel[s]} for s in STAGES],
+        "objections": dict(sorted(objections.items(), key=lambda kv: -kv[1])),
+    }
+
+
+@api.get("/dashboard")
+@require_identity
+async def dashboard(request: Request, identity: Identity):
+    return response.json(await _in_session(dashboard_data, identity))

@@ -1,0 +1,215 @@
+"""Supervisor review pages: the transcript view (server-rendered) and the metadata the review page uses.
+
+The conversation list and the dashboard on ``GET /`` (review.html) read the JSON API
+(/api/calls, /api/dashboard); the transcript page reads the same data as
+``GET /api/conversations/<id>`` (bot.transcripts joined to the call row) with the
+same access rule: the conversation's owner or a supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sanic import Blueprint, response
+from sanic.request import Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import crm
+from bot.db import sessions
+from bot.models import DISPOSITION_LABELS, STAGE_LABELS, STAGES, Call, User
+from bot.playbook import playbook
+from bot.transcripts import transcript
+from bot.web import access
+from bot.web.api import call_json
+from bot.web.session import identity_of, session_claims
+
+review = Blueprint("review", url_prefix="/review")
+
+_templates = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=select_autoescape())
+_INTENTS_FILE = Path(__file__).resolve().parent.parent / "playbook" / "intents.yml"
+
+# What the actions in a transcript did, for people reading it.
+ACTION_TITLES = {
+    "action_lookup_client": "查询客户资料",
+    "action_suggest_opening": "给出开场白",
+    "action_next_advantage": "给出下一个卖点",
+    "action_product_pitch": "给出产品介绍",
+    "action_handle_objection": "应对客户异议",
+    "action_customer_interested": "跟进购买信号",
+    "action_log_outcome": "写入通话记录",
+    "action_schedule_callback": "预约回访",
+    "action_list_followups": "列出待回访客户",
+    "action_clarify_intent": "请坐席确认意思",
+    "action_default_fallback": "没听懂（兜底）",
+    "action_restart": "重新开始",
+}
+SPEAKERS = {"user": "坐席", "bot": "助手", "action": "动作"}
+ROLE_TITLES = {"agent": "坐席", "trainee": "学员", "supervisor": "主管"}
+
+
+@lru_cache(maxsize=1)
+def intent_titles() -> dict[str, str]:
+    try:
+        data = yaml.safe_load(_INTENTS_FILE.read_text(encoding="utf-8")) or {}
+    except OSError:
+        return {}
+    return dict(data.get("titles") or {})
+
+
+def opening_titles() -> dict[str, str]:
+    try:
+        return {key: technique.name for key, technique in playbook().openings.items()}
+    except Exception:  # noqa: BLE001 - labels only; the codes are shown instead
+        return {}
+
+
+def product_names(session: Session) -> dict[str, str]:
+    return {p.code: p.name for p in crm.catalogue(session)}
+
+
+def _button_text(text: str) -> str | None:
+    """'/log_outcome{"outcome": "deal"}' (a clicked button) -> '记录通话结果：成交'."""
+    match = re.fullmatch(r"/(\w+)(\{.*\})?", text or "", flags=re.DOTALL)
+    if not match:
+        return None
+    title = intent_titles().get(match.group(1), match.group(1))
+    try:
+        args = json.loads(match.group(2)) if match.group(2) else {}
+    except ValueError:
+        args = {}
+    if not isinstance(args, dict):
+        args = {}
+    values = [DISPOSITION_LABELS.get(str(v), str(v)) if k == "outcome" else str(v) for k, v in args.items()]
+    return f"{title}：{' '.join(values)}" if values else title
+
+
+def _render(name: str, status: int = 200, **context: Any) -> response.HTTPResponse:
+    return response.html(_templates.get_template(name).render(**context), status=status)
+
+
+def _csrf(request: Request) -> str:
+    return (session_claims(request) or {}).get("csrf", "")
+
+
+def error_page(request: Request, identity, status: int, title: str, message: str) -> response.HTTPResponse:
+    return _render("error.html", status=status, identity=identity, csrf=_csrf(request),
+                   code=status, title=title, message=message)
+
+
+def _clock(value: str | None) -> str:
+    """'2026-11-23T14:05:09' -> '14:05:09'."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value).strftime("%H:%M:%S")
+    except ValueError:
+        return value
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return value
+
+
+def _present_turn(turn: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A transcript turn with the labels the page shows."""
+    speaker = turn.get("speaker")
+    shown = dict(turn)
+    shown["clock"] = _clock(turn.get("time"))
+    shown["speaker_label"] = SPEAKERS.get(speaker, speaker or "")
+    if speaker == "user":
+        shown["button_text"] = _button_text(turn.get("text") or "")
+        login = turn.get("login")
+        if login:
+            shown["speaker_label"] = names.get(login, login)
+        intent = turn.get("intent")
+        shown["intent_title"] = intent_titles().get(intent, "") if intent else ""
+        confidence = turn.get("confidence")
+        shown["confidence_pct"] = f"{float(confidence) * 100:.0f}%" if confidence is not None else ""
+        shown["low_confidence"] = confidence is not None and float(confidence) < 0.5
+    elif speaker == "action":
+        shown["action_title"] = ACTION_TITLES.get(turn.get("text") or "", "")
+    custom = turn.get("custom")
+    shown["custom"] = custom if isinstance(custom, dict) else None
+    return shown
+
+
+def _conversation(session: Session, identity, conversation_id: str):
+    if not access.can_see_conversation(session, identity, conversation_id):
+        return None
+    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    names = {u.login: u.name for u in session.scalars(select(User))}
+    return (call_json(call) if call else None), names, product_names(session)
+
+
+async def _db(fn, *args):
+    def work():
+        with sessions().begin() as session:
+            return fn(session, *args)
+
+    return await asyncio.to_thread(work)
+
+
+@review.get("/conversations/<conversation_id>")
+async def conversation_page(request: Request, conversation_id: str):
+    identity = identity_of(request)
+    if identity is None:
+        return response.redirect("/")
+    found = await _db(_conversation, identity, conversation_id)
+    if found is None:
+        return error_page(request, identity, 403, "无权查看",
+                          "这是其他坐席的会话，您无权查看。如需查看，请联系主管。")
+    call, names, products = found
+    turns = await asyncio.to_thread(transcript, conversation_id)
+    if not turns and call is None:
+        return error_page(request, identity, 404, "没有这个会话", "找不到这个会话的记录，可能编号有误。")
+    user_turns = [t for t in turns if t.get("speaker") == "user"]
+    return _render(
+        "transcript.html", identity=identity, csrf=_csrf(request), conversation_id=conversation_id,
+        call=call, turns=[_present_turn(t, names) for t in turns], when=_when,
+        started=turns[0]["time"] if turns else None, user_turn_count=len(user_turns),
+        outcome_labels=DISPOSITION_LABELS, intent_titles=intent_titles(), stage_labels=STAGE_LABELS,
+        product_names=products, opening_titles=opening_titles(),
+        back_url="/" if identity.role != "supervisor" else "/#calls",
+    )
+
+
+def _meta(session: Session) -> dict[str, Any]:
+    agents = session.scalars(select(User).where(User.role.in_(("agent", "trainee"))).order_by(User.login))
+    return {
+        "agents": [{"login": u.login, "name": u.name, "role": u.role} for u in agents],
+        "dispositions": DISPOSITION_LABELS,
+        "stages": [{"stage": s, "label": STAGE_LABELS[s]} for s in STAGES],
+        "intents": intent_titles(),
+        "products": product_names(session),
+        "openings": opening_titles(),
+    }
+
+
+@review.get("/meta.json")
+async def meta(request: Request):
+    """Labels and the staff list for the review page's filters (supervisors only)."""
+    identity = identity_of(request)
+    if identity is None:
+        return response.json({"error": "未登录或令牌无效。"}, status=401)
+    if not access.is_supervisor(identity):
+        return response.json({"error": "只有主管可以查看。"}, status=403)
+    return response.json(await _db(_meta))
+
+
+@review.get("/")
+async def review_home(request: Request):
+    return response.redirect("/")

@@ -1,0 +1,391 @@
+/* Supervisor review: conversation list with filters, CSV export, dashboard charts in inline SVG.
+ *
+ * All data is written with textContent / setAttribute (never innerHTML), so names, notes
+ * and message text from the database cannot become markup.
+ */
+(function () {
+  "use strict";
+
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var FILTERS = ["client", "agent", "outcome", "from", "to", "q"];
+  var DISPOSITION_ORDER = ["deal", "interested", "callback", "thinking", "refused", "no_answer", "invalid_number", "do_not_call"];
+  var meta = {
+    dispositions: {
+      deal: "成交", interested: "有意向", callback: "约回访", thinking: "考虑中", refused: "拒绝",
+      no_answer: "无人接听", invalid_number: "空号/错号", do_not_call: "勿扰"
+    },
+    intents: {},
+    products: {},
+    agents: []
+  };
+  var lastDashboard = null;
+  var dashboardLoaded = false;
+  var metaReady = null;
+
+  function byId(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVGNS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function getJSON(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().catch(function () { return null; }).then(function (data) {
+        if (r.status === 401) { throw new Error("登录已过期，请刷新页面重新登录。"); }
+        if (!r.ok) { throw new Error((data && data.error) || ("服务器返回错误 " + r.status)); }
+        return data;
+      });
+    }, function () { throw new Error("网络错误，无法连接到服务器。"); });
+  }
+
+  function showError(id, err) {
+    var box = byId(id);
+    if (!err) { box.hidden = true; box.textContent = ""; return; }
+    box.textContent = err.message || String(err);
+    box.hidden = false;
+  }
+
+  function when(iso) {
+    if (!iso) { return "—"; }
+    return String(iso).replace("T", " ").slice(0, 16);
+  }
+
+  function intentTitle(name) { return meta.intents[name] || name; }
+  function outcomeLabel(code) { return meta.dispositions[code] || code || "未记录"; }
+
+  /* ---------- tabs ---------- */
+
+  var tabs = Array.prototype.slice.call(document.querySelectorAll("[role=tab]"));
+
+  function selectTab(name, focus) {
+    tabs.forEach(function (tab) {
+      var on = tab.getAttribute("data-tab") === name;
+      tab.setAttribute("aria-selected", on ? "true" : "false");
+      tab.tabIndex = on ? 0 : -1;
+      byId(tab.getAttribute("aria-controls")).hidden = !on;
+      if (on && focus) { tab.focus(); }
+    });
+    if (name === "dashboard") { loadDashboard(); }
+    if (location.hash !== "#" + name) {
+      history.replaceState(null, "", location.pathname + location.search + "#" + name);
+    }
+  }
+
+  tabs.forEach(function (tab, i) {
+    tab.addEventListener("click", function () { selectTab(tab.getAttribute("data-tab")); });
+    tab.addEventListener("keydown", function (e) {
+      var next = null;
+      if (e.key === "ArrowRight") { next = tabs[(i + 1) % tabs.length]; }
+      if (e.key === "ArrowLeft") { next = tabs[(i - 1 + tabs.length) % tabs.length]; }
+      if (e.key === "Home") { next = tabs[0]; }
+      if (e.key === "End") { next = tabs[tabs.length - 1]; }
+      if (next) { e.preventDefault(); selectTab(next.getAttribute("data-tab"), true); }
+    });
+  });
+
+  /* ---------- filters and the conversation list ---------- */
+
+  var form = byId("filters");
+
+  function currentQuery() {
+    var params = new URLSearchParams();
+    FILTERS.forEach(function (name) {
+      var value = (form.elements[name].value || "").trim();
+      if (value) { params.set(name, value); }
+    });
+    return params;
+  }
+
+  function fillForm(params) {
+    FILTERS.forEach(function (name) {
+      var value = params.get(name) || "";
+      var field = form.elements[name];
+      if (field.tagName === "SELECT" && value && !field.querySelector("option[value='" + CSS.escape(value) + "']")) {
+        field.appendChild(el("option", null, value)).value = value;
+      }
+      field.value = value;
+    });
+  }
+
+  function renderCalls(calls) {
+    var tbody = byId("calls-body");
+    tbody.textContent = "";
+    if (!calls.length) {
+      var tr = el("tr");
+      var td = el("td", "empty", "没有符合条件的通话。");
+      td.colSpan = 7;
+      tr.appendChild(td);
+      tbody.appendChild(tr);
+      return;
+    }
+    calls.forEach(function (c) {
+      var tr = el("tr");
+      tr.appendChild(el("td", "nowrap", when(c.started_at)));
+      var agent = el("td", null, c.agent_name || c.agent || "—");
+      if (c.agent && c.agent_name) { agent.title = c.agent; }
+      tr.appendChild(agent);
+      tr.appendChild(el("td", "strong", c.client || "—"));
+      var outcome = el("td");
+      outcome.appendChild(el("span", "outcome-badge " + (c.outcome || ""), c.outcome_label || outcomeLabel(c.outcome)));
+      tr.appendChild(outcome);
+      var objections = el("td");
+      var tags = el("div", "tags");
+      (c.objections || []).forEach(function (o) {
+        var tag = el("span", "tag", intentTitle(o));
+        tag.title = o;
+        tags.appendChild(tag);
+      });
+      if (!(c.objections || []).length) { tags.appendChild(el("span", "muted", "无")); }
+      objections.appendChild(tags);
+      tr.appendChild(objections);
+      tr.appendChild(el("td", null, (c.products || []).map(function (code) {
+        return meta.products[code] || code;
+      }).join("、") || "—"));
+      var link = el("td");
+      if (c.conversation_id) {
+        var a = el("a", null, "查看记录");
+        a.href = "/review/conversations/" + encodeURIComponent(c.conversation_id);
+        a.setAttribute("aria-label", "查看 " + (c.client || "") + " " + when(c.started_at) + " 的通话记录");
+        link.appendChild(a);
+      } else {
+        link.textContent = "—";
+      }
+      tr.appendChild(link);
+      tbody.appendChild(tr);
+    });
+  }
+
+  function loadCalls() {
+    var params = currentQuery();
+    var qs = params.toString();
+    history.replaceState(null, "", location.pathname + (qs ? "?" + qs : "") + location.hash);
+    byId("csv-link").href = "/api/calls.csv" + (qs ? "?" + qs : "");
+    var status = byId("calls-status");
+    status.textContent = "加载中…";
+    return getJSON("/api/calls" + (qs ? "?" + qs : "")).then(function (calls) {
+      showError("calls-error", null);
+      renderCalls(calls);
+      status.textContent = "共 " + calls.length + " 条通话" + (qs ? "（已筛选）" : "") + (calls.length >= 500 ? "，只显示最新 500 条" : "");
+    }).catch(function (err) {
+      showError("calls-error", err);
+      status.textContent = "";
+      byId("calls-body").textContent = "";
+    });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    loadCalls();
+  });
+  form.addEventListener("reset", function () {
+    setTimeout(loadCalls, 0);
+  });
+  form.elements.agent.addEventListener("change", loadCalls);
+  form.elements.outcome.addEventListener("change", loadCalls);
+
+  function loadMeta() {
+    return getJSON("/review/meta.json").then(function (data) {
+      meta.intents = data.intents || {};
+      meta.products = data.products || {};
+      meta.dispositions = data.dispositions || meta.dispositions;
+      var select = form.elements.agent;
+      var chosen = select.value;
+      (data.agents || []).forEach(function (a) {
+        if (select.querySelector("option[value='" + CSS.escape(a.login) + "']")) { return; }
+        var option = el("option", null, a.name + "（" + a.login + "）");
+        option.value = a.login;
+        select.appendChild(option);
+      });
+      select.value = chosen;
+    }).catch(function () { /* the filters still work with codes */ });
+  }
+
+  /* ---------- charts ---------- */
+
+  function niceMax(value) {
+    if (value <= 5) { return 5; }
+    var power = Math.pow(10, Math.floor(Math.log10(value)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) {
+      if (steps[i] * power * 5 >= value) { return steps[i] * power * 5; }
+    }
+    return 10 * power * 5;
+  }
+
+  function emptyChart(container, text) {
+    container.textContent = "";
+    container.appendChild(el("p", "empty", text || "暂无数据"));
+  }
+
+  function dataTable(caption, head, rows) {
+    var details = el("details", "data-table");
+    details.appendChild(el("summary", null, "查看数据表"));
+    var table = el("table", "data");
+    table.appendChild(el("caption", "visually-hidden", caption));
+    var thead = el("thead");
+    var tr = el("tr");
+    head.forEach(function (h) { var th = el("th", null, h); th.scope = "col"; tr.appendChild(th); });
+    thead.appendChild(tr);
+    table.appendChild(thead);
+    var tbody = el("tbody");
+    rows.forEach(function (row) {
+      var r = el("tr");
+      row.forEach(function (cell, i) { r.appendChild(el(i ? "td" : "th", i ? "num" : null, cell)); });
+      tbody.appendChild(r);
+    });
+    table.appendChild(tbody);
+    details.appendChild(table);
+    return details;
+  }
+
+  function legend(series) {
+    var ul = el("ul", "legend");
+    series.forEach(function (s) {
+      var li = el("li");
+      li.appendChild(el("span", "swatch s-" + s.code));
+      li.appendChild(el("span", null, s.label));
+      ul.appendChild(li);
+    });
+    return ul;
+  }
+
+  /* Disposition counts per agent: one group per agent, one bar per disposition. */
+  function groupedBars(container, dispositions) {
+    var agents = Object.keys(dispositions || {});
+    var series = DISPOSITION_ORDER.filter(function (code) {
+      return agents.some(function (a) { return (dispositions[a][code] || 0) > 0; });
+    }).map(function (code) { return { code: code, label: outcomeLabel(code) }; });
+    if (!agents.length || !series.length) { emptyChart(container, "还没有记录任何通话结果。"); return; }
+    var max = 0;
+    agents.forEach(function (a) { series.forEach(function (s) { max = Math.max(max, dispositions[a][s.code] || 0); }); });
+    var top = niceMax(max);
+    var W = chartWidth(container), H = 280, L = 40, R = 12, T = 18, B = 40;
+    var plotW = W - L - R, plotH = H - T - B;
+    var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "svg-disp-title" });
+    root.appendChild(svg("title", { id: "svg-disp-title" }, "各坐席通话结果：" + agents.map(function (a) {
+      return a + " " + series.map(function (s) { return s.label + (dispositions[a][s.code] || 0); }).join("、");
+    }).join("；")));
+    for (var t = 0; t <= 5; t++) {
+      var v = top * t / 5;
+      var y = T + plotH - plotH * t / 5;
+      root.appendChild(svg("line", { x1: L, x2: W - R, y1: y, y2: y, "class": t ? "grid" : "axis" }));
+      root.appendChild(svg("text", { x: L - 8, y: y + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
+    }
+    var groupW = plotW / agents.length;
+    var barW = Math.min(30, (groupW * 0.8) / series.length);
+    agents.forEach(function (agent, gi) {
+      var start = L + gi * groupW + (groupW - barW * series.length) / 2;
+      var g = svg("g", { "class": "group" });
+      series.forEach(function (s, si) {
+        var value = dispositions[agent][s.code] || 0;
+        var h = plotH * value / top;
+        var x = start + si * barW;
+        var bar = svg("rect", { x: x + 1, y: T + plotH - h, width: Math.max(1, barW - 2), height: h, "class": "bar s-" + s.code, rx: 2 });
+        bar.appendChild(svg("title", {}, agent + " · " + s.label + "：" + value));
+        g.appendChild(bar);
+        if (value > 0) {
+          g.appendChild(svg("text", { x: x + barW / 2, y: T + plotH - h - 4, "text-anchor": "middle", "class": "value" }, value));
+        }
+      });
+      g.appendChild(svg("text", { x: L + gi * groupW + groupW / 2, y: H - B + 20, "text-anchor": "middle", "class": "bar-label" }, agent));
+      root.appendChild(g);
+    });
+    container.textContent = "";
+    container.appendChild(root);
+    container.appendChild(legend(series));
+    container.appendChild(dataTable("各坐席通话结果", ["坐席"].concat(series.map(function (s) { return s.label; })),
+      agents.map(function (a) { return [a].concat(series.map(function (s) { return dispositions[a][s.code] || 0; })); })));
+  }
+
+  /* Horizontal bars; ``centered`` draws them around the middle, like a funnel. */
+  function horizontalBars(container, items, opts) {
+    if (!items.length || !items.some(function (i) { return i.value > 0; })) {
+      emptyChart(container, opts.empty);
+      return;
+    }
+    var max = Math.max.apply(null, items.map(function (i) { return i.value; }));
+    var rowH = 34, W = chartWidth(container), labelW = 120, valueW = 40, T = 6;
+    var H = T * 2 + rowH * items.length;
+    var barArea = W - labelW - valueW;
+    var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": opts.id + "-title" });
+    root.appendChild(svg("title", { id: opts.id + "-title" }, opts.title + "：" + items.map(function (i) {
+      return i.label + " " + i.value;
+    }).join("，")));
+    items.forEach(function (item, i) {
+      var y = T + i * rowH;
+      var w = max ? Math.max(item.value > 0 ? 3 : 0, barArea * item.value / max) : 0;
+      var x = opts.centered ? labelW + (barArea - w) / 2 : labelW;
+      root.appendChild(svg("text", { x: labelW - 10, y: y + rowH / 2 + 4, "text-anchor": "end", "class": "bar-label" }, item.label));
+      if (opts.centered) {
+        root.appendChild(svg("rect", { x: labelW, y: y + 5, width: barArea, height: rowH - 10, fill: "#f1f4f9", rx: 4 }));
+      }
+      var bar = svg("rect", { x: x, y: y + 5, width: w, height: rowH - 10, "class": "bar " + opts.cls, rx: 4 });
+      bar.appendChild(svg("title", {}, item.label + "：" + item.value));
+      root.appendChild(bar);
+      root.appendChild(svg("text", { x: W - valueW + 8, y: y + rowH / 2 + 4, "class": "value" }, item.value));
+    });
+    container.textContent = "";
+    container.appendChild(root);
+    container.appendChild(dataTable(opts.title, opts.head, items.map(function (i) { return [i.label, i.value]; })));
+  }
+
+  /* Charts are drawn at the container's pixel width, so text keeps its real size. */
+  function chartWidth(container) {
+    return Math.max(300, Math.round(container.clientWidth || 560));
+  }
+
+  function drawDashboard(data) {
+    groupedBars(byId("chart-dispositions"), data.dispositions || {});
+    horizontalBars(byId("chart-funnel"), (data.funnel || []).map(function (f) {
+      return { label: f.label || f.stage, value: f.count || 0 };
+    }), { id: "svg-funnel", title: "客户漏斗", head: ["阶段", "客户数"], cls: "s-funnel", centered: true, empty: "还没有客户。" });
+    var objections = data.objections || {};
+    horizontalBars(byId("chart-objections"), Object.keys(objections).map(function (k) {
+      return { label: intentTitle(k), value: objections[k] };
+    }).sort(function (a, b) { return b.value - a.value; }),
+    { id: "svg-objections", title: "客户异议出现次数", head: ["异议", "次数"], cls: "s-objection", empty: "还没有记录到客户异议。" });
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      if (lastDashboard && !byId("panel-dashboard").hidden) { drawDashboard(lastDashboard); }
+    }, 150);
+  });
+
+  function loadDashboard() {
+    if (dashboardLoaded) { return; }  // a request is already on its way
+    dashboardLoaded = true;
+    metaReady.then(function () { return getJSON("/api/dashboard"); }).then(function (data) {
+      showError("dashboard-error", null);
+      if (data.disposition_labels) { meta.dispositions = data.disposition_labels; }
+      lastDashboard = data;
+      dashboardLoaded = false;
+      drawDashboard(data);
+    }).catch(function (err) {
+      dashboardLoaded = false;
+      showError("dashboard-error", err);
+    });
+  }
+
+  /* ---------- start ---------- */
+
+  fillForm(new URLSearchParams(location.search));
+  metaReady = loadMeta();
+  metaReady.then(function () {
+    fillForm(new URLSearchParams(location.search));
+    return loadCalls();
+  });
+  selectTab(location.hash === "#dashboard" ? "dashboard" : "calls");
+})();

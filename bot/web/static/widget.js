@@ -1,0 +1,660 @@
+/* Staff chat widget: talks to Rasa over socket.io and renders the bot's rich replies.
+ *
+ * Every string that comes from the server or the user is written with textContent
+ * (never innerHTML), so nothing in a message can become markup.
+ */
+(function () {
+  "use strict";
+
+  var OUTCOME_LABELS = {
+    deal: "成交", interested: "有意向", callback: "约回访", thinking: "考虑中",
+    refused: "拒绝", no_answer: "无人接听", invalid_number: "空号/错号", do_not_call: "勿扰"
+  };
+  var STAGE_LABELS = {
+    unknown: "未知客户", general: "一般客户", potential: "潜在客户", deal: "成交客户", loyal: "固定客户"
+  };
+  var INTENT_LABELS = {
+    request_opening: "开场白", request_next_advantage: "下一个卖点", request_product_pitch: "产品介绍",
+    lookup_client: "查询客户", log_outcome: "记录结果", schedule_callback: "约回访",
+    list_followups: "今天的回访", start_training: "开始陪练", stop_training: "结束陪练"
+  };
+  var REPLY_TIMEOUT_MS = 30000;
+
+  var body = document.body;
+  var cfg = {
+    rasaUrl: body.getAttribute("data-rasa-url") || "",
+    token: body.getAttribute("data-chat-token") || "",
+    login: body.getAttribute("data-login") || ""
+  };
+  var SESSION_KEY = "salesbot.session." + cfg.login;
+
+  var log = byId("log");
+  var input = byId("input");
+  var statusEl = byId("status");
+  var currentClientEl = byId("current-client");
+  var socket = null;
+  var sessionId = null;
+  var historyLoadedFor = null;
+  var composing = false;
+  var waitTimer = null;
+  var typingEl = null;
+  var followupTimer = null;
+  var currentClient = null;
+  var turnItems = [];  // bot bubbles since the last user message (text first, card after)
+
+  function byId(id) { return document.getElementById(id); }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function storage() {
+    try { return window.sessionStorage; } catch (e) { return null; }
+  }
+
+  function storedSession() {
+    var s = storage();
+    return s ? s.getItem(SESSION_KEY) : null;
+  }
+
+  function storeSession(id) {
+    var s = storage();
+    if (!s) { return; }
+    if (id) { s.setItem(SESSION_KEY, id); } else { s.removeItem(SESSION_KEY); }
+  }
+
+  /* ---------- status and notices ---------- */
+
+  function setStatus(kind, text) {
+    statusEl.className = "status " + kind;
+    statusEl.textContent = text;
+  }
+
+  function notice(text, kind) {
+    var item = el("div", "notice " + (kind || "error"), text);
+    item.setAttribute("role", kind === "info" ? "status" : "alert");
+    appendToLog(item);
+    return item;
+  }
+
+  function appendToLog(node) {
+    var hint = byId("empty-hint");
+    if (hint) { hint.remove(); }
+    if (typingEl && typingEl.parentNode === log) {
+      log.insertBefore(node, typingEl);
+    } else {
+      log.appendChild(node);
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function showTyping() {
+    hideTyping();
+    typingEl = el("div", "typing", "助手正在思考…");
+    log.appendChild(typingEl);
+    log.scrollTop = log.scrollHeight;
+    clearTimeout(waitTimer);
+    waitTimer = setTimeout(function () {
+      hideTyping();
+      notice("助手暂时没有回应，请稍后再试，或检查网络连接。");
+    }, REPLY_TIMEOUT_MS);
+  }
+
+  function hideTyping() {
+    clearTimeout(waitTimer);
+    if (typingEl) { typingEl.remove(); typingEl = null; }
+  }
+
+  /* ---------- formatting ---------- */
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function parseLocal(iso) {
+    // "2026-11-24T15:00" or "2026-11-24 15:00:00" -> Date in local time
+    if (!iso) { return null; }
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?/.exec(String(iso));
+    if (!m) { return null; }
+    return new Date(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0));
+  }
+
+  function friendlyTime(iso) {
+    var d = parseLocal(iso);
+    if (!d) { return iso ? String(iso) : ""; }
+    var today = new Date();
+    today.setHours(0, 0, 0, 0);
+    var day = new Date(d.getFullYear(), d.getMonth(), d.getDate());
+    var diff = Math.round((day - today) / 86400000);
+    var prefix = { "-1": "昨天", "0": "今天", "1": "明天", "2": "后天" }[diff];
+    if (!prefix) { prefix = (d.getMonth() + 1) + "月" + d.getDate() + "日"; }
+    if (d.getFullYear() !== today.getFullYear()) { prefix = d.getFullYear() + "年" + prefix; }
+    return prefix + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+
+  function money(value) {
+    if (value === null || value === undefined || value === "") { return null; }
+    var n = Number(value);
+    if (!isFinite(n)) { return String(value); }
+    if (n >= 10000) { return (Math.round(n / 1000) / 10) + " 万元"; }
+    return n + " 元";
+  }
+
+  /* What to show for a message we send: button titles, or a readable form of a /intent payload. */
+  function displayText(text) {
+    var m = /^\/(\w+)(\{.*\})?$/.exec(text);
+    if (!m) { return text; }
+    var label = INTENT_LABELS[m[1]] || m[1];
+    var args = {};
+    try { args = m[2] ? JSON.parse(m[2]) : {}; } catch (e) { args = {}; }
+    if (args.outcome) { return label + "：" + (OUTCOME_LABELS[args.outcome] || args.outcome); }
+    if (args.time) { return label + "：" + friendlyTime(args.time); }
+    var values = Object.keys(args).map(function (k) { return String(args[k]); });
+    return values.length ? label + "：" + values.join(" ") : label;
+  }
+
+  /* ---------- rendering ---------- */
+
+  function renderUser(text) {
+    turnItems = [];
+    var row = el("div", "msg user");
+    row.appendChild(el("div", "bubble", text));
+    appendToLog(row);
+  }
+
+  function buttonRow(buttons) {
+    var row = el("div", "quick-replies");
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", "快捷回复");
+    buttons.forEach(function (b) {
+      if (!b || typeof b.payload !== "string") { return; }
+      var title = b.title || b.payload;
+      var btn = el("button", "btn chip", title);
+      btn.type = "button";
+      btn.addEventListener("click", function () { send(b.payload, title); });
+      row.appendChild(btn);
+    });
+    return row;
+  }
+
+  function renderBotText(text, buttons) {
+    var row = el("div", "msg bot");
+    var bubble = el("div", "bubble", text);
+    row.appendChild(bubble);
+    if (buttons && buttons.length) { row.appendChild(buttonRow(buttons)); }
+    row._text = text || "";
+    appendToLog(row);
+    turnItems.push(row);
+    return row;
+  }
+
+  /* A card replaces the plain-text bubble of the same reply (Rasa sends text, then the custom payload). */
+  function placeCard(card, matches) {
+    var target = null;
+    for (var i = turnItems.length - 1; i >= 0; i--) {
+      if (!turnItems[i]._card && matches(turnItems[i]._text || "")) { target = turnItems[i]; break; }
+    }
+    var row = el("div", "msg bot card-row");
+    row.appendChild(card);
+    row._card = true;
+    if (target) {
+      row._replaced = target._text;
+      var replies = target.querySelector(".quick-replies");
+      if (replies) { row.appendChild(replies); }
+      target.replaceWith(row);
+      turnItems[turnItems.indexOf(target)] = row;
+    } else {
+      appendToLog(row);
+      turnItems.push(row);
+    }
+    log.scrollTop = log.scrollHeight;
+    return row;
+  }
+
+  function field(dl, label, value) {
+    if (value === null || value === undefined || value === "") { return; }
+    dl.appendChild(el("dt", null, label));
+    dl.appendChild(el("dd", null, value));
+  }
+
+  function renderClientCard(payload) {
+    var c = payload.client || {};
+    var card = el("article", "card client-card" + (c.do_not_call ? " dnc" : ""));
+    card.setAttribute("aria-label", "客户资料：" + (c.name || ""));
+    if (c.do_not_call) {
+      card.appendChild(el("div", "banner danger", "勿扰客户：请勿推销" + (payload.warning ? "。" + payload.warning : "")));
+    } else if (payload.warning) {
+      card.appendChild(el("div", "banner warn", payload.warning));
+    }
+    var head = el("div", "card-head");
+    var name = el("h3", "client-name", c.name || "客户");
+    if (c.title && c.title !== c.name) { name.appendChild(el("span", "client-title", c.title)); }
+    head.appendChild(name);
+    if (c.stage_label || c.stage) {
+      head.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label || STAGE_LABELS[c.stage] || c.stage));
+    }
+    if (c.tier) { head.appendChild(el("span", "badge tier", c.tier)); }
+    card.appendChild(head);
+
+    var dl = el("dl", "facts");
+    field(dl, "电话", c.phone);
+    var job = [c.occupation, c.company].filter(Boolean).join(" · ");
+    field(dl, "职业", job);
+    field(dl, "资产", money(c.assets));
+    var last = c.last_call;
+    field(dl, "上次通话", last ? friendlyTime(last.started_at) + "，" +
+      (OUTCOME_LABELS[last.outcome] || last.outcome || "未记录") : "没有通话记录");
+    field(dl, "介绍人", c.referrer);
+    field(dl, "备注", c.note);
+    card.appendChild(dl);
+
+    var holdings = el("div", "holdings");
+    holdings.appendChild(el("span", "tool-label", "已持有"));
+    var list = c.holdings || [];
+    if (list.length) {
+      list.forEach(function (h) { holdings.appendChild(el("span", "chip-static", h)); });
+    } else {
+      holdings.appendChild(el("span", "muted", "暂无产品"));
+    }
+    card.appendChild(holdings);
+
+    var recs = payload.recommended_products || [];
+    if (recs.length && !c.do_not_call) {
+      var box = el("div", "recommend");
+      box.appendChild(el("div", "tool-label", "推荐产品"));
+      var ul = el("ul");
+      recs.forEach(function (p) {
+        var li = el("li");
+        var btn = el("button", "btn link", p.name);
+        btn.type = "button";
+        btn.title = "让助手介绍" + p.name;
+        btn.addEventListener("click", function () {
+          send("/request_product_pitch" + JSON.stringify({ product: p.name }), p.name + "怎么介绍");
+        });
+        li.appendChild(btn);
+        if (p.why) { li.appendChild(el("span", "muted", " " + p.why)); }
+        ul.appendChild(li);
+      });
+      box.appendChild(ul);
+      card.appendChild(box);
+    }
+    setCurrentClient(c);
+    placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+  }
+
+  function setCurrentClient(c) {
+    currentClient = c;
+    currentClientEl.textContent = "";
+    currentClientEl.appendChild(el("span", "muted", "当前客户："));
+    currentClientEl.appendChild(el("strong", null, c.name || ""));
+    if (c.stage_label) { currentClientEl.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label)); }
+    if (c.do_not_call) { currentClientEl.appendChild(el("span", "badge danger", "勿扰")); }
+  }
+
+  function copyText(text, btn) {
+    function done(ok) {
+      btn.textContent = ok ? "已复制" : "复制失败";
+      setTimeout(function () { btn.textContent = "复制"; }, 1600);
+    }
+    function fallback() {
+      var area = el("textarea", "offscreen");
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      area.remove();
+      btn.focus();
+      done(ok);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(function () { done(true); }, fallback);
+    } else {
+      fallback();
+    }
+  }
+
+  function renderScript(payload) {
+    var card = el("article", "card script-card");
+    card.setAttribute("aria-label", "话术：" + (payload.technique || ""));
+    var head = el("div", "card-head");
+    head.appendChild(el("span", "badge technique", payload.technique || "话术"));
+    var copy = el("button", "btn small copy", "复制");
+    copy.type = "button";
+    copy.setAttribute("aria-label", "复制这句话术");
+    copy.addEventListener("click", function () { copyText(payload.text || "", copy); });
+    head.appendChild(copy);
+    card.appendChild(head);
+    card.appendChild(el("p", "say", payload.text || ""));
+    if (payload.why) { card.appendChild(el("p", "why", payload.why)); }
+    var notes = payload.notes || [];
+    if (notes.length) {
+      var ul = el("ul", "notes");
+      notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
+      card.appendChild(ul);
+    }
+    placeCard(card, function (text) { return !!payload.text && text.indexOf(payload.text) !== -1; });
+  }
+
+  function renderFollowupBooked(payload) {
+    var card = el("article", "card info-card followup-card");
+    card.appendChild(el("div", "card-title", "已预约回访"));
+    card.appendChild(el("p", "strong", (payload.client || "") + " · " + friendlyTime(payload.due_at)));
+    if (payload.reason) { card.appendChild(el("p", "muted", payload.reason)); }
+    // Keep the bot's text (it has the line to say), put the card after it.
+    var row = el("div", "msg bot card-row");
+    row.appendChild(card);
+    row._card = true;
+    appendToLog(row);
+    turnItems.push(row);
+    scheduleFollowupRefresh(200);
+  }
+
+  function renderFollowupList(payload) {
+    var items = payload.items || [];
+    var card = el("article", "card info-card");
+    card.appendChild(el("div", "card-title", "今天要回访 " + items.length + " 位客户"));
+    var ul = el("ul", "plain-list");
+    items.forEach(function (f) {
+      var li = el("li", f.overdue ? "overdue" : null);
+      li.appendChild(el("span", "when", friendlyTime(f.due_at) + (f.overdue ? "（已逾期）" : "")));
+      li.appendChild(el("strong", null, " " + (f.client || "")));
+      if (f.reason) { li.appendChild(el("span", "muted", " " + f.reason)); }
+      ul.appendChild(li);
+    });
+    card.appendChild(ul);
+    var first = items[0] && items[0].client;
+    placeCard(card, function (text) { return text.indexOf("回访") !== -1 && (!first || text.indexOf(first) !== -1); });
+  }
+
+  function renderCallLogged(payload) {
+    // The bot's text says what was recorded (and the stage change): it becomes the card's body.
+    var label = OUTCOME_LABELS[payload.outcome] || payload.outcome || "";
+    var card = el("article", "card ok-card");
+    card.appendChild(el("div", "card-title", "通话已记录：" + label));
+    var body = el("p", "logged-text");
+    card.appendChild(body);
+    var next = el("button", "btn small", "开始新通话");
+    next.type = "button";
+    next.addEventListener("click", newCall);
+    card.appendChild(next);
+    var row = placeCard(card, function (text) { return !!label && text.indexOf(label) !== -1; });
+    var replaced = row._replaced;
+    body.textContent = replaced || (payload.stage ? "客户阶段：" + (STAGE_LABELS[payload.stage] || payload.stage) : "");
+    if (payload.stage && currentClient) {
+      currentClient.stage = payload.stage;
+      currentClient.stage_label = STAGE_LABELS[payload.stage] || payload.stage;
+      setCurrentClient(currentClient);
+    }
+    scheduleFollowupRefresh(200);
+  }
+
+  function renderCustom(custom) {
+    if (!custom || typeof custom !== "object") { return; }
+    switch (custom.type) {
+      case "client_card": renderClientCard(custom); break;
+      case "script": renderScript(custom); break;
+      case "followup": renderFollowupBooked(custom); break;
+      case "followups": renderFollowupList(custom); break;
+      case "call_logged": renderCallLogged(custom); break;
+      default:
+        if (custom.text) { renderBotText(String(custom.text)); }
+    }
+  }
+
+  /* One bot_uttered event: {text, quick_replies|buttons} or {custom: {...}} (or a bare custom payload). */
+  function onBotMessage(message) {
+    hideTyping();
+    if (!message || typeof message !== "object") { return; }
+    var buttons = message.quick_replies || message.buttons || [];
+    if (message.text) { renderBotText(String(message.text), buttons); }
+    else if (buttons.length) { renderBotText("", buttons); }
+    if (message.custom) { renderCustom(message.custom); }
+    else if (message.type && !message.text) { renderCustom(message); }
+    scheduleFollowupRefresh(500);
+  }
+
+  /* ---------- conversation history (after a reload) ---------- */
+
+  function loadHistory(id) {
+    if (historyLoadedFor === id) { return; }
+    historyLoadedFor = id;
+    fetch("/api/conversations/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data || !data.turns || !data.turns.length || sessionId !== id) { return; }
+        var marker = el("div", "notice info", "已恢复本次通话的记录");
+        appendToLog(marker);
+        data.turns.forEach(function (t) {
+          if (t.speaker === "user" && t.text) { renderUser(displayText(t.text)); }
+          else if (t.speaker === "bot") {
+            if (t.text) { renderBotText(t.text); }
+            if (t.custom) { renderCustom(t.custom); }
+          }
+        });
+      })
+      .catch(function () { /* history is a convenience only */ });
+  }
+
+  /* ---------- socket.io ---------- */
+
+  function connect() {
+    if (typeof window.io !== "function") {
+      setStatus("error", "无法加载聊天组件（socket.io），请刷新页面或联系管理员。");
+      return;
+    }
+    if (!cfg.rasaUrl || !cfg.token) {
+      setStatus("error", "缺少对话服务器地址或登录凭证，请重新登录。");
+      return;
+    }
+    socket = window.io(cfg.rasaUrl, {
+      path: "/socket.io",
+      // HTTP long-polling only: the WebSocket transport of python-engineio under Rasa's
+      // Sanic 21.12 fails its handshake ("Invalid frame header"), and a failed upgrade
+      // attempt leaves the connection stuck. Polling is plenty for a chat.
+      transports: ["polling"],
+      upgrade: false,
+      auth: { token: cfg.token },
+      reconnectionDelayMax: 10000
+    });
+    socket.on("connect", function () {
+      setStatus("pending", "已连接，正在打开会话…");
+      socket.emit("session_request", { session_id: sessionId || storedSession() || null });
+    });
+    socket.on("session_confirm", function (data) {
+      var id = typeof data === "string" ? data : (data && data.session_id);
+      if (!id) { return; }
+      var restored = storedSession() === id;
+      sessionId = id;
+      storeSession(id);
+      setStatus("ok", "已连接");
+      if (restored && !log.querySelector(".msg")) { loadHistory(id); }
+    });
+    socket.on("session_error", function (data) {
+      var text = (data && data.error) || "会话无法打开。";
+      storeSession(null);
+      sessionId = null;
+      notice(text + " 已为您开始新的会话。");
+      socket.emit("session_request", { session_id: null });
+    });
+    socket.on("connect_error", function (err) {
+      if (socket.active) {
+        setStatus("error", "无法连接到对话服务器，正在重试…");
+      } else {
+        // The server refused the handshake: our token is missing, forged or expired.
+        setStatus("error", "对话服务器拒绝连接：登录凭证无效或已过期，请刷新页面或重新登录。");
+      }
+      if (window.console) { window.console.warn("socket.io connect_error", err && err.message); }
+    });
+    socket.on("disconnect", function (reason) {
+      hideTyping();
+      if (reason === "io client disconnect") { return; }
+      setStatus("error", "与对话服务器的连接已断开，正在重新连接…");
+      if (reason === "io server disconnect") { socket.connect(); }
+    });
+    socket.on("bot_uttered", onBotMessage);
+  }
+
+  function send(text, shown) {
+    text = (text || "").trim();
+    if (!text) { return false; }
+    if (!socket || !socket.connected || !sessionId) {
+      notice("还没有连接到对话服务器，消息未发送。请稍候重试。");
+      return false;
+    }
+    renderUser(shown || displayText(text));
+    socket.emit("user_uttered", { message: text, session_id: sessionId });
+    showTyping();
+    return true;
+  }
+
+  function newCall() {
+    storeSession(null);
+    sessionId = null;
+    historyLoadedFor = null;
+    turnItems = [];
+    hideTyping();
+    log.textContent = "";
+    currentClient = null;
+    currentClientEl.textContent = "";
+    currentClientEl.appendChild(el("span", "muted", "当前客户：未选择"));
+    notice("新通话已开始。先查客户，例如“查一下张三”。", "info");
+    if (socket && socket.connected) {
+      setStatus("pending", "正在打开新会话…");
+      socket.emit("session_request", { session_id: null });
+    }
+    input.focus();
+  }
+
+  /* ---------- follow-ups side list ---------- */
+
+  function scheduleFollowupRefresh(delay) {
+    clearTimeout(followupTimer);
+    followupTimer = setTimeout(loadFollowups, delay);
+  }
+
+  function loadFollowups() {
+    var list = byId("followups");
+    var errorEl = byId("followups-error");
+    fetch("/api/followups?due=today", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) {
+          if (!r.ok) { throw new Error((data && data.error) || ("服务器返回 " + r.status)); }
+          return data;
+        });
+      })
+      .then(function (items) {
+        errorEl.hidden = true;
+        list.textContent = "";
+        byId("followup-count").textContent = items.length ? "（" + items.length + "）" : "";
+        if (!items.length) {
+          list.appendChild(el("li", "muted", "今天没有要回访的客户。"));
+          return;
+        }
+        items.forEach(function (f) {
+          var li = el("li", "followup" + (f.overdue ? " overdue" : ""));
+          var btn = el("button", "followup-btn");
+          btn.type = "button";
+          var top = el("span", "f-top");
+          top.appendChild(el("strong", "f-name", f.client || ""));
+          top.appendChild(el("span", "f-when", f.overdue ? "已逾期 · " + friendlyTime(f.due_at) : friendlyTime(f.due_at)));
+          btn.appendChild(top);
+          if (f.phone) { btn.appendChild(el("span", "f-phone", f.phone)); }
+          if (f.reason) { btn.appendChild(el("span", "f-reason", f.reason)); }
+          btn.setAttribute("aria-label", "查看客户 " + (f.client || "") + "，" + friendlyTime(f.due_at) +
+            (f.overdue ? "，已逾期" : "") + (f.reason ? "，" + f.reason : ""));
+          btn.addEventListener("click", function () {
+            var phone = String(f.phone || "");
+            if (/^\d{7,}$/.test(phone)) {
+              send("/lookup_client" + JSON.stringify({ phone: phone }), "查一下" + f.client);
+            } else {
+              send("查一下" + f.client);
+            }
+          });
+          li.appendChild(btn);
+          list.appendChild(li);
+        });
+      })
+      .catch(function (err) {
+        errorEl.textContent = "回访列表加载失败：" + (err && err.message ? err.message : "网络错误");
+        errorEl.hidden = false;
+      });
+  }
+
+  /* ---------- wiring ---------- */
+
+  function submitComposer() {
+    if (send(input.value)) {
+      input.value = "";
+    }
+    input.focus();
+  }
+
+  byId("composer").addEventListener("submit", function (e) {
+    e.preventDefault();
+    submitComposer();
+  });
+
+  // Chinese input methods: Enter while composing picks a candidate, it must not send.
+  input.addEventListener("compositionstart", function () { composing = true; });
+  input.addEventListener("compositionend", function () {
+    // Some browsers fire keydown(Enter) right after compositionend: let that one pass too.
+    setTimeout(function () { composing = false; }, 0);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key !== "Enter" || e.shiftKey || e.altKey) { return; }
+    if (e.isComposing || composing || e.keyCode === 229) { return; }
+    e.preventDefault();
+    submitComposer();
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-outcome]"), function (btn) {
+    btn.addEventListener("click", function () {
+      var code = btn.getAttribute("data-outcome");
+      send("/log_outcome" + JSON.stringify({ outcome: code }), "通话结果：" + btn.textContent);
+    });
+  });
+
+  Array.prototype.forEach.call(document.querySelectorAll("[data-say]"), function (btn) {
+    btn.addEventListener("click", function () { send(btn.getAttribute("data-say")); });
+  });
+
+  var timeInput = byId("callback-time");
+  (function defaultCallbackTime() {
+    var now = new Date();
+    var local = function (d) {
+      return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + "T" +
+        pad(d.getHours()) + ":" + pad(d.getMinutes());
+    };
+    var tomorrow = new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1, 10, 0);
+    timeInput.min = local(now).slice(0, 14) + "00";
+    timeInput.value = local(tomorrow);
+  })();
+
+  byId("callback-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var value = timeInput.value;  // "2026-11-24T15:00"
+    if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) {
+      notice("请选择回访的日期和时间。");
+      timeInput.focus();
+      return;
+    }
+    if (parseLocal(value) < new Date()) {
+      notice("回访时间已经过去了，请选一个以后的时间。");
+      timeInput.focus();
+      return;
+    }
+    var when = value.slice(0, 10) + " " + value.slice(11, 16);
+    send("/schedule_callback" + JSON.stringify({ time: when }), "约回访：" + friendlyTime(when));
+  });
+
+  byId("new-call").addEventListener("click", newCall);
+  byId("refresh-followups").addEventListener("click", loadFollowups);
+
+  sessionId = null;
+  connect();
+  loadFollowups();
+  setInterval(loadFollowups, 60000);
+  input.focus();
+})();
