@@ -90,12 +90,23 @@ class TokenRestInput(RestInput):
         return webhook
 
 
+class CustomPayloadSocketIOOutput(SocketIOOutput):
+    """Rasa's socket.io output passes custom JSON as emit() keyword arguments, which
+    python-socketio rejects; send it like any other message, as ``{"custom": ...}``."""
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        await self._send_message(recipient_id, {"custom": json_message})
+
+
 class TokenSocketIOInput(SocketIOInput):
     """socket.io for the widget: connect with ``auth={"token": ...}``; sessions bound to the user."""
 
     @classmethod
     def name(cls) -> str:
         return "socketio"
+
+    def get_output_channel(self) -> CustomPayloadSocketIOOutput | None:
+        return CustomPayloadSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*")
@@ -133,7 +144,7 @@ class TokenSocketIOInput(SocketIOInput):
                                namespace=self.namespace)
                 return
             sessions_of[sid] = session_id
-            sio.enter_room(sid, session_id, namespace=self.namespace)
+            await sio.enter_room(sid, session_id, namespace=self.namespace)  # a coroutine in python-socketio 5.x
             await sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -146,7 +157,7 @@ class TokenSocketIOInput(SocketIOInput):
             if problem:
                 await sio.emit(self.bot_message_evt, {"text": problem}, room=sid, namespace=self.namespace)
                 return
-            output = SocketIOOutput(sio, self.bot_message_evt)
+            output = CustomPayloadSocketIOOutput(sio, self.bot_message_evt)
             await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),
                                              metadata=_metadata(identity)))
 
