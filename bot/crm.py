@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.models import Call, Client, FollowUp, Product, User
@@ -27,14 +26,13 @@ def find_clients(session: Session, query: str, limit: int = 10) -> list[Client]:
         if exact:
             return list(exact)
         return list(session.scalars(
-            select(Client).where(Client.phone.like(f"%{digits}")).order_by(Client.id).limit(limit)
+            select(Client).where(Client.phone.endswith(digits, autoescape=True)).order_by(Client.id).limit(limit)
         ).unique())
     exact = session.scalars(select(Client).where(Client.name == query).order_by(Client.id)).unique().all()
     if exact:
         return list(exact)
-    pattern = f"%{query}%"
     return list(session.scalars(
-        select(Client).where(or_(Client.name.like(pattern))).order_by(Client.id).limit(limit)
+        select(Client).where(Client.name.contains(query, autoescape=True)).order_by(Client.id).limit(limit)
     ).unique())
 
 
@@ -127,6 +125,3 @@ def due_followups(session: Session, *, agent_id: int | None, until: datetime,
 def mask_phone(phone: str) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
-
-def names(rows: Iterable[Any]) -> list[str]:
-    return [row.name for row in rows]

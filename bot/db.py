@@ -6,7 +6,7 @@ from functools import cache
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from bot.settings import get_settings
 
@@ -42,6 +42,3 @@ def sessions(url: str | None = None) -> sessionmaker:
     """
     return _session_factory(url or get_settings().db_url)
 
-
-def new_session(url: str | None = None) -> Session:
-    return sessions(url)()

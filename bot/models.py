@@ -126,10 +126,6 @@ class Product(Base):
         lazy="selectin",
     )
 
-    @property
-    def is_wealth(self) -> bool:
-        return self.category == "wealth"
-
 
 class SellingPoint(Base):
     __tablename__ = "selling_points"
