@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test lint lock train prepare clean
@@ -24,10 +25,11 @@ $(WEB_STAMP): web/package-lock.json
 	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $(WEB_STAMP)
 
-# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
-$(CHROMIUM):
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here),
+# with a Chinese font so screenshots show text, not boxes.
+$(CHROMIUM) $(CJK_FONT):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei
 
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/salesbot run
@@ -38,7 +40,7 @@ prepare: $(STAMP)
 train: $(STAMP)
 	$(BIN)/salesbot train
 
-test: $(STAMP) $(WEB_STAMP) $(CHROMIUM)
+test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/ruff check bot actions tests
 	$(BIN)/salesbot prepare
 	$(BIN)/python -m pytest

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.e2e
 
 async def _connect(servers, token: str | None) -> socketio.AsyncClient:
     client = socketio.AsyncClient(reconnection=False)
-    # Long-polling: engineio's websocket client needs a newer aiohttp than Rasa allows;
-    # the browser tests cover the websocket transport.
+    # Long-polling, as the widget uses: python-engineio's websocket transport does not
+    # work under Rasa's Sanic 21.12 (and its client needs a newer aiohttp than Rasa allows).
     await client.connect(servers["rasa"], socketio_path="/socket.io", transports=["polling"],
                          auth={"token": token} if token else None, wait_timeout=10)
     return client

@@ -109,7 +109,8 @@ class TokenSocketIOInput(SocketIOInput):
         return CustomPayloadSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins="*")
+        # CORS is handled by Rasa (--cors); a second header from socket.io makes browsers reject replies.
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "token_socketio_webhook", __name__)
         self.sio = sio
         identities: dict[str, Identity] = {}

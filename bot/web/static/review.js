@@ -19,6 +19,8 @@
     agents: []
   };
   var lastDashboard = null;
+  var lastCalls = null;
+  var callsRequest = 0;
   var dashboardLoaded = false;
   var metaReady = null;
 
@@ -118,6 +120,7 @@
   }
 
   function renderCalls(calls) {
+    lastCalls = calls;
     var tbody = byId("calls-body");
     tbody.textContent = "";
     if (!calls.length) {
@@ -171,12 +174,15 @@
     history.replaceState(null, "", location.pathname + (qs ? "?" + qs : "") + location.hash);
     byId("csv-link").href = "/api/calls.csv" + (qs ? "?" + qs : "");
     var status = byId("calls-status");
+    var seq = ++callsRequest;
     status.textContent = "加载中…";
     return getJSON("/api/calls" + (qs ? "?" + qs : "")).then(function (calls) {
+      if (seq !== callsRequest) { return; }  // a newer search is on its way
       showError("calls-error", null);
       renderCalls(calls);
       status.textContent = "共 " + calls.length + " 条通话" + (qs ? "（已筛选）" : "") + (calls.length >= 500 ? "，只显示最新 500 条" : "");
     }).catch(function (err) {
+      if (seq !== callsRequest) { return; }
       showError("calls-error", err);
       status.textContent = "";
       byId("calls-body").textContent = "";
@@ -201,12 +207,15 @@
       var select = form.elements.agent;
       var chosen = select.value;
       (data.agents || []).forEach(function (a) {
-        if (select.querySelector("option[value='" + CSS.escape(a.login) + "']")) { return; }
-        var option = el("option", null, a.name + "（" + a.login + "）");
+        var label = a.name + "（" + a.login + "）";
+        var existing = select.querySelector("option[value='" + CSS.escape(a.login) + "']");
+        if (existing) { existing.textContent = label; return; }
+        var option = el("option", null, label);
         option.value = a.login;
         select.appendChild(option);
       });
       select.value = chosen;
+      if (lastCalls) { renderCalls(lastCalls); }  // now with product names and objection labels
     }).catch(function () { /* the filters still work with codes */ });
   }
 
@@ -281,10 +290,11 @@
       root.appendChild(svg("line", { x1: L, x2: W - R, y1: y, y2: y, "class": t ? "grid" : "axis" }));
       root.appendChild(svg("text", { x: L - 8, y: y + 4, "text-anchor": "end" }, Number.isInteger(v) ? v : v.toFixed(1)));
     }
-    var groupW = plotW / agents.length;
+    var groupW = Math.min(plotW / agents.length, 260);
+    var offset = (plotW - groupW * agents.length) / 2;
     var barW = Math.min(30, (groupW * 0.8) / series.length);
     agents.forEach(function (agent, gi) {
-      var start = L + gi * groupW + (groupW - barW * series.length) / 2;
+      var start = L + offset + gi * groupW + (groupW - barW * series.length) / 2;
       var g = svg("g", { "class": "group" });
       series.forEach(function (s, si) {
         var value = dispositions[agent][s.code] || 0;
@@ -297,7 +307,7 @@
           g.appendChild(svg("text", { x: x + barW / 2, y: T + plotH - h - 4, "text-anchor": "middle", "class": "value" }, value));
         }
       });
-      g.appendChild(svg("text", { x: L + gi * groupW + groupW / 2, y: H - B + 20, "text-anchor": "middle", "class": "bar-label" }, agent));
+      g.appendChild(svg("text", { x: L + offset + gi * groupW + groupW / 2, y: H - B + 20, "text-anchor": "middle", "class": "bar-label" }, agent));
       root.appendChild(g);
     });
     container.textContent = "";
@@ -344,7 +354,33 @@
     return Math.max(300, Math.round(container.clientWidth || 560));
   }
 
+  function drawTotals(data) {
+    var box = byId("totals");
+    var calls = 0, deals = 0;
+    Object.keys(data.dispositions || {}).forEach(function (agent) {
+      var row = data.dispositions[agent];
+      Object.keys(row).forEach(function (code) { calls += row[code] || 0; });
+      deals += row.deal || 0;
+    });
+    var objections = 0;
+    Object.keys(data.objections || {}).forEach(function (k) { objections += data.objections[k] || 0; });
+    var tiles = [
+      ["已记录通话", calls],
+      ["成交", deals],
+      ["成交率", calls ? Math.round(deals * 1000 / calls) / 10 + "%" : "—"],
+      ["客户异议", objections]
+    ];
+    box.textContent = "";
+    tiles.forEach(function (t) {
+      var tile = el("div", "tile");
+      tile.appendChild(el("dt", null, t[0]));
+      tile.appendChild(el("dd", null, t[1]));
+      box.appendChild(tile);
+    });
+  }
+
   function drawDashboard(data) {
+    drawTotals(data);
     groupedBars(byId("chart-dispositions"), data.dispositions || {});
     horizontalBars(byId("chart-funnel"), (data.funnel || []).map(function (f) {
       return { label: f.label || f.stage, value: f.count || 0 };
@@ -382,10 +418,7 @@
   /* ---------- start ---------- */
 
   fillForm(new URLSearchParams(location.search));
+  loadCalls();
   metaReady = loadMeta();
-  metaReady.then(function () {
-    fillForm(new URLSearchParams(location.search));
-    return loadCalls();
-  });
   selectTab(location.hash === "#dashboard" ? "dashboard" : "calls");
 })();

@@ -229,7 +229,7 @@
     }
     var head = el("div", "card-head");
     var name = el("h3", "client-name", c.name || "客户");
-    if (c.title && c.title !== c.name) { name.appendChild(el("span", "client-title", c.title)); }
+    if (c.title && c.title !== c.name) { name.appendChild(el("span", "client-title", "称呼：" + c.title)); }
     head.appendChild(name);
     if (c.stage_label || c.stage) {
       head.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label || STAGE_LABELS[c.stage] || c.stage));
@@ -338,16 +338,13 @@
   }
 
   function renderFollowupBooked(payload) {
+    // The bot's text has the line to say to the customer: it becomes the card's body.
     var card = el("article", "card info-card followup-card");
-    card.appendChild(el("div", "card-title", "已预约回访"));
-    card.appendChild(el("p", "strong", (payload.client || "") + " · " + friendlyTime(payload.due_at)));
-    if (payload.reason) { card.appendChild(el("p", "muted", payload.reason)); }
-    // Keep the bot's text (it has the line to say), put the card after it.
-    var row = el("div", "msg bot card-row");
-    row.appendChild(card);
-    row._card = true;
-    appendToLog(row);
-    turnItems.push(row);
+    card.appendChild(el("div", "card-title", "已预约回访：" + (payload.client || "") + " · " + friendlyTime(payload.due_at)));
+    var body = el("p", "logged-text");
+    card.appendChild(body);
+    var row = placeCard(card, function (text) { return !!payload.client && text.indexOf(payload.client) !== -1; });
+    body.textContent = row._replaced || payload.reason || "";
     scheduleFollowupRefresh(200);
   }
 

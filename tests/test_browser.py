@@ -1,0 +1,379 @@
+"""The staff widget and the supervisor review in real headless Chromium (Debian's package).
+
+Playwright's sync API drives /usr/bin/chromium against the services of the `servers`
+fixture (real action server, Rasa with the trained model, web app; nothing mocked).
+Screenshots of every step go to test-artifacts/screenshots/.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, api_token
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = ARTIFACTS / "screenshots"
+REPLY_TIMEOUT_MS = 60_000
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert CHROMIUM.exists(), "Chromium is missing: apt-get install -y chromium (make test installs it)"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture()
+def context(browser: Browser, servers):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                  permissions=["clipboard-read", "clipboard-write"], base_url=servers["web"])
+    context.set_default_timeout(REPLY_TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+def shot(page: Page, name: str, full_page: bool = False) -> None:
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=full_page)
+
+
+def watch(page: Page) -> list[str]:
+    """Collect page errors and any dialog (an executed alert() would land here)."""
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+
+    def on_dialog(dialog):
+        problems.append(f"dialog: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    return problems
+
+
+def login(page: Page, user: str, password: str | None = None) -> None:
+    page.goto("/")
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(password or DEMO_PASSWORDS[user])
+    page.get_by_role("button", name="登录").click()
+
+
+def open_widget(context: BrowserContext, user: str) -> tuple[Page, list[str]]:
+    page = context.new_page()
+    problems = watch(page)
+    login(page, user)
+    expect(page.locator("#status")).to_have_text("已连接")
+    return page, problems
+
+
+def say(page: Page, text: str) -> None:
+    """Type a line into the widget, press Enter, wait for the bot's first reply to it."""
+    bot = page.locator("#log .msg.bot")
+    before = bot.count()
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+    expect(page.locator("#log .msg.user .bubble").last).to_have_text(text)
+    bot.nth(before).wait_for()
+    expect(page.locator("#log .typing")).to_have_count(0)
+
+
+def session_id(page: Page, user: str) -> str:
+    value = page.evaluate(f"sessionStorage.getItem('salesbot.session.{user}')")
+    assert value, "the widget keeps its conversation id in sessionStorage"
+    return value
+
+
+def deals_on_dashboard(servers, agent_name: str) -> int:
+    token = api_token(servers, "super01")
+    reply = requests.get(f"{servers['web']}/api/dashboard", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    reply.raise_for_status()
+    return reply.json()["dispositions"].get(agent_name, {}).get("deal", 0)
+
+
+def test_login_page_and_wrong_password(context):
+    page = context.new_page()
+    problems = watch(page)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="电话销售助手")).to_be_visible()
+    shot(page, "01-login.png")
+    login(page, "agent01", "not-the-password")
+    expect(page.get_by_role("alert")).to_have_text("用户名或密码错误。")
+    expect(page.get_by_label("密码")).to_be_visible()
+    assert context.cookies() and not any(c["name"] == "salesbot_session" and c["value"] for c in context.cookies())
+    shot(page, "01b-login-wrong-password.png")
+    assert problems == []
+
+
+def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, browser, servers):
+    deals_before = deals_on_dashboard(servers, "李明")
+    page, problems = open_widget(context, "agent01")
+    expect(page.locator("header")).to_contain_text("李明")
+
+    # Lookup: the client card with stage, tier, holdings and the last call.
+    say(page, "查一下张三")
+    card = page.locator(".client-card").last
+    expect(card.locator(".client-name")).to_contain_text("张三")
+    expect(card.locator(".badge.stage")).not_to_be_empty()
+    expect(card.locator(".badge.tier")).not_to_be_empty()
+    expect(card.locator(".holdings")).to_contain_text("已持有")
+    expect(card.locator(".facts")).to_contain_text("上次通话")
+    expect(page.locator("#current-client")).to_contain_text("张三")
+    card_row = page.locator("#log .msg.bot").filter(has=page.locator(".client-card")).last
+    expect(card_row.locator(".quick-replies").get_by_role("button", name="开场白")).to_be_visible()
+
+    # Opening: the script card, the line large and copyable, the technique named.
+    say(page, "开场白怎么说")
+    expect(page.locator(".script-card")).to_have_count(1)
+    script = page.locator(".script-card").last
+    expect(script.locator(".say")).to_contain_text("张先生")
+    expect(script.locator(".badge.technique")).not_to_be_empty()
+    assert float(script.locator(".say").evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 18
+    script.get_by_role("button", name="复制这句话术").click()
+    expect(script.locator(".copy")).to_have_text("已复制")
+
+    # Objection, then the pitch.
+    say(page, "客户说他在开会")
+    expect(page.locator(".script-card")).to_have_count(2)
+    say(page, "白金信用卡怎么介绍")
+    expect(page.locator(".script-card")).to_have_count(3)
+    expect(page.locator(".script-card").last).to_contain_text("白金信用卡")
+
+    # The side list shows exactly the agent's follow-ups due today (refreshed after each reply).
+    token = api_token(servers, "agent01")
+    due = requests.get(f"{servers['web']}/api/followups?due=today", timeout=30,
+                       headers={"Authorization": f"Bearer {token}"}).json()
+    expect(page.locator("#followups li.followup")).to_have_count(len(due))
+    for item in due:
+        expect(page.locator("#followups")).to_contain_text(item["client"])
+
+    # Outcome button.
+    conversation = session_id(page, "agent01")
+    page.locator(".outcomes").get_by_role("button", name="成交", exact=True).click()
+    logged = page.locator(".ok-card")
+    expect(logged).to_contain_text("通话已记录：成交")
+    expect(logged).to_contain_text("成交客户")
+    expect(page.locator("#current-client")).to_contain_text("成交客户")
+    shot(page, "02-widget-call.png")
+    page.locator("#log").evaluate("e => e.scrollTop = 0")
+    shot(page, "02b-widget-client-card.png")
+
+    # A reload continues the same conversation and shows it again.
+    page.reload()
+    expect(page.locator("#status")).to_have_text("已连接")
+    assert session_id(page, "agent01") == conversation
+    expect(page.locator("#log .client-card")).to_have_count(1)
+    expect(page.locator("#log .script-card")).to_have_count(3)
+    assert problems == []
+
+    # The supervisor finds the call, its transcript and its effect on the dashboard.
+    supervisor = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                     base_url=servers["web"])
+    supervisor.set_default_timeout(REPLY_TIMEOUT_MS)
+    try:
+        review = supervisor.new_page()
+        review_problems = watch(review)
+        login(review, "super01")
+        expect(review.get_by_role("heading", name="主管看板")).to_be_visible()
+        review.get_by_role("textbox", name="客户", exact=True).fill("张三")
+        review.get_by_role("button", name="查询").click()
+        expect(review.locator("#calls-status")).to_contain_text("已筛选")
+        link = review.locator(f'a[href="/review/conversations/{conversation}"]')
+        expect(link).to_have_count(1)
+        row = review.locator("#calls-body tr").filter(has=link)
+        expect(row).to_contain_text("李明")
+        expect(row).to_contain_text("张三")
+        expect(row).to_contain_text("成交")
+        expect(row).to_contain_text("客户说在忙")
+        for other in review.locator("#calls-body tr td:nth-child(3)").all_text_contents():
+            assert "张三" in other
+        csv_href = review.locator("#csv-link").get_attribute("href")
+        assert csv_href.startswith("/api/calls.csv?") and "client=%E5%BC%A0%E4%B8%89" in csv_href
+        csv = review.request.get(csv_href)
+        assert csv.ok and conversation in csv.text()
+        shot(review, "03-review-list.png")
+
+        link.click()
+        expect(review).to_have_url(re.compile(f"/review/conversations/{conversation}$"))
+        expect(review.get_by_role("heading", name="通话记录：张三")).to_be_visible()
+        summary = review.locator(".call-summary")
+        expect(summary).to_contain_text("成交")
+        expect(summary).to_contain_text("李明")
+        expect(summary).to_contain_text("客户说在忙")
+        first = review.locator(".turn.user").first
+        expect(first).to_contain_text("查一下张三")
+        expect(first).to_contain_text("lookup_client")
+        expect(first.locator(".conf")).to_contain_text("置信度")
+        expect(review.locator(".turn.action").first).to_contain_text("action_lookup_client")
+        expect(review.locator(".turn.action", has_text="action_log_outcome")).to_contain_text("通话记录 #")
+        expect(review.locator(".turn.user", has_text="客户说他在开会")).to_contain_text("objection_busy")
+        shot(review, "04-transcript.png", full_page=True)
+
+        review.get_by_role("link", name=re.compile("返回通话列表")).click()
+        review.get_by_role("tab", name="数据看板").click()
+        chart = review.locator("#chart-dispositions")
+        expect(chart.locator("svg")).to_be_visible()
+        expect(chart.locator("svg rect.bar.s-deal").first).to_be_visible()
+        headers = chart.locator("thead th").all_text_contents()
+        deal_column = headers.index("成交")
+        cells = chart.locator("tbody tr", has=review.locator("th", has_text="李明")).locator("th, td")
+        expect(cells.nth(deal_column)).to_have_text(str(deals_before + 1))
+        expect(review.locator("#chart-funnel svg")).to_be_visible()
+        expect(review.locator("#chart-funnel")).to_contain_text("成交客户")
+        expect(review.locator("#chart-objections")).to_contain_text("客户说在忙")
+        shot(review, "05-dashboard.png", full_page=True)
+        assert review_problems == []
+    finally:
+        supervisor.close()
+
+
+def test_an_agent_cannot_open_another_agents_transcript(context, browser, servers):
+    conversation = f"browser-private-{uuid.uuid4().hex[:10]}"
+    token = api_token(servers, "agent01")
+    reply = requests.post(f"{servers['rasa']}/webhooks/rest/webhook", timeout=60,
+                          headers={"Authorization": f"Bearer {token}"},
+                          json={"sender": conversation, "message": "查一下张三"})
+    reply.raise_for_status()
+
+    page, problems = open_widget(context, "agent02")
+    response = page.goto(f"/review/conversations/{conversation}")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("heading", name="无权查看")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("这是其他坐席的会话，您无权查看。")
+    assert "查一下张三" not in page.content()
+    shot(page, "06-forbidden.png")
+    assert problems == []
+
+    # Its owner can.
+    owner = browser.new_context(base_url=servers["web"])
+    try:
+        own = owner.new_page()
+        login(own, "agent01")
+        response = own.goto(f"/review/conversations/{conversation}")
+        assert response is not None and response.status == 200
+        expect(own.locator(".turn.user").first).to_contain_text("查一下张三")
+    finally:
+        owner.close()
+
+
+def test_an_xss_looking_message_is_shown_as_text(context):
+    page, problems = open_widget(context, "agent01")
+    say(page, XSS)
+    expect(page.locator("#log .msg.user .bubble").last).to_have_text(XSS)
+    expect(page.locator("#log img")).to_have_count(0)
+    conversation = session_id(page, "agent01")
+    shot(page, "08-xss-as-text.png")
+
+    # 新通话 starts a new conversation id.
+    page.get_by_role("button", name="新通话").click()
+    expect(page.locator("#status")).to_have_text("已连接")
+    expect(page.locator("#log .msg")).to_have_count(0)
+    expect(page.locator("#log .notice")).to_contain_text("新通话已开始")
+    for _ in range(50):
+        fresh = page.evaluate("sessionStorage.getItem('salesbot.session.agent01')")
+        if fresh and fresh != conversation:
+            break
+        page.wait_for_timeout(100)
+    assert fresh and fresh != conversation
+
+    # The transcript page (server-rendered) escapes it too.
+    page.goto(f"/review/conversations/{conversation}")
+    expect(page.locator(".turn.user .text").first).to_have_text(XSS)
+    expect(page.locator("main img")).to_have_count(0)
+    page.wait_for_timeout(300)
+    assert problems == [], problems
+
+
+def test_connection_errors_are_shown_in_chinese(context, servers):
+    # The Rasa server unreachable (the network drops every socket.io request).
+    context.route(f"{servers['rasa']}/socket.io/**", lambda route: route.abort())
+    page = context.new_page()
+    problems = watch(page)
+    login(page, "agent01")
+    expect(page.locator("#status")).to_contain_text("无法连接到对话服务器")
+    page.locator("#input").fill("查一下张三")
+    page.locator("#input").press("Enter")
+    expect(page.locator("#log .notice")).to_contain_text("还没有连接到对话服务器，消息未发送")
+    expect(page.locator("#log .msg.user")).to_have_count(0)
+    expect(page.locator("#input")).to_have_value("查一下张三")
+    shot(page, "09-connection-error.png")
+
+    # Logging out (a CSRF-protected form) ends the session.
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible()
+    page.goto("/")
+    expect(page.get_by_label("用户名")).to_be_visible()
+    assert problems == []
+
+
+def test_keyboard_only_chinese_ime_and_the_callback_picker(context, servers):
+    page = context.new_page()
+    problems = watch(page)
+    page.goto("/")
+    # The login form by keyboard alone.
+    page.get_by_label("用户名").focus()
+    page.keyboard.type("agent02")
+    page.keyboard.press("Tab")
+    page.keyboard.type(DEMO_PASSWORDS["agent02"])
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_have_text("已连接")
+    box = page.locator("#input")
+    expect(box).to_be_focused()
+
+    # Enter while an input method is composing picks a candidate: nothing is sent.
+    box.dispatch_event("compositionstart")
+    page.keyboard.type("查一下朱丽")
+    page.keyboard.press("Enter")
+    box.dispatch_event("keydown", {"key": "Enter", "isComposing": True, "bubbles": True, "cancelable": True})
+    page.wait_for_timeout(400)
+    expect(page.locator("#log .msg.user")).to_have_count(0)
+    expect(box).to_have_value(re.compile("^查一下朱丽"))
+    box.dispatch_event("compositionend")
+    page.wait_for_timeout(50)
+    page.keyboard.press("Enter")
+    expect(page.locator("#log .msg.user .bubble")).to_have_text(["查一下朱丽"])
+    expect(box).to_have_value("")
+    expect(page.locator(".client-card .client-name")).to_contain_text("朱丽")
+    expect(page.locator("#log .typing")).to_have_count(0)
+
+    # Tab through the controls: every stop shows a visible focus ring; reach the callback picker.
+    picker = page.locator("#callback-time")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline != "none", page.evaluate("document.activeElement.outerHTML")
+        if picker.evaluate("e => e === document.activeElement"):
+            break
+    else:
+        pytest.fail("the callback time picker is not reachable with Tab")
+
+    now = datetime.now()
+    when = (now + timedelta(hours=2)).replace(second=0, microsecond=0)
+    when = when.replace(minute=when.minute - when.minute % 5)
+    if when.date() != now.date() or when.hour < 9:
+        when = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
+    picker.fill(when.strftime("%Y-%m-%dT%H:%M"))
+    expect(picker).to_be_focused()
+    page.keyboard.press("Enter")  # submits the picker's form, like its 预约 button
+    booked = page.locator(".followup-card")
+    expect(booked).to_contain_text("已预约回访")
+    expect(booked).to_contain_text("朱丽")
+    expect(booked).to_contain_text(when.strftime("%H:%M"))
+    if when.date() == now.date():
+        expect(page.locator("#followups")).to_contain_text("朱丽")
+    shot(page, "07-keyboard-callback.png")
+    assert problems == []
