@@ -5,21 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import yaml
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.playbook import HERE
-
-_INTENT_TITLES: dict[str, str] | None = None
-
-
-def intent_title(intent: str) -> str:
-    global _INTENT_TITLES
-    if _INTENT_TITLES is None:
-        _INTENT_TITLES = yaml.safe_load((HERE / "intents.yml").read_text(encoding="utf-8"))["titles"]
-    return _INTENT_TITLES.get(intent, intent)
+from bot.playbook import intent_titles
 
 
 class ActionSessionStart(Action):
@@ -59,6 +49,8 @@ class ActionClarifyIntent(Action):
         entities = {e["entity"]: e["value"] for e in tracker.latest_message.get("entities", [])
                     if isinstance(e.get("value"), str)}
         suffix = json.dumps(entities, ensure_ascii=False) if entities else ""
-        buttons = [{"title": intent_title(r["name"]), "payload": f"/{r['name']}{suffix}"} for r in ranking[:2]]
+        titles = intent_titles()
+        buttons = [{"title": titles.get(r["name"], r["name"]), "payload": f"/{r['name']}{suffix}"}
+                   for r in ranking[:2]]
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)
         return []

@@ -214,3 +214,22 @@ async def test_list_followups_shows_only_my_due_ones(crm_url):
     assert [i["client"] for i in items] == ["张三"]
     assert items[0]["overdue"] is True
     assert "朱丽" not in texts(messages) and "李四" not in texts(messages)
+
+
+async def test_low_confidence_offers_the_two_likeliest_intents():
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.session import ActionClarifyIntent
+
+    latest = {"text": "那个啥", "intent": {"name": "nlu_fallback", "confidence": 0.45},
+              "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45},
+                                 {"name": "objection_busy", "confidence": 0.3},
+                                 {"name": "request_opening", "confidence": 0.2},
+                                 {"name": "greet", "confidence": 0.1}],
+              "entities": [{"entity": "client_name", "value": "张三"}]}
+    dispatcher = CollectingDispatcher()
+    await ActionClarifyIntent().run(dispatcher, Tracker("c", {}, latest, [], False, None, {}, "action_listen"), {})
+    buttons = dispatcher.messages[0]["buttons"]
+    assert [b["title"] for b in buttons] == ["客户说在忙", "要开场白"]
+    assert buttons[0]["payload"] == '/objection_busy{"client_name": "张三"}'

@@ -129,5 +129,11 @@ def find_forbidden(text: str, phrases: tuple[str, ...] | None = None) -> list[st
 
 
 @lru_cache(maxsize=1)
+def intent_titles() -> dict[str, str]:
+    """Chinese titles of intents, for buttons and transcripts."""
+    return dict(_read("intents.yml")["titles"])
+
+
+@lru_cache(maxsize=1)
 def playbook() -> Playbook:
     return load_playbook()

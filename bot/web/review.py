@@ -12,11 +12,8 @@ import asyncio
 import json
 import re
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -26,7 +23,7 @@ from sqlalchemy.orm import Session
 from bot import crm
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, STAGE_LABELS, STAGES, Call, User
-from bot.playbook import playbook
+from bot.playbook import intent_titles, playbook
 from bot.transcripts import transcript
 from bot.web import access
 from bot.web.api import call_json
@@ -35,7 +32,6 @@ from bot.web.session import identity_of, session_claims
 review = Blueprint("review", url_prefix="/review")
 
 _templates = Environment(loader=PackageLoader("bot.web", "templates"), autoescape=select_autoescape())
-_INTENTS_FILE = Path(__file__).resolve().parent.parent / "playbook" / "intents.yml"
 
 # What the actions in a transcript did, for people reading it.
 ACTION_TITLES = {
@@ -54,15 +50,6 @@ ACTION_TITLES = {
 }
 SPEAKERS = {"user": "坐席", "bot": "助手", "action": "动作"}
 ROLE_TITLES = {"agent": "坐席", "trainee": "学员", "supervisor": "主管"}
-
-
-@lru_cache(maxsize=1)
-def intent_titles() -> dict[str, str]:
-    try:
-        data = yaml.safe_load(_INTENTS_FILE.read_text(encoding="utf-8")) or {}
-    except OSError:
-        return {}
-    return dict(data.get("titles") or {})
 
 
 def opening_titles() -> dict[str, str]:
