@@ -68,7 +68,7 @@ def test_a_whole_call_over_rest(servers):
     # The busy client's callback is booked (once: other tests may have booked the same slot).
     due = _query(servers["crm"], "select f.due_at from followups f join clients c on c.id = f.client_id "
                  "where c.name = '张三' and f.done = 0")
-    assert any(datetime.fromisoformat(d[0]) - datetime.now() < timedelta(minutes=80) for d in due)
+    assert any(timedelta(0) < datetime.fromisoformat(d[0]) - datetime.now() < timedelta(minutes=80) for d in due)
     # The SQL tracker store holds the transcript, attributed to the token's user.
     rows = _query(servers["tracker"], "select data from events where sender_id = ? and type_name = 'user'", sender)
     assert len(rows) == 5 and all(json.loads(r[0])["metadata"]["login"] == "agent01" for r in rows)
