@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -142,13 +143,17 @@ def run(args: argparse.Namespace) -> int:
         "Press Ctrl-C to stop.\n",
         flush=True,
     )
+    # Ctrl-C reaches the whole process group: the children stop on their own, and
+    # their exit must not be reported as a failure.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     try:
-        while all(p.poll() is None for p in processes.values()):
-            time.sleep(1)
-        failed = [name for name, p in processes.items() if p.poll() is not None]
-        print(f"stopped: {', '.join(failed)} exited", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        while not stopping.wait(1):
+            exited = [name for name, p in processes.items() if p.poll() is not None]
+            if exited and not stopping.wait(0.5):
+                print(f"stopped: {', '.join(exited)} exited", file=sys.stderr)
+                return 1
         print("\nstopping ...", flush=True)
         return 0
     finally:
