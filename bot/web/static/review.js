@@ -5,6 +5,8 @@
  */
 (function () {
   "use strict";
+  var byId = window.SalesbotDom.byId;
+  var el = window.SalesbotDom.el;
 
   var SVGNS = "http://www.w3.org/2000/svg";
   var FILTERS = ["client", "agent", "outcome", "from", "to", "q"];
@@ -24,14 +26,6 @@
   var dashboardLoaded = false;
   var metaReady = null;
 
-  function byId(id) { return document.getElementById(id); }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
 
   function svg(tag, attrs, text) {
     var node = document.createElementNS(SVGNS, tag);

@@ -5,6 +5,8 @@
  */
 (function () {
   "use strict";
+  var byId = window.SalesbotDom.byId;
+  var el = window.SalesbotDom.el;
 
   var OUTCOME_LABELS = {
     deal: "成交", interested: "有意向", callback: "约回访", thinking: "考虑中",
@@ -42,14 +44,6 @@
   var currentClient = null;
   var turnItems = [];  // bot bubbles since the last user message (text first, card after)
 
-  function byId(id) { return document.getElementById(id); }
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
 
   function storage() {
     try { return window.sessionStorage; } catch (e) { return null; }
