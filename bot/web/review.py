@@ -92,23 +92,22 @@ def error_page(request: Request, identity, status: int, title: str, message: str
                    code=status, title=title, message=message)
 
 
-def _clock(value: str | None) -> str:
-    """'2026-11-23T14:05:09' -> '14:05:09'."""
+def _format_time(value: str | None, fmt: str, empty: str = "") -> str:
+    """An ISO time from the API in ``fmt`` ('%H:%M:%S' for turns, '%Y-%m-%d %H:%M' for calls)."""
     if not value:
-        return ""
+        return empty
     try:
-        return datetime.fromisoformat(value).strftime("%H:%M:%S")
+        return datetime.fromisoformat(value).strftime(fmt)
     except ValueError:
         return value
+
+
+def _clock(value: str | None) -> str:
+    return _format_time(value, "%H:%M:%S")
 
 
 def _when(value: str | None) -> str:
-    if not value:
-        return "—"
-    try:
-        return datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
+    return _format_time(value, "%Y-%m-%d %H:%M", "—")
 
 
 def _present_turn(turn: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
