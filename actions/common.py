@@ -6,7 +6,6 @@ import abc
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -14,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import crm
+from bot import clock, crm
 from bot.db import sessions
 from bot.guidance import CallState, Context, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
@@ -25,11 +24,6 @@ logger = logging.getLogger(__name__)
 # Slots that describe the current call; reset when another client is looked up.
 CALL_SLOTS = ("used_selling_points", "opening_styles_used", "objections_seen", "products_pitched",
               "refusal_count", "opening_style", "current_product", "last_line")
-
-
-def now_local() -> datetime:
-    """Naive local time in the server's timezone (how the CRM stores times)."""
-    return datetime.now(get_settings().timezone).replace(tzinfo=None)
 
 
 def agent_login(tracker: Tracker) -> str | None:
@@ -114,7 +108,7 @@ def build_scope(session: Session, tracker: Tracker) -> CallScope:
         bank=settings.bank_name,
         hotline=settings.bank_hotline,
         agent_name=agent_name,
-        now=now_local(),
+        now=clock.now(),
         profile=profile,
         catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
     )

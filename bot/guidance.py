@@ -396,7 +396,7 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     elif product is not None:
         extra["advantage"] = product.selling_points[-1]
     if intent in CALLBACK_OBJECTIONS:
-        follow_up_at = _office_hours(ctx.now + CALLBACK_OBJECTIONS[intent])
+        follow_up_at = callback_due(intent, ctx.now)
         extra["callback_time"] = describe(follow_up_at, ctx.now)
     if intent == "objection_no_money":
         # Savings and wealth products with a small entry amount; never credit to someone short of money.
@@ -432,6 +432,11 @@ def interested(ctx: Context, state: CallState, rng: random.Random | None = None)
     text = _say(pb.interested, ctx, product, state, rng, **extra)
     return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
                  used_point=used_point, product=product)
+
+
+def callback_due(intent: str, now: datetime) -> datetime:
+    """When an objection answered with a callback (busy, think it over, ...) is called back."""
+    return _office_hours(now + CALLBACK_OBJECTIONS[intent])
 
 
 def _office_hours(when: datetime) -> datetime:

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
+from bot import clock
+
 # Deterministic constraint names keep Alembic migrations portable across databases.
 metadata = MetaData(
     naming_convention={
@@ -65,7 +67,7 @@ RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 
 
 def _now() -> datetime:
-    return datetime.now()
+    return clock.now()
 
 
 class User(Base):

@@ -46,8 +46,8 @@ def _secret() -> str:
     return path.read_text().strip()
 
 
-def _timezone() -> tzinfo:
-    # The contract asks for the server's timezone; SALESBOT_TIMEZONE overrides it.
+def timezone() -> tzinfo:
+    """The server's timezone; SALESBOT_TIMEZONE overrides it."""
     name = os.environ.get("SALESBOT_TIMEZONE")
     if name:
         return ZoneInfo(name)
@@ -63,5 +63,5 @@ def get_settings() -> Settings:
         secret=_secret(),
         bank_name=os.environ.get("SALESBOT_BANK_NAME", "星海银行"),
         bank_hotline=os.environ.get("SALESBOT_BANK_HOTLINE", "400-000-9595"),
-        timezone=_timezone(),
+        timezone=timezone(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,20 @@ def crm_url(tmp_path, monkeypatch) -> str:
     with sessions(url).begin() as session:
         load_demo_data(session)
     return url
+
+
+# A Monday morning in office hours: what "in an hour" means does not depend on when CI runs.
+WORKDAY_MORNING = datetime(2026, 11, 23, 10, 0)
+
+
+@pytest.fixture()
+def frozen_clock():
+    """Freeze bot.clock at WORKDAY_MORNING; returns a function to move it elsewhere."""
+    from bot import clock
+
+    moments = [WORKDAY_MORNING]
+    with clock.frozen_by(lambda: moments[-1]):
+        yield moments.append
 
 
 @pytest.fixture()

@@ -14,6 +14,7 @@ from actions.outcome import ActionLogOutcome
 from bot.db import sessions
 from bot.models import Call, Client, FollowUp, User
 from tests.actions_helper import Conversation, texts
+from tests.conftest import WORKDAY_MORNING
 
 
 def _one(url, stmt):
@@ -119,14 +120,22 @@ async def test_unknown_product_lists_the_catalogue(crm_url):
     assert messages[0]["response"] == "utter_unknown_product" and "白金信用卡" in messages[0]["products"]
 
 
-async def test_busy_objection_books_a_follow_up(crm_url):
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        (WORKDAY_MORNING, datetime(2026, 11, 23, 11, 0)),  # office hours: in about an hour
+        (datetime(2026, 11, 23, 19, 17), datetime(2026, 11, 24, 9, 30)),  # evening: next morning
+    ],
+)
+async def test_busy_objection_books_a_follow_up(crm_url, frozen_clock, now, due):
+    frozen_clock(now)
     conversation = await _looked_up("张三")
     messages = await conversation.run(ActionHandleObjection(), "客户说他在开会", "objection_busy")
     assert messages[0]["custom"]["key"] == "objection_busy"
     assert "已为张三创建回访" in messages[0]["text"]
     followups = _one(crm_url, select(FollowUp))
     assert len(followups) == 1 and followups[0].client.name == "张三"
-    assert timedelta(minutes=55) <= followups[0].due_at - datetime.now() <= timedelta(minutes=80)
+    assert followups[0].due_at == due
 
 
 async def test_third_refusal_closes_politely(crm_url):
@@ -186,7 +195,7 @@ async def test_outcome_without_disposition_asks_with_buttons(crm_url):
         ("约个时间再打", None, "utter_ask_callback_time"),
     ],
 )
-async def test_schedule_callback(crm_url, text, time_entity, response):
+async def test_schedule_callback(crm_url, frozen_clock, text, time_entity, response):
     conversation = await _looked_up("张三")
     entities = {"time": time_entity} if time_entity else {}
     messages = await conversation.run(ActionScheduleCallback(), text, "schedule_callback", **entities)
@@ -195,10 +204,10 @@ async def test_schedule_callback(crm_url, text, time_entity, response):
     assert len(_one(crm_url, select(FollowUp))) == expected
 
 
-async def test_list_followups_shows_only_my_due_ones(crm_url):
+async def test_list_followups_shows_only_my_due_ones(crm_url, frozen_clock):
     from bot import crm
 
-    now = datetime.now().replace(second=0, microsecond=0)
+    now = WORKDAY_MORNING
     with sessions(crm_url).begin() as session:
         agents = dict(session.execute(select(User.login, User.id)).all())
         clients = dict(session.execute(select(Client.name, Client.id)).all())

@@ -13,6 +13,7 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, User
@@ -157,7 +158,7 @@ async def export_calls(request: Request, identity: Identity):
 
 
 def query_followups(session: Session, identity: Identity, due: str) -> list[dict[str, Any]]:
-    now = datetime.now()
+    now = clock.now()
     stmt = select(FollowUp).where(FollowUp.done.is_(False))
     owner = access.scope_user_id(session, identity)
     if owner is not None:

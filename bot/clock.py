@@ -1,0 +1,38 @@
+"""The one clock of the product: naive local time in the configured timezone.
+
+The CRM stores naive local times, and office-hour rules (callbacks, "today") depend on
+the hour, so every part reads the time here; tests freeze it to run at any hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from bot.settings import timezone
+
+_source: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """The current local time, naive (how the CRM stores times)."""
+    if _source is not None:
+        return _source()
+    return datetime.now(timezone()).replace(tzinfo=None)
+
+
+@contextmanager
+def frozen_by(source: Callable[[], datetime]) -> Iterator[None]:
+    """Make ``now()`` return ``source()`` inside the block (tests at any hour)."""
+    global _source
+    previous, _source = _source, source
+    try:
+        yield
+    finally:
+        _source = previous
+
+
+def frozen(at: datetime):
+    """Make ``now()`` return ``at`` inside the block."""
+    return frozen_by(lambda: at)
