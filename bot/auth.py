@@ -9,7 +9,7 @@ import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import ConversationOwner, User
+from bot.models import User
 from bot.passwords import verify_password
 from bot.settings import get_settings
 
@@ -19,6 +19,8 @@ TOKEN_TTL_SECONDS = 12 * 3600  # one working day
 
 @dataclass(frozen=True)
 class Identity:
+    """A verified user: only ever built from a signed token or session, or from a user row."""
+
     login: str
     role: str
     name: str
@@ -66,16 +68,3 @@ def bearer(header: str | None) -> str | None:
     if header and header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None
-
-
-def claim_conversation(session: Session, conversation_id: str, login: str) -> bool:
-    """Bind a conversation to its first user; False if it belongs to someone else."""
-    owner = session.get(ConversationOwner, conversation_id)
-    if owner is None:
-        user = session.scalars(select(User).where(User.login == login)).first()
-        if user is None:
-            return False
-        session.add(ConversationOwner(conversation_id=conversation_id, user_id=user.id))
-        session.flush()
-        return True
-    return owner.user.login == login

@@ -79,6 +79,8 @@ class User(Base):
     role = Column(String(16), nullable=False)
     password_hash = Column(String(255), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
+    # Part of every session and token; bumping it revokes them all (logout, deactivation).
+    token_version = Column(Integer, nullable=False, default=0, server_default="0")
     created_at = Column(DateTime, nullable=False, default=_now)
 
 
@@ -202,3 +204,28 @@ class ConversationOwner(Base):
     created_at = Column(DateTime, nullable=False, default=_now)
 
     user = relationship("User", lazy="joined")
+
+
+class PhoneReveal(Base):
+    """Audit: a supervisor pressed "show number" for a client."""
+
+    __tablename__ = "phone_reveals"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)
+    revealed_at = Column(DateTime, nullable=False, default=_now, index=True)
+
+    user = relationship("User", lazy="joined")
+    client = relationship("Client", lazy="joined")
+
+
+class LoginThrottle(Base):
+    """Failed logins per login name or per address, for the growing delay (kept across restarts)."""
+
+    __tablename__ = "login_throttle"
+
+    key = Column(String(200), primary_key=True)
+    failures = Column(Integer, nullable=False, default=0)
+    last_failure_at = Column(DateTime, nullable=False, default=_now)
+    locked_until = Column(DateTime)

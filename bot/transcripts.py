@@ -74,3 +74,23 @@ def conversation_ids_matching(query: str, url: str | None = None) -> set[str]:
             select(events.c.sender_id).where(events.c.type_name.in_(("user", "bot")), or_(*matches)).distinct()
         ).all()
     return {row.sender_id for row in rows}
+
+
+def first_speaker(conversation_id: str, url: str | None = None) -> str | None:
+    """None if the tracker store has no events for this sender id; else the login its first
+    user message was attributed to by the channel ("" when none was recorded)."""
+    engine = _tracker_engine(url)
+    if not inspect(engine).has_table("events"):
+        return None
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events.c.type_name, events.c.data).where(events.c.sender_id == conversation_id)
+            .order_by(events.c.id).limit(50)
+        ).all()
+    if not rows:
+        return None
+    for row in rows:
+        if row.type_name == "user":
+            login = (json.loads(row.data or "{}").get("metadata") or {}).get("login")
+            return str(login) if login else ""
+    return ""

@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.auth import Identity, bearer, claim_conversation, identity_from_token
+from bot.auth import Identity, bearer, identity_from_token
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +30,12 @@ MAX_SENDER_CHARS = 128
 
 
 def _owns(conversation_id: str, identity: Identity) -> bool:
+    from bot.access import claim_conversation
     from bot.db import sessions
+    from bot.transcripts import first_speaker
 
     with sessions().begin() as session:
-        return claim_conversation(session, conversation_id, identity.login)
+        return claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
 
 
 def _metadata(identity: Identity) -> dict[str, Any]:

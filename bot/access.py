@@ -1,0 +1,179 @@
+"""The access policy: who may read, see the phone of, and write which CRM records.
+
+One module decides for every surface (chat actions, JSON API, review pages, CSV export):
+
+| role        | own clients                    | other agents' clients      | real CRM at all |
+|-------------|--------------------------------|----------------------------|-----------------|
+| agent       | read, full phone, write        | name, stage, owner only    | yes             |
+| supervisor  | read all, phone masked until "show number" (audited), no call writes | same | yes |
+| trainee     | nothing: rehearsal data only   | nothing                    | no              |
+| no user     | nothing                        | nothing                    | no              |
+
+Callers pass the verified identity (from a signed token or session, never from data a
+client could set); ``None`` means no verified user and gets nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.auth import Identity
+from bot.models import STAGE_LABELS, Call, Client, ConversationOwner, PhoneReveal, User
+
+NOBODY = -1  # a user id that matches no row: "filter to nothing"
+
+
+class Level(enum.IntEnum):
+    """How much of a client a user may read."""
+
+    NONE = 0  # not even that the client exists
+    LIMITED = 1  # name, stage and owner
+    FULL = 2  # the whole profile (phone subject to ``phone_for``)
+
+
+def is_supervisor(identity: Identity | None) -> bool:
+    return identity is not None and identity.role == "supervisor"
+
+
+def reads_real_crm(identity: Identity | None) -> bool:
+    """Agents and supervisors work with real clients; trainees and strangers never do."""
+    return identity is not None and identity.role in ("agent", "supervisor")
+
+
+def owns(identity: Identity | None, client: Client) -> bool:
+    return (identity is not None and identity.role == "agent" and client.agent is not None
+            and client.agent.login == identity.login)
+
+
+def client_level(identity: Identity | None, client: Client) -> Level:
+    if not reads_real_crm(identity):
+        return Level.NONE
+    if is_supervisor(identity) or owns(identity, client):
+        return Level.FULL
+    return Level.LIMITED
+
+
+def may_read_client(identity: Identity | None, client: Client) -> bool:
+    """The whole profile: assets, income, notes, holdings, history."""
+    return client_level(identity, client) is Level.FULL
+
+
+def may_write_client(identity: Identity | None, client: Client) -> bool:
+    """Log calls and book follow-ups: only the client's own agent (the one on the phone)."""
+    return owns(identity, client)
+
+
+def may_see_full_phone(identity: Identity | None, client: Client) -> bool:
+    """Without pressing "show number": the client's own agent only."""
+    return owns(identity, client)
+
+
+def may_reveal_phone(identity: Identity | None, client: Client) -> bool:
+    """Supervisors may reveal any client's number; the reveal is audited."""
+    return is_supervisor(identity)
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+
+
+def phone_for(identity: Identity | None, client: Client) -> str | None:
+    """The number as this user may see it: full, masked, or None (not even masked)."""
+    if may_see_full_phone(identity, client):
+        return client.phone
+    if may_read_client(identity, client):
+        return mask_phone(client.phone)
+    return None
+
+
+def limited_view(client: Client) -> dict[str, Any]:
+    """What an agent may know of another agent's client."""
+    return {
+        "id": client.id, "name": client.name, "stage": client.stage,
+        "stage_label": STAGE_LABELS.get(client.stage, client.stage),
+        "agent": client.agent.login if client.agent else None,
+        "agent_name": client.agent.name if client.agent else None,
+        "limited": True,
+    }
+
+
+def scope_user_id(session: Session, identity: Identity | None) -> int | None:
+    """For lists of calls and follow-ups: None = everyone (supervisors), else the one user id
+    whose rows may be listed (``NOBODY`` for users who may list none)."""
+    if is_supervisor(identity):
+        return None
+    if not reads_real_crm(identity):
+        return NOBODY
+    user = session.scalars(select(User).where(User.login == identity.login)).first()
+    return user.id if user is not None else NOBODY
+
+
+def record_phone_reveal(session: Session, identity: Identity | None, client: Client) -> str | None:
+    """A supervisor pressed "show number": audit it and return the number; None if not allowed."""
+    if not may_reveal_phone(identity, client):
+        return None
+    user = session.scalars(select(User).where(User.login == identity.login)).first()
+    if user is None:
+        return None
+    session.add(PhoneReveal(user_id=user.id, client_id=client.id))
+    session.flush()
+    return client.phone
+
+
+def may_list_phone_reveals(identity: Identity | None) -> bool:
+    return is_supervisor(identity)
+
+
+# --- conversations ---------------------------------------------------------------------------
+
+def conversation_owner(session: Session, conversation_id: str) -> str | None:
+    """The login that owns a conversation: its owner row, else the agent of its call row."""
+    owner = session.get(ConversationOwner, conversation_id)
+    if owner is not None:
+        return owner.user.login
+    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    return call.agent.login if call is not None and call.agent is not None else None
+
+
+def may_read_conversation(session: Session, identity: Identity | None, conversation_id: str) -> bool:
+    if identity is None:
+        return False
+    if is_supervisor(identity):
+        return True
+    return conversation_owner(session, conversation_id) == identity.login
+
+
+def claim_conversation(session: Session, conversation_id: str, identity: Identity | None,
+                       history_owner: Callable[[str], str | None] = lambda _id: None) -> bool:
+    """May ``identity`` write into this conversation? Binds an unowned, new one to them.
+
+    ``history_owner`` tells whether the conversation already has history (tracker events):
+    None for none, else the login its first message was attributed to ("" if unknown). A
+    conversation with history but no owner goes to that login only, never to whoever asks first.
+    """
+    if identity is None:
+        return False
+    owner = conversation_owner(session, conversation_id)
+    if owner is None:
+        owner = history_owner(conversation_id)
+        if owner == "":
+            return False
+    if owner is not None and owner != identity.login:
+        return False
+    if session.get(ConversationOwner, conversation_id) is None:
+        return _bind(session, conversation_id, identity.login)
+    return True
+
+
+def _bind(session: Session, conversation_id: str, login: str) -> bool:
+    user = session.scalars(select(User).where(User.login == login)).first()
+    if user is None:
+        return False
+    session.add(ConversationOwner(conversation_id=conversation_id, user_id=user.id))
+    session.flush()
+    return True
