@@ -13,10 +13,12 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import clock, crm
+from bot import access, clock, crm
+from bot.auth import Identity
 from bot.db import sessions
 from bot.guidance import CallState, Context, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
+from bot.playbook import playbook
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -26,24 +28,26 @@ CALL_SLOTS = ("used_selling_points", "opening_styles_used", "objections_seen", "
               "refusal_count", "opening_style", "current_product", "last_line")
 
 
-def agent_login(tracker: Tracker) -> str | None:
-    """Who is working this conversation: the channel's metadata on the latest message
-    (authoritative once channels authenticate), else the slot set at session start."""
+def verified_login(tracker: Tracker) -> str | None:
+    """Who sent the latest message: the login our token-checking channel bound to it.
+
+    Nothing else counts (no slot, no earlier message, no entity): the action server only
+    answers Rasa (shared secret), and Rasa's channels take the login from the signed token.
+    """
     for event in reversed(tracker.events):
         if event.get("event") == "user":
-            metadata = event.get("metadata") or {}
-            login = metadata.get("login") or metadata.get("agent") if isinstance(metadata, dict) else None
-            if login:
-                return str(login)
-            break
-    login = tracker.get_slot("agent_login")
-    if login:
-        return str(login)
-    metadata = tracker.get_slot("session_started_metadata")
-    if isinstance(metadata, dict):
-        login = metadata.get("login") or metadata.get("agent")
-        return str(login) if login else None
+            metadata = event.get("metadata")
+            login = metadata.get("login") if isinstance(metadata, dict) else None
+            return str(login) if login else None
     return None
+
+
+def acting_user(session: Session, tracker: Tracker) -> tuple[User | None, Identity | None]:
+    """The active user behind the latest message and their identity (role from the CRM)."""
+    user = crm.get_user(session, verified_login(tracker))
+    if user is None or not user.active:
+        return None, None
+    return user, Identity(user.login, user.role, user.name)
 
 
 def call_state(tracker: Tracker) -> CallState:
@@ -72,11 +76,15 @@ def state_events(before: CallState, after: CallState) -> list[dict[str, Any]]:
 
 @dataclass
 class CallScope:
-    """Everything an action needs about the call, read in one DB session."""
+    """Everything an action needs about the call, read in one DB session.
+
+    ``client`` is the current client only if the user may read them in full (bot.access).
+    """
 
     session: Session
     tracker: Tracker
-    agent: User | None
+    user: User
+    identity: Identity
     client: Client | None
     context: Context
     state: CallState
@@ -89,30 +97,39 @@ class CallScope:
     def conversation_id(self) -> str:
         return self.tracker.sender_id
 
-    def followup_agent_id(self) -> int | None:
-        if self.agent is not None:
-            return self.agent.id
-        return self.client.agent_id if self.client is not None else None
+    def may_write(self) -> bool:
+        """Calls and follow-ups for the current client: its own agent only."""
+        return self.client is not None and access.may_write_client(self.identity, self.client)
+
+    def refuse_write(self, dispatcher: CollectingDispatcher) -> None:
+        name = self.client.name if self.client is not None else ""
+        dispatcher.utter_message(text=playbook().messages["no_write_access"].format(name=name))
 
 
-def build_scope(session: Session, tracker: Tracker) -> CallScope:
+def current_client(session: Session, tracker: Tracker, identity: Identity) -> Client | None:
+    """The client this call is about, if the user may read them in full (checked every turn:
+    the slot is only a pointer, and ownership may have changed since the lookup)."""
+    value = tracker.get_slot("current_client_id")
+    try:
+        client = crm.get_client(session, int(float(value))) if value else None
+    except (TypeError, ValueError):
+        return None
+    return client if client is not None and access.may_read_client(identity, client) else None
+
+
+def build_scope(session: Session, tracker: Tracker, user: User, identity: Identity) -> CallScope:
     settings = get_settings()
-    agent = crm.get_user(session, agent_login(tracker))
-    client = None
-    client_id = tracker.get_slot("current_client_id")
-    if client_id:
-        client = crm.get_client(session, int(float(client_id)))
+    client = current_client(session, tracker, identity)
     profile = Profile.from_row(client) if client else None
-    agent_name = agent.name if agent else (profile.agent_name if profile and profile.agent_name else "客户经理")
     context = Context(
         bank=settings.bank_name,
         hotline=settings.bank_hotline,
-        agent_name=agent_name,
+        agent_name=user.name,
         now=clock.now(),
         profile=profile,
         catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
     )
-    return CallScope(session, tracker, agent, client, context, call_state(tracker))
+    return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
 
 
 def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list | None = None) -> None:
@@ -138,7 +155,12 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
     def _run_in_session(self, dispatcher, tracker, domain):
         try:
             with sessions().begin() as session:
-                return self.handle(dispatcher, build_scope(session, tracker), domain)
+                user, identity = acting_user(session, tracker)
+                if user is None:
+                    # No verified user: nothing from the CRM, not even the catalogue.
+                    dispatcher.utter_message(text=playbook().messages["not_signed_in"])
+                    return []
+                return self.handle(dispatcher, build_scope(session, tracker, user, identity), domain)
         except Exception:  # noqa: BLE001 - never leave the agent without an answer
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_internal_error")

@@ -9,7 +9,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CallScope, CrmAction
-from bot import crm
+from bot import access, crm
+from bot.playbook import playbook
 from bot.timeparse import describe, parse_callback_time
 
 
@@ -24,6 +25,9 @@ class ActionScheduleCallback(CrmAction):
         tracker = scope.tracker
         if scope.client is None:
             dispatcher.utter_message(response="utter_ask_client_for_callback")
+            return []
+        if not scope.may_write():
+            scope.refuse_write(dispatcher)
             return []
         phrase = next(tracker.get_latest_entity_values("time"), None)
         text = tracker.latest_message.get("text") or ""
@@ -41,12 +45,8 @@ class ActionScheduleCallback(CrmAction):
                 {"title": "明天下午三点", "payload": '/schedule_callback{"time": "明天下午三点"}'},
             ])
             return [SlotSet("time", None)]
-        agent_id = scope.followup_agent_id()
-        if agent_id is None:
-            dispatcher.utter_message(response="utter_no_agent")
-            return []
         readable = describe(parsed.when, scope.context.now)
-        followup = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=agent_id,
+        followup = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                     due_at=parsed.when, reason=f"约回访（{parsed.text}）",
                                     conversation_id=scope.conversation_id)
         dispatcher.utter_message(
@@ -72,8 +72,11 @@ class ActionListFollowups(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         now = scope.context.now
         until = datetime.combine(now.date(), time.max)
-        # Unknown agent (no login on the channel): the current client's agent, else everyone.
-        agent_id = scope.followup_agent_id()
+        if not access.reads_real_crm(scope.identity):
+            dispatcher.utter_message(text=playbook().messages["trainee_no_clients"])
+            return []
+        # Agents see their own; supervisors everyone's (bot.access decides).
+        agent_id = access.scope_user_id(scope.session, scope.identity)
         due = crm.due_followups(scope.session, agent_id=agent_id, until=until)
         if not due:
             dispatcher.utter_message(response="utter_no_followups")
@@ -82,7 +85,7 @@ class ActionListFollowups(CrmAction):
         items = []
         for f in due:
             overdue = "（已逾期）" if f.due_at < now else ""
-            phone = crm.mask_phone(f.client.phone)
+            phone = access.phone_for(scope.identity, f.client)
             lines.append(f"{describe(f.due_at, now)}{overdue} {f.client.name} {phone}：{f.reason}")
             items.append({"id": f.id, "client": f.client.name, "client_id": f.client_id,
                           "due_at": f.due_at.isoformat(timespec="minutes"), "reason": f.reason,
@@ -90,7 +93,7 @@ class ActionListFollowups(CrmAction):
         dispatcher.utter_message(
             response="utter_followups_due", count=len(due), items="\n".join(lines),
             json_message={"type": "followups", "items": items},
-            buttons=[{"title": f"查{f.client.name}", "payload": f'/lookup_client{{"phone": "{f.client.phone}"}}'}
+            buttons=[{"title": f"查{f.client.name}", "payload": f'/lookup_client{{"client_id": "{f.client_id}"}}'}
                      for f in due[:5]],
         )
         return []

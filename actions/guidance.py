@@ -136,10 +136,11 @@ class ActionHandleObjection(CrmAction):
         pb = playbook()
         from bot.timeparse import describe
 
-        agent_id = scope.followup_agent_id()
-        if scope.client is None or agent_id is None:
+        if scope.client is None:
             return pb.messages["no_client_for_followup"]
-        crm.add_followup(scope.session, client_id=scope.client.id, agent_id=agent_id,
+        if not scope.may_write():
+            return pb.messages["no_write_access"].format(name=scope.client.name)
+        crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                          due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
                          conversation_id=scope.conversation_id)
         return pb.messages["callback_created"].format(

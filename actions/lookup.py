@@ -8,9 +8,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CALL_SLOTS, CallScope, CrmAction
-from bot import crm
+from bot import access, crm
 from bot.guidance import Profile, client_card, client_summary, recommend_products
-from bot.models import DISPOSITION_LABELS
+from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
 
 QUICK_REPLIES = [
@@ -19,13 +19,35 @@ QUICK_REPLIES = [
 ]
 
 
-def _query(scope: CallScope) -> str | None:
+def _query(scope: CallScope) -> tuple[str, str] | None:
+    """(kind, value) of what to look up: a client id from a button, a phone, or a name."""
     tracker = scope.tracker
-    for entity in ("phone", "client_name"):
+    for entity in ("client_id", "phone", "client_name"):
         value = next(tracker.get_latest_entity_values(entity), None)
         if value:
-            return str(value)
+            return entity, str(value)
     return None
+
+
+def _find(scope: CallScope, kind: str, value: str) -> list[Client]:
+    if kind == "client_id":
+        client = crm.get_client(scope.session, int(value)) if value.isdigit() else None
+        matches = [client] if client is not None else []
+    else:
+        matches = crm.find_clients(scope.session, value)
+    if kind != "client_name":
+        # Whoever holds a number or an id may not learn that it belongs to someone else's client.
+        matches = [c for c in matches if access.may_read_client(scope.identity, c)]
+    return matches
+
+
+def _choice_button(scope: CallScope, client: Client) -> dict[str, str]:
+    if access.may_read_client(scope.identity, client):
+        title = f"{client.name} {access.phone_for(scope.identity, client)} {client.occupation or ''}"
+    else:
+        title = f"{client.name}（{client.agent.name if client.agent else '未分配'}负责）"
+    # Payloads carry the client id, never a phone number.
+    return {"title": title.strip(), "payload": f'/lookup_client{{"client_id": "{client.id}"}}'}
 
 
 class ActionLookupClient(CrmAction):
@@ -36,35 +58,44 @@ class ActionLookupClient(CrmAction):
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if not access.reads_real_crm(scope.identity):
+            dispatcher.utter_message(text=playbook().messages["trainee_no_clients"])
+            return []
         query = _query(scope)
         if not query:
             dispatcher.utter_message(response="utter_ask_client")
             return []
-        matches = crm.find_clients(scope.session, query)
+        matches = _find(scope, *query)
         if not matches:
-            dispatcher.utter_message(response="utter_client_not_found", query=query)
+            dispatcher.utter_message(response="utter_client_not_found", query=query[1])
             return [SlotSet("client_name", None), SlotSet("phone", None)]
         if len(matches) > 1:
-            buttons = [
-                {"title": f"{c.name} {crm.mask_phone(c.phone)} {c.occupation or ''}".strip(),
-                 "payload": f'/lookup_client{{"phone": "{c.phone}"}}'}
-                for c in matches
-            ]
-            dispatcher.utter_message(response="utter_client_ambiguous", query=query,
-                                     count=len(matches), buttons=buttons)
+            dispatcher.utter_message(response="utter_client_ambiguous", query=query[1], count=len(matches),
+                                     buttons=[_choice_button(scope, c) for c in matches])
             return []
-        return self._show(dispatcher, scope, matches[0])
+        client = matches[0]
+        if not access.may_read_client(scope.identity, client):
+            return self._show_limited(dispatcher, client)
+        return self._show(dispatcher, scope, client)
+
+    @staticmethod
+    def _show_limited(dispatcher: CollectingDispatcher, client: Client) -> list[dict[str, Any]]:
+        """Another agent's client: name, stage and owner; the call's client does not change."""
+        view = access.limited_view(client)
+        text = playbook().messages["other_agents_client"].format(
+            name=client.name, agent=view["agent_name"] or "其他坐席", stage_label=view["stage_label"])
+        dispatcher.utter_message(text=text, json_message={"type": "client_card", "client": view})
+        return []
 
     def _show(self, dispatcher: CollectingDispatcher, scope: CallScope, client) -> list[dict[str, Any]]:
         pb = playbook()
         profile = Profile.from_row(client)
         last = crm.call_summary(crm.last_call(scope.session, client.id, scope.conversation_id))
-        own = scope.agent is None or scope.agent.role == "supervisor" or client.agent_id == scope.agent.id
-        # Phone numbers are shown in full only to the client's own agent.
-        card = client_card(profile, last, masked_phone=None if own else crm.mask_phone(client.phone))
+        card = client_card(profile, last, phone=access.phone_for(scope.identity, client))
         text = client_summary(profile, last)
-        if not own and client.agent is not None:
-            text = pb.messages["other_agents_client"].format(agent=client.agent.name) + "\n" + text
+        if not access.may_see_full_phone(scope.identity, client):
+            card["client"]["phone_hidden"] = True
+            text += "\n" + pb.messages["phone_hidden"]
         events: list[dict[str, Any]] = []
         if str(scope.tracker.get_slot("current_client_id") or "") != str(client.id):
             # Another client: this call's state starts over.

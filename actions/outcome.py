@@ -41,6 +41,9 @@ class ActionLogOutcome(CrmAction):
         if scope.client is None:
             dispatcher.utter_message(response="utter_ask_client_for_outcome")
             return []
+        if not scope.may_write():
+            scope.refuse_write(dispatcher)
+            return []
         if outcome not in DISPOSITIONS:
             dispatcher.utter_message(response="utter_ask_outcome", buttons=OUTCOME_BUTTONS)
             return []
@@ -58,7 +61,7 @@ class ActionLogOutcome(CrmAction):
         call, created = crm.upsert_call(
             scope.session,
             scope.conversation_id,
-            agent_id=scope.followup_agent_id(),
+            agent_id=scope.user.id,
             client_id=client.id,
             started_at=previous.started_at if previous else _started_at(scope),
             ended_at=scope.context.now,

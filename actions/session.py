@@ -13,7 +13,7 @@ from bot.playbook import intent_titles
 
 
 class ActionSessionStart(Action):
-    """Start a session and remember which staff member is working it (from channel metadata)."""
+    """Start a session, carrying the call over (who is working it is read from each message)."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -21,17 +21,13 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = [SessionStarted()]
-        metadata = tracker.get_slot("session_started_metadata") or {}
-        login = metadata.get("login") or metadata.get("agent") if isinstance(metadata, dict) else None
         # Carry the client and the call state over a session timeout: the call goes on.
         for slot in ("current_client_id", "current_client_name", "client_do_not_call",
                      "used_selling_points", "opening_styles_used", "objections_seen",
-                     "products_pitched", "refusal_count", "opening_style", "agent_login"):
+                     "products_pitched", "refusal_count", "opening_style"):
             value = tracker.get_slot(slot)
             if value is not None:
                 events.append(SlotSet(slot, value))
-        if login:
-            events.append(SlotSet("agent_login", str(login)))
         events.append(ActionExecuted("action_listen"))
         return events
 

@@ -42,12 +42,15 @@ def _safe_url(url: str) -> str:
 
 def service_env(actions_port: int = ACTIONS_PORT) -> dict[str, str]:
     """Environment for the child processes: every setting resolved to a concrete value."""
+    from bot.action_server import action_secret
+
     settings = get_settings()
     env = dict(os.environ)
     env.update(
         SALESBOT_DB_URL=settings.db_url,
         SALESBOT_TRACKER_URL=settings.tracker_url,
-        SALESBOT_ACTION_URL=f"http://127.0.0.1:{actions_port}/webhook",
+        SALESBOT_ACTION_URL=os.environ.get("SALESBOT_ACTION_URL") or f"http://127.0.0.1:{actions_port}/webhook",
+        SALESBOT_ACTION_SECRET=action_secret(settings.secret),
         SALESBOT_SECRET=settings.secret,
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -71,11 +74,21 @@ def train(force: bool = False) -> Path:
     return models / "salesbot.tar.gz"
 
 
+def web_origins(web_port: int) -> list[str]:
+    """Origins whose pages may talk to Rasa from a browser: the web app's, and any public one
+    configured for a deployment behind a proxy (SALESBOT_PUBLIC_ORIGIN, comma-separated)."""
+    origins = [f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}"]
+    extra = os.environ.get("SALESBOT_PUBLIC_ORIGIN", "")
+    return origins + [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
+
+
 def service_commands(rasa_port: int, actions_port: int, web_port: int, model: Path) -> dict[str, list[str]]:
+    # Rasa's own HTTP API stays off (no --enable-api): only our token-checking channels answer.
     return {
-        "actions": [_rasa(), "run", "actions", "--port", str(actions_port), "--actions", "actions"],
+        "actions": [sys.executable, "-m", "bot.action_server", "--port", str(actions_port)],
         "rasa": [_rasa(), "run", "--model", str(model), "--port", str(rasa_port),
-                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml", "--cors", "*"],
+                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+                 "--cors", *web_origins(web_port)],
         "web": [sys.executable, "-m", "bot.web", "--port", str(web_port),
                 "--rasa-url", f"http://127.0.0.1:{rasa_port}"],
     }

@@ -121,7 +121,3 @@ def due_followups(session: Session, *, agent_id: int | None, until: datetime,
         stmt = stmt.where(FollowUp.due_at >= since)
     return list(session.scalars(stmt.order_by(FollowUp.due_at)).unique())
 
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
-

@@ -451,15 +451,15 @@ def _office_hours(when: datetime) -> datetime:
     return when
 
 
-def client_card(profile: Profile, last_call: dict[str, Any] | None, masked_phone: str | None = None) -> dict[str, Any]:
-    """The client card shown in the widget (custom payload)."""
+def client_card(profile: Profile, last_call: dict[str, Any] | None, phone: str | None) -> dict[str, Any]:
+    """The client card shown in the widget (custom payload); ``phone`` as the user may see it."""
     return {
         "type": "client_card",
         "client": {
             "id": profile.id,
             "name": profile.name,
             "title": profile.title,
-            "phone": masked_phone or profile.phone,
+            "phone": phone,
             "gender": profile.gender,
             "age": profile.age,
             "occupation": profile.occupation,

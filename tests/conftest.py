@@ -96,6 +96,7 @@ def servers(trained_model, tmp_path_factory):
         processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "service-logs")
         try:
             yield {"rasa": f"http://127.0.0.1:{ports['rasa_port']}",
+                   "actions": f"http://127.0.0.1:{ports['actions_port']}",
                    "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
         finally:
             stop(processes)

@@ -39,11 +39,14 @@ async def test_lookup_by_name_shows_the_client_card(crm_url):
     assert messages[0]["buttons"]  # quick replies: opening, selling point
 
 
-async def test_another_agents_client_has_a_masked_phone_and_a_note(crm_url):
+async def test_another_agents_client_shows_name_stage_and_owner_only(crm_url):
     conversation = Conversation(login="agent02")
     messages = await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
-    assert messages[0]["custom"]["client"]["phone"] == "138****0001"
-    assert "李明负责" in messages[0]["text"]
+    card = messages[0]["custom"]["client"]
+    assert card["name"] == "张三" and card["stage"] == "general" and card["agent_name"] == "李明"
+    assert not {"phone", "assets", "annual_income", "note", "holdings"} & set(card)
+    assert "李明负责" in messages[0]["text"] and "138" not in texts(messages)
+    assert "current_client_id" not in conversation.slots  # not this agent's call
     own = await Conversation(login="agent01").run(ActionLookupClient(), "查一下张三", "lookup_client",
                                                   client_name="张三")
     assert own[0]["custom"]["client"]["phone"] == "13800000001"
@@ -74,12 +77,15 @@ async def test_ambiguous_name_offers_a_choice(crm_url):
     assert messages[0]["response"] == "utter_client_ambiguous"
     assert len(messages[0]["buttons"]) == 2
     assert "current_client_id" not in conversation.slots
-    # The buttons look the client up by phone, which is unambiguous.
-    assert "13900000009" in messages[0]["buttons"][1]["payload"]
+    # The buttons look the client up by id, which is unambiguous and carries no phone number.
+    with sessions(crm_url).begin() as session:
+        second = session.scalars(select(Client.id).where(Client.phone == "13900000009")).one()
+    assert messages[0]["buttons"][1]["payload"] == f'/lookup_client{{"client_id": "{second}"}}'
+    assert not any("1390000" in b["payload"] for b in messages[0]["buttons"])
 
 
 async def test_do_not_call_client_gets_a_warning_and_no_script(crm_url):
-    conversation = await _looked_up("孙丽")
+    conversation = await _looked_up("孙丽", login="agent02")  # her own agent
     messages = await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
     assert "勿扰" in messages[0]["text"]
     assert "custom" not in messages[0] or messages[0]["custom"].get("type") != "script"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import functools
 import io
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -13,13 +14,12 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import clock
+from bot import access, clock
 from bot.auth import Identity
 from bot.db import sessions
-from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, User
+from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
 from bot.transcripts import conversation_ids_matching, transcript
-from bot.web import access
-from bot.web.session import require_identity
+from bot.web.session import csrf_ok, require_identity
 
 api = Blueprint("api", url_prefix="/api")
 
@@ -39,8 +39,12 @@ async def _in_session(fn, *args):
 
 
 def client_json(identity: Identity, client: Client) -> dict[str, Any]:
+    """The client as ``identity`` may see them (bot.access): whole, or name, stage and owner."""
+    if not access.may_read_client(identity, client):
+        return access.limited_view(client)
     return {
         "id": client.id, "name": client.name, "phone": access.phone_for(identity, client),
+        "phone_hidden": not access.may_see_full_phone(identity, client),
         "gender": client.gender, "age": client.age, "occupation": client.occupation, "company": client.company,
         "annual_income": client.annual_income, "assets": client.assets,
         "card_spend_per_year": client.card_spend_per_year, "stage": client.stage,
@@ -101,27 +105,90 @@ def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> l
     return [call_json(c) for c in calls]
 
 
+NO_REAL_CRM = "学员账号只能使用练习模式，不能查看真实客户资料。"
+
+
+def real_crm_only(handler):
+    """Route decorator (after require_identity): trainees never read real clients, calls or follow-ups."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request, *args, identity: Identity, **kwargs):
+        if not access.reads_real_crm(identity):
+            return _error(NO_REAL_CRM, 403)
+        return await handler(request, *args, identity=identity, **kwargs)
+
+    return wrapper
+
+
+def csrf_ok_for(request: Request) -> bool:
+    """Writes from a browser session need its CSRF token (header); Bearer clients cannot be forged."""
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return True
+    return csrf_ok(request, request.headers.get("X-CSRF-Token"))
+
+
 def _args(request: Request) -> dict[str, str]:
     return {key: request.args.get(key) for key in request.args}
 
 
+def _client_by_key(session: Session, identity: Identity, key: str) -> Client | None:
+    """A client by id or phone, None if unknown: a phone names a client only to those who may
+    read them (nobody learns whose number it is by probing)."""
+    if key.isdigit() and len(key) >= 7:
+        client = session.scalars(select(Client).where(Client.phone == key)).first()
+        return client if client is not None and access.may_read_client(identity, client) else None
+    return session.get(Client, int(key)) if key.isdigit() else None
+
+
 @api.get("/clients/<key>")
 @require_identity
+@real_crm_only
 async def get_client(request: Request, key: str, identity: Identity):
     def work(session: Session):
-        if key.isdigit() and len(key) >= 7:
-            client = session.scalars(select(Client).where(Client.phone == key)).first()
-        elif key.isdigit():
-            client = session.get(Client, int(key))
-        else:
-            client = None
+        client = _client_by_key(session, identity, key)
         if client is None:
             return _error("没有这个客户。", 404)
-        if not access.can_see_client(session, identity, client):
-            return _error("这是其他坐席的客户，您无权查看。", 403)
         return response.json(client_json(identity, client))
 
     return await _in_session(work)
+
+
+@api.post("/clients/<key>/phone")
+@require_identity
+@real_crm_only
+async def reveal_phone(request: Request, key: str, identity: Identity):
+    """A supervisor's "show number": the full number, written to the audit table."""
+    if not csrf_ok_for(request):
+        return _error("页面已过期，请刷新后再试。", 403)
+
+    def work(session: Session):
+        client = _client_by_key(session, identity, key)
+        if client is None:
+            return _error("没有这个客户。", 404)
+        if access.may_see_full_phone(identity, client):
+            return response.json({"client_id": client.id, "phone": client.phone})
+        phone = access.record_phone_reveal(session, identity, client)
+        if phone is None:
+            return _error("只有主管可以查看其他坐席客户的号码。", 403)
+        return response.json({"client_id": client.id, "phone": phone, "audited": True})
+
+    return await _in_session(work)
+
+
+def phone_reveals(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    rows = session.scalars(select(PhoneReveal).order_by(PhoneReveal.revealed_at.desc(), PhoneReveal.id.desc())
+                           .limit(limit)).unique()
+    return [{"user": r.user.login, "user_name": r.user.name, "client_id": r.client_id, "client": r.client.name,
+             "revealed_at": r.revealed_at.isoformat(timespec="seconds")} for r in rows]
+
+
+@api.get("/audit/phone-reveals")
+@require_identity
+async def list_phone_reveals(request: Request, identity: Identity):
+    """Who pressed "show number" for which client, and when (supervisors only)."""
+    if not access.may_list_phone_reveals(identity):
+        return _error("只有主管可以查看号码查看记录。", 403)
+    return response.json(await _in_session(phone_reveals))
 
 
 async def _visible_calls(request: Request, identity: Identity):
@@ -134,6 +201,7 @@ async def _visible_calls(request: Request, identity: Identity):
 
 @api.get("/calls")
 @require_identity
+@real_crm_only
 async def list_calls(request: Request, identity: Identity):
     calls, error = await _visible_calls(request, identity)
     return error or response.json(calls)
@@ -141,6 +209,7 @@ async def list_calls(request: Request, identity: Identity):
 
 @api.get("/calls.csv")
 @require_identity
+@real_crm_only
 async def export_calls(request: Request, identity: Identity):
     calls, error = await _visible_calls(request, identity)
     if error:
@@ -151,10 +220,21 @@ async def export_calls(request: Request, identity: Identity):
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for call in calls:
-        writer.writerow({**call, "objections": " ".join(call["objections"]), "products": " ".join(call["products"])})
+        row = {**call, "objections": " ".join(call["objections"]), "products": " ".join(call["products"])}
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
     # BOM so that Excel opens the Chinese text correctly.
     return response.raw(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Free text that a spreadsheet would run as a formula (=HYPERLINK(...)) gets a leading quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
 
 
 def query_followups(session: Session, identity: Identity, due: str) -> list[dict[str, Any]]:
@@ -179,6 +259,7 @@ def query_followups(session: Session, identity: Identity, due: str) -> list[dict
 
 @api.get("/followups")
 @require_identity
+@real_crm_only
 async def list_followups(request: Request, identity: Identity):
     try:
         rows = await _in_session(query_followups, identity, request.args.get("due", "all"))
@@ -191,7 +272,7 @@ async def list_followups(request: Request, identity: Identity):
 @require_identity
 async def get_conversation(request: Request, conversation_id: str, identity: Identity):
     def work(session: Session):
-        allowed = access.can_see_conversation(session, identity, conversation_id)
+        allowed = access.may_read_conversation(session, identity, conversation_id)
         call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
         return allowed, (call_json(call) if call else None)
 
@@ -233,5 +314,6 @@ def dashboard_data(session: Session, identity: Identity) -> dict[str, Any]:
 
 @api.get("/dashboard")
 @require_identity
+@real_crm_only
 async def dashboard(request: Request, identity: Identity):
     return response.json(await _in_session(dashboard_data, identity))

@@ -20,12 +20,11 @@ from sanic.request import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import crm
+from bot import access, crm
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, STAGE_LABELS, STAGES, Call, User
 from bot.playbook import intent_titles, playbook
 from bot.transcripts import transcript
-from bot.web import access
 from bot.web.api import call_json
 from bot.web.session import identity_of, session_claims
 
@@ -134,11 +133,16 @@ def _present_turn(turn: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
 
 
 def _conversation(session: Session, identity, conversation_id: str):
-    if not access.can_see_conversation(session, identity, conversation_id):
+    if not access.may_read_conversation(session, identity, conversation_id):
         return None
     call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
     names = {u.login: u.name for u in session.scalars(select(User))}
-    return (call_json(call) if call else None), names, product_names(session)
+    phone = None
+    if call is not None and call.client is not None and access.may_read_client(identity, call.client):
+        phone = {"shown": access.phone_for(identity, call.client),
+                 "revealable": not access.may_see_full_phone(identity, call.client)
+                 and access.may_reveal_phone(identity, call.client)}
+    return (call_json(call) if call else None), names, product_names(session), phone
 
 
 async def _db(fn, *args):
@@ -158,14 +162,14 @@ async def conversation_page(request: Request, conversation_id: str):
     if found is None:
         return error_page(request, identity, 403, "无权查看",
                           "这是其他坐席的会话，您无权查看。如需查看，请联系主管。")
-    call, names, products = found
+    call, names, products, phone = found
     turns = await asyncio.to_thread(transcript, conversation_id)
     if not turns and call is None:
         return error_page(request, identity, 404, "没有这个会话", "找不到这个会话的记录，可能编号有误。")
     user_turns = [t for t in turns if t.get("speaker") == "user"]
     return _render(
         "transcript.html", identity=identity, csrf=_csrf(request), conversation_id=conversation_id,
-        call=call, turns=[_present_turn(t, names) for t in turns], when=_when,
+        call=call, phone=phone, turns=[_present_turn(t, names) for t in turns], when=_when,
         started=turns[0]["time"] if turns else None, user_turn_count=len(user_turns),
         outcome_labels=DISPOSITION_LABELS, intent_titles=intent_titles(), stage_labels=STAGE_LABELS,
         product_names=products, opening_titles=opening_titles(),

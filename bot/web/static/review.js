@@ -72,6 +72,7 @@
       if (on && focus) { tab.focus(); }
     });
     if (name === "dashboard") { loadDashboard(); }
+    if (name === "audit") { loadAudit(); }
     if (location.hash !== "#" + name) {
       history.replaceState(null, "", location.pathname + location.search + "#" + name);
     }
@@ -393,6 +394,25 @@
       if (lastDashboard && !byId("panel-dashboard").hidden) { drawDashboard(lastDashboard); }
     }, 150);
   });
+
+  /* ---------- who revealed which phone number ---------- */
+
+  function loadAudit() {
+    byId("audit-status").textContent = "加载中…";
+    getJSON("/api/audit/phone-reveals").then(function (rows) {
+      showError("audit-error", null);
+      var body = byId("audit-body");
+      body.textContent = "";
+      rows.forEach(function (r) {
+        var tr = el("tr");
+        tr.appendChild(el("td", null, when(r.revealed_at)));
+        tr.appendChild(el("td", null, r.user_name + "（" + r.user + "）"));
+        tr.appendChild(el("td", null, r.client));
+        body.appendChild(tr);
+      });
+      byId("audit-status").textContent = rows.length ? "共 " + rows.length + " 条" : "还没有人查看过完整号码。";
+    }, function (err) { byId("audit-status").textContent = ""; showError("audit-error", err); });
+  }
 
   function loadDashboard() {
     if (dashboardLoaded) { return; }  // a request is already on its way

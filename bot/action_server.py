@@ -1,0 +1,62 @@
+"""The action server (port 5055): rasa_sdk's app, on loopback by default, answering only Rasa.
+
+Rasa's action endpoint sends a shared secret derived from SALESBOT_SECRET in a header
+(endpoints.yml); any request without it gets 401 before an action runs, so a forged
+tracker posted to /webhook can neither read nor change the CRM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import logging
+import os
+
+from bot.settings import get_settings
+
+SECRET_HEADER = "X-Salesbot-Action-Secret"
+DEFAULT_HOST = "127.0.0.1"
+logger = logging.getLogger(__name__)
+
+
+def action_secret(secret: str | None = None) -> str:
+    """The shared secret for Rasa -> action server, derived (not copied) from SALESBOT_SECRET,
+    so the token-signing secret itself never travels in a request."""
+    key = (secret or get_settings().secret).encode("utf-8")
+    return hmac.new(key, b"salesbot action server", hashlib.sha256).hexdigest()
+
+
+def create_app(actions_package: str = "actions"):
+    from rasa_sdk.endpoint import create_app as sdk_app
+    from sanic import response
+
+    expected = action_secret()
+    # No CORS: browsers have no business calling the action server.
+    app = sdk_app(actions_package, cors_origins=None)
+
+    @app.middleware("request")
+    async def require_rasa(request):
+        if request.path == "/health":
+            return None
+        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), expected):
+            logger.warning("refused %s %s from %s: no valid action secret", request.method, request.path,
+                           request.ip)
+            return response.json({"error": "未授权：动作服务器只接受对话服务器的请求。"}, status=401)
+        return None
+
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bot.action_server")
+    parser.add_argument("--port", type=int, default=5055)
+    # A multi-host deployment sets SALESBOT_ACTIONS_HOST (e.g. 0.0.0.0) behind its firewall.
+    parser.add_argument("--host", default=os.environ.get("SALESBOT_ACTIONS_HOST", DEFAULT_HOST))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    create_app().run(args.host, args.port, workers=1, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
