@@ -171,6 +171,36 @@ def test_api_follows_the_table(servers, case):
             assert reply.status_code == 200, path
 
 
+@pytest.mark.e2e
+@pytest.mark.parametrize("case", ACCESS_TABLE, ids=str)
+def test_rest_chat_follows_the_table(servers, case):
+    """The same table through the real chat path: token-checked REST channel, Rasa, action server."""
+    sender = f"rest-access-{case}"
+    headers = {"Authorization": f"Bearer {api_token(servers, case.login)}"} if case.login else {}
+
+    def say(text: str) -> requests.Response:
+        return requests.post(f"{servers['rasa']}/webhooks/rest/webhook", headers=headers, timeout=60,
+                             json={"sender": sender, "message": text})
+
+    reply = say(f"查一下{case.client}的资料")
+    if case.login is None:
+        assert reply.status_code == 401
+        return
+    replies = reply.json()
+    cards = [r["custom"]["client"] for r in replies if (r.get("custom") or {}).get("type") == "client_card"]
+    if case.read == "full":
+        assert cards and cards[0]["phone"] == case.phone and "assets" in cards[0]
+    elif case.read == "limited":
+        assert cards and cards[0]["name"] == case.client and not MONEY_AND_NOTES & set(cards[0])
+    else:
+        assert not cards and "练习" in " ".join(r.get("text", "") for r in replies)
+    if not case.write:
+        say('/log_outcome{"outcome": "interested"}')
+        with sqlite3.connect(servers["crm"]) as db:
+            rows = db.execute("select count(*) from calls where conversation_id = ?", (sender,)).fetchone()[0]
+        assert rows == 0
+
+
 # --- supervisors: "show number", audited ------------------------------------------------------
 
 @pytest.mark.e2e

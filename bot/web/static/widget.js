@@ -230,6 +230,16 @@
     }
     if (c.tier) { head.appendChild(el("span", "badge tier", c.tier)); }
     card.appendChild(head);
+    if (c.limited) {
+      // Another agent's client: the server sent name, stage and owner only.
+      card.appendChild(el("div", "banner warn", "其他坐席的客户：只显示姓名、阶段和负责人。"));
+      var owner = el("dl", "facts");
+      field(owner, "负责坐席", c.agent_name || c.agent);
+      card.appendChild(owner);
+      // Not this agent's call: the current client stays as it was.
+      placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+      return;
+    }
 
     var dl = el("dl", "facts");
     field(dl, "电话", c.phone);
@@ -556,12 +566,8 @@
           btn.setAttribute("aria-label", "查看客户 " + (f.client || "") + "，" + friendlyTime(f.due_at) +
             (f.overdue ? "，已逾期" : "") + (f.reason ? "，" + f.reason : ""));
           btn.addEventListener("click", function () {
-            var phone = String(f.phone || "");
-            if (/^\d{7,}$/.test(phone)) {
-              send("/lookup_client" + JSON.stringify({ phone: phone }), "查一下" + f.client);
-            } else {
-              send("查一下" + f.client);
-            }
+            // By id: unambiguous, and no phone number travels in the message.
+            send("/lookup_client" + JSON.stringify({ client_id: String(f.client_id) }), "查一下" + f.client);
           });
           li.appendChild(btn);
           list.appendChild(li);
