@@ -223,6 +223,12 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
         expect(review.locator(".turn.user", has_text="客户说他在开会")).to_contain_text("objection_busy")
         shot(review, "04-transcript.png", full_page=True)
 
+        # The supervisor sees the number masked; "显示号码" reveals it and is audited.
+        expect(review.locator("#client-phone")).to_have_text("138****0001")
+        review.get_by_role("button", name="显示号码").click()
+        expect(review.locator("#client-phone")).to_have_text("13800000001")
+        expect(review.get_by_role("button", name="显示号码")).to_be_hidden()
+
         review.get_by_role("link", name=re.compile("返回通话列表")).click()
         review.get_by_role("tab", name="数据看板").click()
         chart = review.locator("#chart-dispositions")
@@ -236,6 +242,11 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
         expect(review.locator("#chart-funnel")).to_contain_text("成交客户")
         expect(review.locator("#chart-objections")).to_contain_text("客户说在忙")
         shot(review, "05-dashboard.png", full_page=True)
+        review.get_by_role("tab", name="号码查看记录").click()
+        audit_row = review.locator("#audit-body tr").first
+        expect(audit_row).to_contain_text("郑主管")
+        expect(audit_row).to_contain_text("张三")
+        shot(review, "05b-phone-audit.png")
         assert review_problems == []
     finally:
         supervisor.close()
