@@ -16,16 +16,28 @@ from sqlalchemy.orm import Session
 from bot import access, clock, crm
 from bot.auth import Identity
 from bot.db import sessions
-from bot.guidance import CallState, Context, ProductInfo, Profile, Reply, Script
+from bot.guidance import PHASES, CallState, Context, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
 from bot.playbook import playbook
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# Slots that describe the current call; reset when another client is looked up.
-CALL_SLOTS = ("used_selling_points", "opening_styles_used", "objections_seen", "products_pitched",
-              "refusal_count", "opening_style", "current_product", "last_line")
+# The call's state and the slots that hold it; reset when another client is looked up.
+STATE_SLOTS = {
+    "used_points": "used_selling_points",
+    "opening_styles": "opening_styles_used",
+    "objections": "objections_seen",
+    "products_pitched": "products_pitched",
+    "refusals": "refusal_count",
+    "last_line": "last_line",
+    "phase": "call_phase",
+    "opening_style": "opening_style",
+    "current_product": "current_product",
+    "last_objection": "last_objection",
+}
+CALL_SLOTS = tuple(STATE_SLOTS.values())
+_LISTS = {"used_points", "opening_styles", "objections", "products_pitched"}
 
 
 def verified_login(tracker: Tracker) -> str | None:
@@ -51,27 +63,28 @@ def acting_user(session: Session, tracker: Tracker) -> tuple[User | None, Identi
 
 
 def call_state(tracker: Tracker) -> CallState:
-    return CallState(
-        used_points=list(tracker.get_slot("used_selling_points") or []),
-        opening_styles=list(tracker.get_slot("opening_styles_used") or []),
-        objections=list(tracker.get_slot("objections_seen") or []),
-        products_pitched=list(tracker.get_slot("products_pitched") or []),
-        refusals=int(tracker.get_slot("refusal_count") or 0),
-        last_line=tracker.get_slot("last_line"),
-    )
+    values: dict[str, Any] = {}
+    for name, slot in STATE_SLOTS.items():
+        value = tracker.get_slot(slot)
+        if name in _LISTS:
+            values[name] = tuple(value or ())
+        elif name == "refusals":
+            values[name] = int(value or 0)
+        elif name == "phase":
+            values[name] = value if value in PHASES else "none"
+        else:
+            values[name] = value
+    return CallState(**values)
 
 
 def state_events(before: CallState, after: CallState) -> list[dict[str, Any]]:
-    """SlotSet events for what changed in the call state."""
-    pairs = {
-        "used_selling_points": (before.used_points, after.used_points),
-        "opening_styles_used": (before.opening_styles, after.opening_styles),
-        "objections_seen": (before.objections, after.objections),
-        "products_pitched": (before.products_pitched, after.products_pitched),
-        "refusal_count": (before.refusals, after.refusals),
-        "last_line": (before.last_line, after.last_line),
-    }
-    return [SlotSet(name, new) for name, (old, new) in pairs.items() if old != new]
+    """SlotSet events for what changed in the call state (computed once, in CrmAction)."""
+    events = []
+    for name, slot in STATE_SLOTS.items():
+        old, new = getattr(before, name), getattr(after, name)
+        if old != new:
+            events.append(SlotSet(slot, list(new) if name in _LISTS else new))
+    return events
 
 
 @dataclass
@@ -96,6 +109,10 @@ class CallScope:
     @property
     def conversation_id(self) -> str:
         return self.tracker.sender_id
+
+    def apply(self, reply: Reply) -> None:
+        """Fold a guidance reply into the call; the slot changes are sent once, by CrmAction."""
+        self.state = self.state.apply(reply)
 
     def may_write(self) -> bool:
         """Calls and follow-ups for the current client: its own agent only."""
@@ -136,15 +153,6 @@ def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list 
     dispatcher.utter_message(text=script.readable, json_message=script.payload(), buttons=buttons or [])
 
 
-def apply_reply(scope: CallScope, reply: Reply, state: CallState) -> None:
-    """Fold a guidance reply into the call state (selling point used, product pitched)."""
-    if reply.used_point and reply.used_point not in state.used_points:
-        state.used_points.append(reply.used_point)
-    if reply.product and reply.product.code not in state.products_pitched:
-        state.products_pitched.append(reply.product.code)
-    state.last_line = reply.script.text
-
-
 class CrmAction(Action, metaclass=abc.ABCMeta):
     """Base for actions that read or write the CRM: one session per run, off the event loop."""
 
@@ -160,7 +168,10 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
                     # No verified user: nothing from the CRM, not even the catalogue.
                     dispatcher.utter_message(text=playbook().messages["not_signed_in"])
                     return []
-                return self.handle(dispatcher, build_scope(session, tracker, user, identity), domain)
+                scope = build_scope(session, tracker, user, identity)
+                before = scope.state
+                events = self.handle(dispatcher, scope, domain)
+                return events + state_events(before, scope.state)
         except Exception:  # noqa: BLE001 - never leave the agent without an answer
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_internal_error")

@@ -29,6 +29,10 @@ class ActionScheduleCallback(CrmAction):
         if not scope.may_write():
             scope.refuse_write(dispatcher)
             return []
+        if scope.client.do_not_call:
+            # 勿扰 is final: no callback, whatever the time.
+            dispatcher.utter_message(text=playbook().messages["dnc_refuse_callback"].format(name=scope.client.name))
+            return [SlotSet("time", None)]
         phrase = next(tracker.get_latest_entity_values("time"), None)
         text = tracker.latest_message.get("text") or ""
         names = tuple(filter(None, [scope.client.name, *tracker.get_latest_entity_values("client_name")]))

@@ -1,21 +1,26 @@
-"""During the call: openings, selling points, objections and buying signals."""
+"""During the call: openings, selling points, objections, buying signals, "don't call me again"."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CallScope, CrmAction, apply_reply, send_script, state_events
+from actions.common import CallScope, CrmAction, send_script
+from actions.outcome import record_outcome
 from bot import crm, guidance
 from bot.playbook import playbook
+from bot.timeparse import describe
 
 OBJECTION_BUTTONS = [
     {"title": "再讲一个卖点", "payload": "/request_next_advantage"},
     {"title": "换个开场白", "payload": "/request_opening"},
 ]
+DEAL_BUTTONS = [
+    {"title": "成交", "payload": '/log_outcome{"outcome": "deal"}'},
+    {"title": "有意向", "payload": '/log_outcome{"outcome": "interested"}'},
+]
+CONFIRM_DO_NOT_CALL = {"title": "确认登记勿扰", "payload": '/log_outcome{"outcome": "do_not_call"}'}
 
 
 def _blocked(dispatcher: CollectingDispatcher, scope: CallScope) -> bool:
@@ -31,6 +36,20 @@ def _requested_product(scope: CallScope) -> str | None:
     return str(value) if value else None
 
 
+def book_follow_up(scope: CallScope, reply: guidance.Reply) -> str:
+    """Book the callback an objection answer proposed; returns the note for the agent."""
+    pb = playbook()
+    if scope.client is None:
+        return pb.messages["no_client_for_followup"]
+    if not scope.may_write():
+        return pb.messages["no_write_access"].format(name=scope.client.name)
+    crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
+                     due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
+                     conversation_id=scope.conversation_id)
+    return pb.messages["callback_created"].format(
+        name=scope.client.name, time=describe(reply.follow_up_at, scope.context.now))
+
+
 class ActionSuggestOpening(CrmAction):
     """Recommend the opening style that fits the client best (the next one when asked again)."""
 
@@ -41,19 +60,15 @@ class ActionSuggestOpening(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
-        before = copy.deepcopy(scope.state)
-        state = scope.state
-        script, product = guidance.opening(scope.context, state)
-        state.opening_styles.append(script.key)
-        state.last_line = script.text
-        if product and product.code not in state.products_pitched:
-            state.products_pitched.append(product.code)
+        reply = guidance.opening(scope.context, scope.state)
+        scope.apply(reply)
+        script = reply.script
         if scope.profile is None:
             script = guidance.Script(script.text, script.technique, script.key, script.why,
                                      script.notes + (playbook().messages["no_client_opening"],))
         send_script(dispatcher, script, [{"title": "换一种开场", "payload": "/request_opening"},
                                          {"title": "讲一个卖点", "payload": "/request_next_advantage"}])
-        return state_events(before, state) + [SlotSet("opening_style", script.key)]
+        return []
 
 
 class ActionNextAdvantage(CrmAction):
@@ -66,14 +81,10 @@ class ActionNextAdvantage(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
-        before = copy.deepcopy(scope.state)
         reply = guidance.pitch(scope.context, scope.state, _requested_product(scope))
-        apply_reply(scope, reply, scope.state)
+        scope.apply(reply)
         send_script(dispatcher, reply.script, [{"title": "再讲一个", "payload": "/request_next_advantage"}])
-        events = state_events(before, scope.state)
-        if reply.product:
-            events.append(SlotSet("current_product", reply.product.name))
-        return events
+        return []
 
 
 class ActionProductPitch(ActionNextAdvantage):
@@ -106,22 +117,19 @@ class ActionHandleObjection(CrmAction):
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (scope.tracker.latest_message.get("intent") or {}).get("name") or ""
+        if intent == guidance.DO_NOT_CALL:
+            return ActionHandleDoNotCall().handle(dispatcher, scope, domain)
         if intent not in playbook().objections:
             dispatcher.utter_message(response="utter_default")
             return []
         if _blocked(dispatcher, scope):
             return []
-        before = copy.deepcopy(scope.state)
-        state = scope.state
-        reply = guidance.handle_objection(intent, scope.context, state, requested_product=_requested_product(scope))
-        if intent not in state.objections:
-            state.objections.append(intent)
-        if intent in guidance.REFUSALS:
-            state.refusals += 1
-        apply_reply(scope, reply, state)
+        reply = guidance.handle_objection(intent, scope.context, scope.state,
+                                          requested_product=_requested_product(scope))
+        scope.apply(reply)
         notes = list(reply.script.notes)
         if reply.follow_up_at is not None:
-            notes.append(self._book(scope, reply))
+            notes.append(book_follow_up(scope, reply))
         script = guidance.Script(reply.script.text, reply.script.technique, reply.script.key,
                                  reply.script.why, tuple(notes))
         buttons = OBJECTION_BUTTONS
@@ -129,26 +137,41 @@ class ActionHandleObjection(CrmAction):
             buttons = [{"title": "约下周回访", "payload": "/schedule_callback"},
                        {"title": "记为拒绝", "payload": '/log_outcome{"outcome": "refused"}'}]
         send_script(dispatcher, script, buttons)
-        return state_events(before, state)
+        return []
 
-    @staticmethod
-    def _book(scope: CallScope, reply: guidance.Reply) -> str:
+
+class ActionHandleDoNotCall(CrmAction):
+    """The customer asked not to be called again: the line to end politely, then one button to
+    confirm 勿扰 (which logs the call, sets the flag and cancels the follow-ups)."""
+
+    def name(self) -> str:
+        return "action_handle_do_not_call"
+
+    def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
         pb = playbook()
-        from bot.timeparse import describe
-
+        reply = guidance.do_not_call(scope.context, scope.state)
+        scope.apply(reply)
         if scope.client is None:
-            return pb.messages["no_client_for_followup"]
-        if not scope.may_write():
-            return pb.messages["no_write_access"].format(name=scope.client.name)
-        crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
-                         due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
-                         conversation_id=scope.conversation_id)
-        return pb.messages["callback_created"].format(
-            name=scope.client.name, time=describe(reply.follow_up_at, scope.context.now))
+            notes = (pb.messages["dnc_no_client"],)
+            buttons = []
+        elif scope.client.do_not_call:
+            notes = (pb.messages["do_not_call"].format(name=scope.client.name),)
+            buttons = []
+        elif not scope.may_write():
+            notes = (pb.messages["no_write_access"].format(name=scope.client.name),)
+            buttons = []
+        else:
+            notes = (pb.messages["dnc_confirm_prompt"].format(name=scope.client.name),)
+            buttons = [CONFIRM_DO_NOT_CALL]
+        script = guidance.Script(reply.script.text, reply.script.technique, reply.script.key,
+                                 reply.script.why, notes)
+        send_script(dispatcher, script, buttons)
+        return []
 
 
 class ActionCustomerInterested(CrmAction):
-    """A buying signal: give the next selling point and move towards signing up."""
+    """A buying signal: one more point and the next step towards signing up."""
 
     def name(self) -> str:
         return "action_customer_interested"
@@ -157,11 +180,33 @@ class ActionCustomerInterested(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
-        before = copy.deepcopy(scope.state)
         reply = guidance.interested(scope.context, scope.state)
-        apply_reply(scope, reply, scope.state)
-        send_script(dispatcher, reply.script, [
-            {"title": "成交", "payload": '/log_outcome{"outcome": "deal"}'},
-            {"title": "有意向", "payload": '/log_outcome{"outcome": "interested"}'},
-        ])
-        return state_events(before, scope.state)
+        scope.apply(reply)
+        send_script(dispatcher, reply.script, DEAL_BUTTONS)
+        return []
+
+
+class ActionCustomerAgrees(CrmAction):
+    """The customer said OK: after an opening, the next point; after a point, the next step;
+    after the closing question, the deal is logged for the product discussed."""
+
+    def name(self) -> str:
+        return "action_customer_agrees"
+
+    def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
+        if _blocked(dispatcher, scope):
+            return []
+        reply = guidance.agrees(scope.context, scope.state)
+        scope.apply(reply)
+        if not reply.confirm_deal:
+            send_script(dispatcher, reply.script, DEAL_BUTTONS if reply.phase == "closing" else OBJECTION_BUTTONS)
+            return []
+        send_script(dispatcher, reply.script)
+        if scope.client is None:
+            dispatcher.utter_message(response="utter_ask_client_for_outcome")
+            return []
+        if not scope.may_write():
+            scope.refuse_write(dispatcher)
+            return []
+        return record_outcome(dispatcher, scope, "deal", deal_product=reply.product.code if reply.product else None)

@@ -7,12 +7,11 @@ from typing import Any
 
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 
 from actions.common import CallScope, CrmAction
-from bot import crm
-from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, Call, Holding
-from bot.outcomes import disposition_for, next_stage
+from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
+from bot.outcomes import disposition_for, log_call
+from bot.playbook import playbook
 from bot.settings import get_settings
 from bot.timeparse import parse_amount
 
@@ -27,6 +26,31 @@ def _started_at(scope: CallScope) -> datetime:
         if event.get("event") == "user" and event.get("timestamp"):
             return datetime.fromtimestamp(event["timestamp"], get_settings().timezone).replace(tzinfo=None)
     return scope.context.now
+
+
+def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: str, *,
+                   deal_product: str | None = None, amount: float | None = None,
+                   notes: str | None = None) -> list[dict[str, Any]]:
+    """Log the current client's call with ``outcome`` and tell the agent what changed.
+    The caller has checked that the user may write for this client."""
+    client, state = scope.client, scope.state
+    logged = log_call(
+        scope.session, conversation_id=scope.conversation_id, agent_id=scope.user.id, client=client,
+        outcome=outcome, started_at=_started_at(scope), now=scope.context.now, objections=list(state.objections),
+        opening_style=state.opening_style, products=list(state.products_pitched), deal_product=deal_product,
+        amount=amount, notes=notes,
+    )
+    stage_note = (f"客户阶段：{STAGE_LABELS[logged.old_stage]} → {STAGE_LABELS[logged.new_stage]}"
+                  if logged.new_stage != logged.old_stage else f"客户阶段：{STAGE_LABELS[logged.new_stage]}")
+    if logged.cancelled_followups:
+        stage_note += "\n" + playbook().messages["followups_cancelled"].format(count=logged.cancelled_followups)
+    dispatcher.utter_message(
+        response="utter_outcome_logged" if logged.created else "utter_outcome_updated",
+        name=client.name, outcome=DISPOSITION_LABELS[outcome], stage=stage_note,
+        json_message={"type": "call_logged", "call_id": logged.call.id, "outcome": outcome,
+                      "stage": client.stage, "conversation_id": scope.conversation_id},
+    )
+    return [SlotSet("outcome", None), SlotSet("client_do_not_call", client.do_not_call)]
 
 
 class ActionLogOutcome(CrmAction):
@@ -47,50 +71,13 @@ class ActionLogOutcome(CrmAction):
         if outcome not in DISPOSITIONS:
             dispatcher.utter_message(response="utter_ask_outcome", buttons=OUTCOME_BUTTONS)
             return []
-        client = scope.client
-        previous = scope.session.scalars(select(Call).where(Call.conversation_id == scope.conversation_id)).first()
-        previous_deals = crm.count_deals(scope.session, client.id) - (
-            1 if previous is not None and previous.disposition == "deal" else 0)
         amount_text = next(scope.tracker.get_latest_entity_values("amount"), None)
         amount = parse_amount(str(amount_text)) if amount_text else None
         text = scope.tracker.latest_message.get("text") or ""
         notes = text if not text.startswith("/") else None
-        if previous is not None and previous.notes and notes and notes not in previous.notes:
-            notes = f"{previous.notes}\n{notes}"
-        state = scope.state
-        call, created = crm.upsert_call(
-            scope.session,
-            scope.conversation_id,
-            agent_id=scope.user.id,
-            client_id=client.id,
-            started_at=previous.started_at if previous else _started_at(scope),
-            ended_at=scope.context.now,
-            disposition=outcome,
-            objections=list(state.objections),
-            opening_style=scope.tracker.get_slot("opening_style"),
-            products=list(state.products_pitched),
-            amount=amount,
-            notes=notes,
-        )
-        old_stage = client.stage
-        client.stage = next_stage(client.stage, outcome, previous_deals)
-        if outcome == "do_not_call":
-            client.do_not_call = True
-        if outcome == "deal":
-            self._record_holdings(scope, state.products_pitched[-1:], amount)
-        stage_note = (f"客户阶段：{STAGE_LABELS[old_stage]} → {STAGE_LABELS[client.stage]}"
-                      if client.stage != old_stage else f"客户阶段：{STAGE_LABELS[client.stage]}")
-        dispatcher.utter_message(
-            response="utter_outcome_logged" if created else "utter_outcome_updated",
-            name=client.name, outcome=DISPOSITION_LABELS[outcome], stage=stage_note,
-            json_message={"type": "call_logged", "call_id": call.id, "outcome": outcome,
-                          "stage": client.stage, "conversation_id": scope.conversation_id},
-        )
-        return [SlotSet("outcome", None), SlotSet("client_do_not_call", client.do_not_call)]
-
-    @staticmethod
-    def _record_holdings(scope: CallScope, codes: list[str], amount: float | None) -> None:
-        held = {h.product.code for h in scope.client.holdings}
-        for product in crm.catalogue(scope.session):
-            if product.code in codes and product.code not in held:
-                scope.client.holdings.append(Holding(product=product, amount=amount))
+        # A deal is for the product under discussion (the one the closing question was about).
+        product = scope.state.current_product or (scope.state.products_pitched[-1:] or [None])[0]
+        if outcome in ("deal", "do_not_call", "refused"):
+            scope.state = scope.state.apply_phase("ended")
+        return record_outcome(dispatcher, scope, outcome, deal_product=product if outcome == "deal" else None,
+                              amount=amount, notes=notes)

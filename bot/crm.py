@@ -111,6 +111,15 @@ def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: dat
     return followup
 
 
+def cancel_followups(session: Session, client_id: int) -> int:
+    """Close every open follow-up of a client (勿扰); returns how many were open."""
+    open_ones = list(session.scalars(select(FollowUp).where(FollowUp.client_id == client_id,
+                                                            FollowUp.done.is_(False))))
+    for followup in open_ones:
+        followup.done = True
+    return len(open_ones)
+
+
 def due_followups(session: Session, *, agent_id: int | None, until: datetime,
                   since: datetime | None = None) -> list[FollowUp]:
     """Open follow-ups due up to ``until`` (all agents when ``agent_id`` is None)."""

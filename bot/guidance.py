@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,9 @@ CALLBACK_OBJECTIONS = {
 MAX_REFUSALS = 3
 LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
 # Objections answered with a selling point the call has not used yet.
-POINT_OBJECTIONS = {"objection_not_interested", "objection_hate_sales", "objection_price"}
+POINT_OBJECTIONS = {"objection_not_interested", "objection_hate_sales", "objection_price",
+                    "customer_asks_purpose", "objection_referral_doubt", "objection_already_customer"}
+DO_NOT_CALL = "objection_do_not_call"
 
 
 @dataclass(frozen=True)
@@ -153,16 +155,53 @@ class Script:
         return "\n".join(parts)
 
 
-@dataclass
-class CallState:
-    """What this call has used so far (mirrors the conversation's slots)."""
+# Where the call is; decides what a short "OK" from the customer means.
+PHASES = ("none", "opening", "pitching", "objection", "closing", "ended")
 
-    used_points: list[str] = field(default_factory=list)  # "CODE:index"
-    opening_styles: list[str] = field(default_factory=list)
-    objections: list[str] = field(default_factory=list)
-    products_pitched: list[str] = field(default_factory=list)
+
+@dataclass(frozen=True)
+class CallState:
+    """What this call has used so far (mirrors the conversation's slots). Immutable: a
+    guidance function returns a ``Reply`` and ``apply`` gives the next state."""
+
+    used_points: tuple[str, ...] = ()  # "CODE:index"
+    opening_styles: tuple[str, ...] = ()
+    objections: tuple[str, ...] = ()
+    products_pitched: tuple[str, ...] = ()
     refusals: int = 0
     last_line: str | None = None
+    phase: str = "none"
+    opening_style: str | None = None
+    current_product: str | None = None  # product code under discussion
+    last_objection: str | None = None
+
+    def apply(self, reply: Reply) -> CallState:
+        """The one place where a call's state changes."""
+        changes: dict[str, Any] = {"last_line": reply.script.text}
+        openings = () if reply.restart_openings else self.opening_styles
+        if reply.opening_style:
+            changes["opening_style"] = reply.opening_style
+            openings = (*openings, reply.opening_style)
+        changes["opening_styles"] = openings
+        if reply.used_point and reply.used_point not in self.used_points:
+            changes["used_points"] = (*self.used_points, reply.used_point)
+        if reply.product is not None:
+            changes["current_product"] = reply.product.code
+            if reply.product.code not in self.products_pitched:
+                changes["products_pitched"] = (*self.products_pitched, reply.product.code)
+        if reply.objection:
+            changes["last_objection"] = reply.objection
+            if reply.objection not in self.objections:
+                changes["objections"] = (*self.objections, reply.objection)
+        if reply.refusal:
+            changes["refusals"] = self.refusals + 1
+        if reply.phase:
+            changes["phase"] = reply.phase
+        return replace(self, **changes)
+
+    def apply_phase(self, phase: str) -> CallState:
+        """Only the phase moves (an outcome logged by hand ends the call)."""
+        return replace(self, phase=phase)
 
 
 @dataclass(frozen=True)
@@ -183,12 +222,20 @@ class Context:
 
 @dataclass(frozen=True)
 class Reply:
+    """A line for the agent and everything it changes in the call (see ``CallState.apply``)."""
+
     script: Script
     follow_up_at: datetime | None = None
     follow_up_reason: str | None = None
     used_point: str | None = None
     product: ProductInfo | None = None
     closed: bool = False
+    opening_style: str | None = None
+    restart_openings: bool = False
+    objection: str | None = None
+    refusal: bool = False
+    phase: str | None = None
+    confirm_deal: bool = False  # the customer said yes to the closing question
 
 
 # ---- profile rules -------------------------------------------------------
@@ -324,29 +371,32 @@ def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> 
     return None
 
 
-def opening(ctx: Context, state: CallState, rng: random.Random | None = None) -> tuple[Script, ProductInfo | None]:
+def opening(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
     """The best opening style not yet given in this call."""
     pb = playbook()
     ranked = rank_openings(ctx.profile)
     remaining = [(s, why) for s, why in ranked if s not in state.opening_styles]
     notes: tuple[str, ...] = ()
-    if not remaining:
+    restart = not remaining
+    if restart:
         remaining, notes = ranked, (pb.messages["all_openings_used"],)
-        state.opening_styles.clear()
     style, why = remaining[0]
     product = default_product(ctx, state)
     technique: Technique = pb.openings[style]
     extra = {}
+    used_point = None
     if product is not None:
         # The opening spends the product's next selling point, so the next pitch moves on.
         index = next_point(product, state.used_points)
         if index is not None:
             extra["advantage"] = product.selling_points[index]
-            state.used_points.append(f"{product.code}:{index}")
+            used_point = f"{product.code}:{index}"
     text = _say(technique, ctx, product, state, rng, **extra)
     risk = _risk_note(product) if product else None
     notes += (risk,) if risk else ()
-    return Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes), product
+    script = Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes)
+    return Reply(script, used_point=used_point, product=product, opening_style=style, restart_openings=restart,
+                 phase="opening")
 
 
 def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply:
@@ -360,11 +410,11 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     notes = (risk,) if risk else ()
     if index is None:
         text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
-        return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product)
+        return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product, phase="pitching")
     intro = pb.messages["pitch_intro"].format(product=product.name, index=index + 1, total=len(product.selling_points))
     text = f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}"
     return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
-                 used_point=f"{product.code}:{index}", product=product)
+                 used_point=f"{product.code}:{index}", product=product, phase="pitching")
 
 
 def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Random | None = None,
@@ -373,13 +423,18 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     from bot.timeparse import describe
 
     pb = playbook()
-    refusals = state.refusals + (1 if intent in REFUSALS else 0)
+    refusal = intent in REFUSALS
+    refusals = state.refusals + (1 if refusal else 0)
     product = default_product(ctx, state, requested_product)
-    if intent in REFUSALS and refusals >= MAX_REFUSALS:
+    if intent == "objection_already_customer" and requested_product is None:
+        # Thanks, then the next product the client does not hold yet.
+        product = next((p for p, _why in recommend_products(ctx.profile, ctx.catalogue)), product)
+    if refusal and refusals >= MAX_REFUSALS:
         technique = pb.closing
         follow_up = ctx.now + timedelta(days=7)
         text = _say(technique, ctx, product, state, rng, callback_time=describe(follow_up, ctx.now))
-        return Reply(Script(text, technique.name, "closing"), product=product, closed=True)
+        return Reply(Script(text, technique.name, "closing"), product=product, closed=True, objection=intent,
+                     refusal=True, phase="ended")
 
     extra: dict[str, str] = {}
     used_point = None
@@ -415,23 +470,56 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     if follow_up_at is not None:
         reason = f"{pb.objections[intent].name}：{extra['callback_time']}回电"
     return Reply(Script(text, technique.name, intent, notes=tuple(notes)), follow_up_at=follow_up_at,
-                 follow_up_reason=reason, used_point=used_point, product=product)
+                 follow_up_reason=reason, used_point=used_point, product=product, objection=intent,
+                 refusal=refusal, phase="objection")
 
 
 def interested(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    """A buying signal: one more point of the product under discussion, then the next step
+    towards signing (the closing question)."""
     pb = playbook()
     product = default_product(ctx, state)
     extra = {}
     used_point = None
-    found = next_unused(ctx, state, product)
-    if found is not None:
-        product, index = found
-        extra["advantage"] = product.selling_points[index]
-        used_point = f"{product.code}:{index}"
+    if product is not None:
+        # Stay on this product: the customer said yes to it, not to the next one in the rotation.
+        index = next_point(product, state.used_points)
+        if index is not None:
+            used_point = f"{product.code}:{index}"
+        extra["advantage"] = product.selling_points[index if index is not None else -1]
     risk = _risk_note(product) if product else None
     text = _say(pb.interested, ctx, product, state, rng, **extra)
     return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
-                 used_point=used_point, product=product)
+                 used_point=used_point, product=product, phase="closing")
+
+
+def agrees(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    """The customer said "OK": what it means depends on where the call is."""
+    pb = playbook()
+    phase = state.phase
+    if phase == "closing":
+        # Yes to the closing question: the deal, for the product under discussion.
+        product = ctx.product(state.current_product) or default_product(ctx, state)
+        name = product.name if product else "这项业务"
+        text = pb.messages["deal_agreed"].format(product=name)
+        return Reply(Script(text, "确认办理", "deal_agreed"), product=product, phase="ended", confirm_deal=True)
+    if phase == "objection" and state.last_objection in CALLBACK_OBJECTIONS:
+        # Yes to the proposed callback time: thank and hang up, as the seed says.
+        return Reply(Script(pb.messages["callback_agreed"], "约定回电", "callback_agreed"), phase="ended")
+    if phase == "pitching" or (phase == "objection" and state.last_objection in POINT_OBJECTIONS):
+        # Yes to "您听着怎么样？": a buying signal.
+        return interested(ctx, state, rng)
+    if phase == "ended":
+        return Reply(Script(pb.messages["call_already_ended"], "通话已结束", "ended"))
+    # No opening yet, after the opening, or after a trust/purpose answer: they agreed to listen.
+    return pitch(ctx, state)
+
+
+def do_not_call(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    """The customer asked not to be called again: apologise, confirm, end the call."""
+    technique = playbook().objections[DO_NOT_CALL]
+    text = _say(technique, ctx, None, state, rng)
+    return Reply(Script(text, technique.name, DO_NOT_CALL), objection=DO_NOT_CALL, phase="ended")
 
 
 def callback_due(intent: str, now: datetime) -> datetime:

@@ -1,12 +1,17 @@
-"""How a call's disposition moves the client along the funnel."""
+"""Logging a call's outcome: the call row, and how the disposition moves the client along the funnel."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES
+from bot import crm
+from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, Holding
 from bot.settings import PROJECT_ROOT
 
 # Dispositions that show interest lift a cold client to 潜在客户.
@@ -60,3 +65,46 @@ def disposition_for(text: str | None) -> str | None:
         if phrase in text:
             return code
     return None
+
+
+@dataclass
+class LoggedCall:
+    """What logging a call did, for the message to the agent."""
+
+    call: Call
+    created: bool
+    old_stage: str
+    new_stage: str
+    cancelled_followups: int
+
+
+def log_call(session: Session, *, conversation_id: str, agent_id: int, client: Client, outcome: str,
+             started_at: datetime, now: datetime, objections: list[str], opening_style: str | None,
+             products: list[str], deal_product: str | None = None, amount: float | None = None,
+             notes: str | None = None) -> LoggedCall:
+    """Write (or update) the conversation's call row and what follows from the outcome: the
+    client's stage, holdings after a deal, and for 勿扰 the flag and the open follow-ups."""
+    previous = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    previous_deals = crm.count_deals(session, client.id) - (
+        1 if previous is not None and previous.disposition == "deal" else 0)
+    if previous is not None and previous.notes and notes and notes not in previous.notes:
+        notes = f"{previous.notes}\n{notes}"
+    call, created = crm.upsert_call(
+        session, conversation_id, agent_id=agent_id, client_id=client.id,
+        started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,
+        objections=list(objections), opening_style=opening_style, products=list(products), amount=amount,
+        notes=notes,
+    )
+    old_stage = client.stage
+    client.stage = next_stage(client.stage, outcome, previous_deals)
+    cancelled = 0
+    if outcome == "do_not_call":
+        client.do_not_call = True
+        cancelled = crm.cancel_followups(session, client.id)
+    if outcome == "deal" and deal_product:
+        held = {h.product.code for h in client.holdings}
+        product = next((p for p in crm.catalogue(session) if p.code == deal_product), None)
+        if product is not None and product.code not in held:
+            client.holdings.append(Holding(product=product, amount=amount))
+    session.flush()
+    return LoggedCall(call, created, old_stage, client.stage, cancelled)

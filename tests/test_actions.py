@@ -248,3 +248,55 @@ async def test_low_confidence_offers_the_two_likeliest_intents():
     buttons = dispatcher.messages[0]["buttons"]
     assert [b["title"] for b in buttons] == ["客户说在忙", "要开场白"]
     assert buttons[0]["payload"] == '/objection_busy{"client_name": "张三"}'
+
+
+async def test_do_not_call_end_to_end(crm_url, frozen_clock):
+    from actions.guidance import ActionHandleDoNotCall
+
+    conversation = await _looked_up("赵敏")
+    with sessions(crm_url).begin() as session:
+        zhao = session.scalars(select(Client).where(Client.name == "赵敏")).one()
+        agent = session.scalars(select(User).where(User.login == "agent01")).one()
+        session.add(FollowUp(client_id=zhao.id, agent_id=agent.id, due_at=WORKDAY_MORNING + timedelta(days=1),
+                             reason="上次约的回访"))
+    asked = await conversation.run(ActionHandleDoNotCall(), "客户说我在开会，你们以后别打了", "objection_do_not_call")
+    assert "抱歉" in asked[0]["text"] and "登记为勿扰" in asked[0]["text"]
+    assert [b["payload"] for b in asked[0]["buttons"]] == ['/log_outcome{"outcome": "do_not_call"}']
+    assert not _one(crm_url, select(Client.do_not_call).where(Client.name == "赵敏"))[0]  # not before confirming
+
+    confirmed = await conversation.run(ActionLogOutcome(), '/log_outcome{"outcome": "do_not_call"}', "log_outcome",
+                                       outcome="do_not_call")
+    assert "勿扰" in texts(confirmed) and "取消1个待办回访" in texts(confirmed)
+    assert _one(crm_url, select(Client.do_not_call).where(Client.name == "赵敏")) == [True]
+    assert [c.disposition for c in _one(crm_url, select(Call))] == ["do_not_call"]
+    assert _one(crm_url, select(FollowUp.done)) == [True]
+
+    refused = await conversation.run(ActionScheduleCallback(), "约她明天下午三点再打", "schedule_callback",
+                                     time="明天下午三点")
+    assert "勿扰" in texts(refused) and "不得" in texts(refused)
+    assert len(_one(crm_url, select(FollowUp))) == 1  # nothing new booked
+    sales = ((ActionSuggestOpening(), "request_opening"), (ActionNextAdvantage(), "request_next_advantage"),
+             (ActionHandleObjection(), "objection_busy"))
+    for action, intent in sales:
+        messages = await conversation.run(action, "再试试", intent)
+        assert "勿扰" in texts(messages) and not messages[0].get("custom")  # a warning, no script
+    assert len(_one(crm_url, select(FollowUp))) == 1
+
+
+async def test_the_customer_ok_follows_the_call(crm_url, frozen_clock):
+    """Opening -> 好的 -> selling point -> 好的 -> closing question -> 好的 -> deal for that product."""
+    from actions.guidance import ActionCustomerAgrees
+
+    conversation = await _looked_up("李四")
+    await conversation.run(ActionProductPitch(), "白金信用卡怎么介绍", "request_product_pitch", product="白金信用卡")
+    assert conversation.slots["call_phase"] == "pitching"
+    signal = await conversation.run(ActionCustomerAgrees(), "客户说嗯嗯可以", "customer_agrees")
+    assert signal[0]["custom"]["key"] == "customer_interested" and conversation.slots["call_phase"] == "closing"
+    deal = await conversation.run(ActionCustomerAgrees(), "客户说行，办吧", "customer_agrees")
+    assert "白金信用卡" in deal[0]["text"] and "成交" in texts(deal)
+    call = _one(crm_url, select(Call))[0]
+    assert call.disposition == "deal" and call.client.name == "李四"
+    held = _one(crm_url, select(Client).where(Client.name == "李四"))[0]
+    with sessions(crm_url).begin() as session:
+        codes = {h.product.code for h in session.get(Client, held.id).holdings}
+    assert "PLATINUM_CARD" in codes and conversation.slots["call_phase"] == "ended"

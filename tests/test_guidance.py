@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot import guidance
-from bot.guidance import CallState, Context, ProductInfo, Profile
+from bot.guidance import PHASES, CallState, Context, ProductInfo, Profile
 from bot.models import Client
 from bot.playbook import OPENING_STYLES, find_forbidden, playbook
 
@@ -41,7 +41,7 @@ def make_context(session):
     ],
 )
 def test_opening_fits_the_profile(make_context, client, style, must_mention):
-    script, _product = guidance.opening(make_context(client), CallState(), random.Random(1))
+    script = guidance.opening(make_context(client), CallState(), random.Random(1)).script
     assert script.key == style
     assert script.why  # one line explaining the choice
     if must_mention:
@@ -49,19 +49,20 @@ def test_opening_fits_the_profile(make_context, client, style, must_mention):
 
 
 def test_opening_uses_title_agent_bank(make_context):
-    script, _ = guidance.opening(make_context("张三"), CallState(), random.Random(1))
+    script = guidance.opening(make_context("张三"), CallState(), random.Random(1)).script
     assert "张先生" in script.text and "李明" in script.text and "星海银行" in script.text
 
 
 def test_asking_again_gives_the_next_style_until_all_nine(make_context):
     ctx, state, seen = make_context("朱丽"), CallState(), []
     for _ in OPENING_STYLES:
-        script, _ = guidance.opening(ctx, state)
-        state.opening_styles.append(script.key)
-        seen.append(script.key)
+        reply = guidance.opening(ctx, state)
+        state = state.apply(reply)
+        seen.append(reply.script.key)
     assert sorted(seen) == sorted(OPENING_STYLES)
-    script, _ = guidance.opening(ctx, state)
-    assert script.key == seen[0] and script.notes  # starts over, and says so
+    again = guidance.opening(ctx, state)
+    assert again.script.key == seen[0] and again.script.notes  # starts over, and says so
+    assert state.apply(again).opening_styles == (seen[0],)
 
 
 def test_every_opening_template_passes_the_30_second_rule():
@@ -78,7 +79,7 @@ def test_pitch_gives_selling_points_in_order_one_at_a_time(make_context):
     seen = []
     for _ in range(3):
         reply = guidance.pitch(ctx, state, "白金信用卡")
-        state.used_points.append(reply.used_point)
+        state = state.apply(reply)
         seen.append(reply.script.text)
     product = ctx.product("白金信用卡")
     for index, (text, point) in enumerate(zip(seen, product.selling_points, strict=True)):
@@ -109,9 +110,8 @@ def test_not_interested_gives_a_new_point_each_time_then_closes(make_context):
         reply = guidance.handle_objection("objection_not_interested", ctx, state)
         assert not reply.closed
         points.append(reply.used_point)
-        state.used_points.append(reply.used_point)
-        state.refusals += 1
-    assert len(set(points)) == 2
+        state = state.apply(reply)
+    assert len(set(points)) == 2 and state.refusals == 2
     final = guidance.handle_objection("objection_not_interested", ctx, state)
     assert final.closed and final.script.key == "closing"
 
@@ -164,14 +164,17 @@ def test_no_generated_line_makes_a_forbidden_promise(make_context, client):
         state = CallState()
         lines = []
         for _ in range(9):
-            script, _ = guidance.opening(ctx, state, rng)
-            state.opening_styles.append(script.key)
-            lines.append(script.readable)
+            reply = guidance.opening(ctx, state, rng)
+            state = state.apply(reply)
+            lines.append(reply.script.readable)
         for intent in pb_objections():
             lines.append(guidance.handle_objection(intent, ctx, CallState(), rng).script.readable)
         for product in ctx.catalogue:
             lines.append(guidance.pitch(ctx, CallState(), product.code).script.readable)
         lines.append(guidance.interested(ctx, CallState(), rng).script.readable)
+        for phase in PHASES:
+            lines.append(guidance.agrees(ctx, CallState(phase=phase), rng).script.readable)
+        lines.append(guidance.do_not_call(ctx, CallState(), rng).script.readable)
         for line in lines:
             assert not find_forbidden(line), line
             assert "{" not in line and "}" not in line, line
@@ -179,3 +182,61 @@ def test_no_generated_line_makes_a_forbidden_promise(make_context, client):
 
 def pb_objections():
     return list(playbook().objections)
+
+
+# ---- the call's phase decides what the customer's "OK" means -----------------------------
+
+def test_ok_after_the_opening_gives_the_next_selling_point(make_context):
+    ctx = make_context("张三")
+    state = CallState().apply(guidance.opening(ctx, CallState(), random.Random(1)))
+    assert state.phase == "opening"
+    reply = guidance.agrees(ctx, state)
+    assert reply.script.key == "pitch" and reply.phase == "pitching"
+    assert reply.used_point not in state.used_points  # not the point the opening already used
+
+
+def test_ok_after_a_selling_point_is_a_buying_signal(make_context):
+    ctx = make_context("李四")
+    state = CallState().apply(guidance.pitch(ctx, CallState(), "白金信用卡"))
+    reply = guidance.agrees(ctx, state)
+    assert reply.script.key == "customer_interested" and reply.phase == "closing"
+    assert reply.product.code == "PLATINUM_CARD"  # the same product, not the next in the rotation
+
+
+def test_ok_after_the_closing_question_confirms_the_deal_for_that_product(make_context):
+    ctx = make_context("李四")
+    state = CallState()
+    for reply in (guidance.pitch(ctx, state, "白金信用卡"),):
+        state = state.apply(reply)
+    state = state.apply(guidance.interested(ctx, state))
+    reply = guidance.agrees(ctx, state)
+    assert reply.confirm_deal and reply.product.code == "PLATINUM_CARD" and reply.phase == "ended"
+    assert "白金信用卡" in reply.script.text
+
+
+def test_ok_after_a_proposed_callback_ends_the_call(make_context):
+    ctx = make_context("张三")
+    state = CallState().apply(guidance.handle_objection("objection_busy", ctx, CallState()))
+    reply = guidance.agrees(ctx, state)
+    assert reply.script.key == "callback_agreed" and reply.phase == "ended" and not reply.confirm_deal
+
+
+def test_do_not_call_apologises_and_ends_without_selling(make_context):
+    ctx = make_context("赵敏")
+    reply = guidance.do_not_call(ctx, CallState())
+    assert reply.phase == "ended" and reply.objection == "objection_do_not_call"
+    assert reply.used_point is None and reply.product is None
+    assert any(word in reply.script.text for word in ("抱歉", "打扰"))
+    assert not any(p.name in reply.script.text for p in ctx.catalogue)
+
+
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        (datetime(2026, 11, 23, 7, 0), datetime(2026, 11, 23, 9, 30)),  # before office hours
+        (datetime(2026, 11, 23, 12, 0), datetime(2026, 11, 23, 13, 0)),  # in an hour
+        (datetime(2026, 11, 23, 23, 30), datetime(2026, 11, 24, 9, 30)),  # night: next morning
+    ],
+)
+def test_busy_callback_at_any_hour(now, due):
+    assert guidance.callback_due("objection_busy", now) == due

@@ -40,6 +40,8 @@ ACTION_TITLES = {
     "action_product_pitch": "给出产品介绍",
     "action_handle_objection": "应对客户异议",
     "action_customer_interested": "跟进购买信号",
+    "action_customer_agrees": "按通话阶段理解“好的”",
+    "action_handle_do_not_call": "客户要求勿扰",
     "action_log_outcome": "写入通话记录",
     "action_schedule_callback": "预约回访",
     "action_list_followups": "列出待回访客户",
