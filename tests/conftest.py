@@ -113,3 +113,18 @@ def api_token(servers, login: str) -> str:
                           json={"login": login, "password": DEMO_PASSWORDS[login]})
     reply.raise_for_status()
     return reply.json()["token"]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Print the NLU reports written by this run (tests/test_dialogue.py) at the end of `make test`."""
+    for name in ("holdout", "realistic"):
+        path = ARTIFACTS / f"nlu-report-{name}.txt"
+        if path.exists() and path.stat().st_mtime >= config._salesbot_started:
+            terminalreporter.write_sep("-", f"NLU report: {name}")
+            terminalreporter.write_line(path.read_text(encoding="utf-8"))
+
+
+def pytest_configure(config):
+    import time
+
+    config._salesbot_started = time.time()

@@ -96,3 +96,36 @@ def test_jieba_userdict_lists_catalogue_and_domain_terms(session, tmp_path):
     assert {"白金信用卡", "大额存单", "代发工资", "张三", "存款保险"} <= words
     terms = catalogue_terms(session)
     assert terms[0].text == max((t.text for t in terms), key=len)  # longest first
+
+
+# ---- pinyin and relayed-speech features (bot/nlu/phone_features.py) ----------------------
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [("不虚要", "不需要"), ("开汇", "开会"), ("打措了", "打错了"), ("年废", "年费"), ("回放", "回访"),
+     ("开厂白", "开场白")],
+)
+def test_ime_homophones_share_their_pinyin_features(typed, meant):
+    from bot.nlu.phone_features import sentence_features, token_features
+
+    assert token_features(typed) == token_features(meant)
+    assert sentence_features(typed) == sentence_features(meant)
+
+
+def test_fuzzy_pinyin_merges_what_hasty_typists_confuse():
+    from bot.nlu.phone_features import sentence_features
+
+    # 是/四 (shi/si) and 您/林 (nin/lin) differ in pinyin but share the fuzzy form.
+    assert "fz:si" in sentence_features("是") and "fz:si" in sentence_features("四")
+    assert set(sentence_features("您")) & set(sentence_features("林")) >= {"fz:lin"}
+
+
+@pytest.mark.parametrize(
+    ("line", "relayed"),
+    [("客户说算了", True), ("客户：不用了", True), ("他讲不要了", True), ("对方问你是谁", True),
+     ("那个 她说在开会", True), ("取消", False), ("不是这个", False), ("查一下他的资料", False)],
+)
+def test_relay_prefix_is_a_feature(line, relayed):
+    from bot.nlu.phone_features import RELAYED, sentence_features
+
+    assert (RELAYED in sentence_features(line)) is relayed
