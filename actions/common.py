@@ -138,13 +138,16 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
     settings = get_settings()
     client = current_client(session, tracker, identity)
     profile = Profile.from_row(client) if client else None
+    now = clock.now()
+    pending = crm.pending_callbacks(session, client.id, now, tracker.sender_id) if client else []
     context = Context(
         bank=settings.bank_name,
         hotline=settings.bank_hotline,
         agent_name=user.name,
-        now=clock.now(),
+        now=now,
         profile=profile,
         catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
+        pending_callback=pending[0].due_at if pending else None,
     )
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
 

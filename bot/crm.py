@@ -111,6 +111,16 @@ def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: dat
     return followup
 
 
+def pending_callbacks(session: Session, client_id: int, now: datetime, conversation_id: str) -> list[FollowUp]:
+    """The client's open callbacks due by the end of today (overdue ones too), latest first,
+    that an earlier call booked: this call is the one they were booked for."""
+    until = datetime.combine(now.date(), time.max)
+    return list(session.scalars(select(FollowUp).where(
+        FollowUp.client_id == client_id, FollowUp.done.is_(False), FollowUp.due_at <= until,
+        (FollowUp.conversation_id != conversation_id) | FollowUp.conversation_id.is_(None),
+    ).order_by(FollowUp.due_at.desc())).unique())
+
+
 def cancel_followups(session: Session, client_id: int) -> int:
     """Close every open follow-up of a client (勿扰); returns how many were open."""
     open_ones = list(session.scalars(select(FollowUp).where(FollowUp.client_id == client_id,

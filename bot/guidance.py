@@ -35,6 +35,7 @@ LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
 POINT_OBJECTIONS = {"objection_not_interested", "objection_hate_sales", "objection_price",
                     "customer_asks_purpose", "objection_referral_doubt", "objection_already_customer"}
 DO_NOT_CALL = "objection_do_not_call"
+CALLBACK_STYLE = "callback"  # the opening for a callback the customer agreed to
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,7 @@ class Context:
     now: datetime
     profile: Profile | None
     catalogue: tuple[ProductInfo, ...]
+    pending_callback: datetime | None = None  # a callback agreed in an earlier call, due by today
 
     def product(self, code_or_name: str | None) -> ProductInfo | None:
         for product in self.catalogue:
@@ -373,6 +375,8 @@ def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> 
 
 def opening(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
     """The best opening style not yet given in this call."""
+    from bot.timeparse import describe
+
     pb = playbook()
     ranked = rank_openings(ctx.profile)
     remaining = [(s, why) for s, why in ranked if s not in state.opening_styles]
@@ -381,9 +385,14 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None) ->
     if restart:
         remaining, notes = ranked, (pb.messages["all_openings_used"],)
     style, why = remaining[0]
-    product = default_product(ctx, state)
     technique: Technique = pb.openings[style]
     extra = {}
+    if ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles:
+        # The customer agreed to this call: start from that, as the seed says.
+        style, technique, restart, notes = CALLBACK_STYLE, pb.callback_opening, False, ()
+        extra["callback_time"] = describe(ctx.pending_callback, ctx.now)
+        why = pb.messages["callback_opening_why"].format(time=extra["callback_time"])
+    product = default_product(ctx, state)
     used_point = None
     if product is not None:
         # The opening spends the product's next selling point, so the next pitch moves on.

@@ -101,6 +101,10 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     if outcome == "do_not_call":
         client.do_not_call = True
         cancelled = crm.cancel_followups(session, client.id)
+    else:
+        # This call is the callback an earlier call booked: that follow-up is done.
+        for followup in crm.pending_callbacks(session, client.id, now, conversation_id):
+            followup.done = True
     if outcome == "deal" and deal_product:
         held = {h.product.code for h in client.holdings}
         product = next((p for p in crm.catalogue(session) if p.code == deal_product), None)

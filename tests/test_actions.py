@@ -300,3 +300,18 @@ async def test_the_customer_ok_follows_the_call(crm_url, frozen_clock):
     with sessions(crm_url).begin() as session:
         codes = {h.product.code for h in session.get(Client, held.id).holdings}
     assert "PLATINUM_CARD" in codes and conversation.slots["call_phase"] == "ended"
+
+
+async def test_the_next_call_opens_with_the_agreed_callback_and_closes_it(crm_url, frozen_clock):
+    """Seed 001: call back at the agreed time "你叫我1小时后来电话的", then that follow-up is done."""
+    first = await _looked_up("张三", sender_id="call-busy")
+    await first.run(ActionHandleObjection(), "客户说在开会", "objection_busy")
+    frozen_clock(WORKDAY_MORNING + timedelta(hours=1))
+    second = await _looked_up("张三", sender_id="call-back")
+    opening = await second.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    script = opening[0]["custom"]
+    assert script["key"] == "callback" and script["technique"] == "约定回电" and "11:00" in script["text"]
+    again = await second.run(ActionSuggestOpening(), "换一个", "request_opening")
+    assert again[0]["custom"]["key"] != "callback"  # once is enough
+    await second.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
+    assert _one(crm_url, select(FollowUp.done)) == [True]

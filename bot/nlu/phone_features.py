@@ -72,8 +72,8 @@ def token_features(text: str) -> list[str]:
 def sentence_features(text: str) -> list[str]:
     found = syllables(text)
     names = [f"py:{s}" for s in found] + [f"fz:{_fuzzy(s)}" for s in found]
-    names += [f"py2:{a}_{b}" for a, b in zip(found, found[1:])]
-    names += [f"fz2:{_fuzzy(a)}_{_fuzzy(b)}" for a, b in zip(found, found[1:])]
+    names += [f"py2:{a}_{b}" for a, b in zip(found, found[1:], strict=False)]
+    names += [f"fz2:{_fuzzy(a)}_{_fuzzy(b)}" for a, b in zip(found, found[1:], strict=False)]
     names.append(RELAYED if is_relayed(text) else OWN)
     return names
 

@@ -41,6 +41,7 @@ class Technique:
 @dataclass(frozen=True)
 class Playbook:
     openings: dict[str, Technique]
+    callback_opening: Technique
     objections: dict[str, Technique]
     closing: Technique
     interested: Technique
@@ -58,7 +59,7 @@ class Playbook:
         for group in (self.openings, self.objections):
             for technique in group.values():
                 lines += [technique.name, technique.technique, *technique.templates]
-        for technique in (self.closing, self.interested, self.risk_no_level):
+        for technique in (self.closing, self.interested, self.risk_no_level, self.callback_opening):
             lines += [technique.name, technique.technique, *technique.templates]
         lines += [r["why"] for r in self.opening_rules + self.product_rules]
         lines += [v for v in self.messages.values() if isinstance(v, str)]
@@ -84,7 +85,8 @@ def _check_placeholders(text: str, where: str) -> None:
 
 
 def load_playbook() -> Playbook:
-    openings_raw = _read("openings.yml")["styles"]
+    openings_file = _read("openings.yml")
+    openings_raw = openings_file["styles"]
     openings = {
         s["id"]: Technique(s["id"], s["name"], s.get("technique", ""), tuple(s["templates"]))
         for s in openings_raw
@@ -97,6 +99,7 @@ def load_playbook() -> Playbook:
     compliance = _read("compliance.yml")
     playbook = Playbook(
         openings=openings,
+        callback_opening=_technique("callback", openings_file["callback"], "templates"),
         objections=objections,
         closing=_technique("closing", objections_raw["closing"]),
         interested=_technique("interested", objections_raw["interested"]),
@@ -112,7 +115,7 @@ def load_playbook() -> Playbook:
         for technique in group.values():
             for template in technique.templates:
                 _check_placeholders(template, f"{technique.key}: {template[:20]}")
-    for technique in (playbook.closing, playbook.interested, playbook.risk_no_level):
+    for technique in (playbook.closing, playbook.interested, playbook.risk_no_level, playbook.callback_opening):
         for template in technique.templates:
             _check_placeholders(template, f"{technique.key}: {template[:20]}")
     for line in playbook.all_lines():
