@@ -197,7 +197,7 @@ class ActionCustomerAgrees(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
-        reply = guidance.agrees(scope.context, scope.state)
+        reply = guidance.agrees(scope.context, scope.state, said=scope.tracker.latest_message.get("text") or "")
         scope.apply(reply)
         if not reply.confirm_deal:
             send_script(dispatcher, reply.script, DEAL_BUTTONS if reply.phase == "closing" else OBJECTION_BUTTONS)

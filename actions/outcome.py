@@ -9,10 +9,10 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CallScope, CrmAction
+from bot import clock
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
 from bot.outcomes import disposition_for, log_call
 from bot.playbook import playbook
-from bot.settings import get_settings
 from bot.timeparse import parse_amount
 
 OUTCOME_BUTTONS = [
@@ -24,7 +24,7 @@ OUTCOME_BUTTONS = [
 def _started_at(scope: CallScope) -> datetime:
     for event in scope.tracker.events:
         if event.get("event") == "user" and event.get("timestamp"):
-            return datetime.fromtimestamp(event["timestamp"], get_settings().timezone).replace(tzinfo=None)
+            return clock.from_timestamp(event["timestamp"])
     return scope.context.now
 
 

@@ -6,20 +6,32 @@ the hour, so every part reads the time here; tests freeze it to run at any hour.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.settings import timezone
 
 _source: Callable[[], datetime] | None = None
 
 
+def offset() -> timedelta:
+    """SALESBOT_CLOCK_OFFSET (seconds) shifts every process's clock alike, so end-to-end tests can
+    run the services at a fixed hour of the day whatever the hour of the CI run. Unset in production."""
+    return timedelta(seconds=float(os.environ.get("SALESBOT_CLOCK_OFFSET") or 0))
+
+
 def now() -> datetime:
     """The current local time, naive (how the CRM stores times)."""
     if _source is not None:
         return _source()
-    return datetime.now(timezone()).replace(tzinfo=None)
+    return datetime.now(timezone()).replace(tzinfo=None) + offset()
+
+
+def from_timestamp(timestamp: float) -> datetime:
+    """A POSIX timestamp (e.g. of a tracker event) on this clock, naive local time."""
+    return datetime.fromtimestamp(timestamp, timezone()).replace(tzinfo=None) + offset()
 
 
 @contextmanager

@@ -35,6 +35,8 @@ LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
 POINT_OBJECTIONS = {"objection_not_interested", "objection_hate_sales", "objection_price",
                     "customer_asks_purpose", "objection_referral_doubt", "objection_already_customer"}
 DO_NOT_CALL = "objection_do_not_call"
+# Answers that end on a selling point and "您听着怎么样？": a yes to them is a buying signal.
+BUYING_SIGNAL_AFTER = {"objection_not_interested", "objection_hate_sales", "objection_price"}
 CALLBACK_STYLE = "callback"  # the opening for a callback the customer agreed to
 
 
@@ -502,11 +504,20 @@ def interested(ctx: Context, state: CallState, rng: random.Random | None = None)
                  used_point=used_point, product=product, phase="closing")
 
 
-def agrees(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
-    """The customer said "OK": what it means depends on where the call is."""
+def decided(said: str) -> bool:
+    """Whether the customer's words are a decision to sign up (行，办吧 / 就办这个), not just "OK"."""
+    from bot.text import normalize
+
+    text = normalize(said or "")
+    return any(phrase in text for phrase in playbook().messages["decision_phrases"])
+
+
+def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, said: str = "") -> Reply:
+    """The customer said "OK": what it means depends on where the call is (and on whether the
+    words already say "sign me up")."""
     pb = playbook()
     phase = state.phase
-    if phase == "closing":
+    if phase == "closing" or (phase in ("pitching", "objection") and state.current_product and decided(said)):
         # Yes to the closing question: the deal, for the product under discussion.
         product = ctx.product(state.current_product) or default_product(ctx, state)
         name = product.name if product else "这项业务"
@@ -515,7 +526,7 @@ def agrees(ctx: Context, state: CallState, rng: random.Random | None = None) -> 
     if phase == "objection" and state.last_objection in CALLBACK_OBJECTIONS:
         # Yes to the proposed callback time: thank and hang up, as the seed says.
         return Reply(Script(pb.messages["callback_agreed"], "约定回电", "callback_agreed"), phase="ended")
-    if phase == "pitching" or (phase == "objection" and state.last_objection in POINT_OBJECTIONS):
+    if phase == "pitching" or (phase == "objection" and state.last_objection in BUYING_SIGNAL_AFTER):
         # Yes to "您听着怎么样？": a buying signal.
         return interested(ctx, state, rng)
     if phase == "ended":

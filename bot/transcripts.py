@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, or_, select
 
+from bot import clock
 from bot.db import engine_for
 from bot.settings import get_settings
 
@@ -43,7 +43,7 @@ def transcript(conversation_id: str, url: str | None = None) -> list[dict[str, A
     turns: list[dict[str, Any]] = []
     for row in rows:
         data = json.loads(row.data or "{}")
-        when = datetime.fromtimestamp(row.timestamp).isoformat(timespec="seconds") if row.timestamp else None
+        when = clock.from_timestamp(row.timestamp).isoformat(timespec="seconds") if row.timestamp else None
         if row.type_name == "user":
             parse = data.get("parse_data") or {}
             intent = parse.get("intent") or {}

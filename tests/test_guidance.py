@@ -240,3 +240,19 @@ def test_do_not_call_apologises_and_ends_without_selling(make_context):
 )
 def test_busy_callback_at_any_hour(now, due):
     assert guidance.callback_due("objection_busy", now) == due
+
+
+def test_a_decision_after_a_selling_point_is_the_deal(make_context):
+    ctx = make_context("朱丽")
+    state = CallState().apply(guidance.pitch(ctx, CallState(), "白金信用卡"))
+    assert not guidance.agrees(ctx, state, said="客户说嗯嗯可以").confirm_deal  # only a buying signal
+    deal = guidance.agrees(ctx, state, said="客户说行，辦吧")
+    assert deal.confirm_deal and deal.product.code == "PLATINUM_CARD"
+    assert not guidance.agrees(ctx, CallState(), said="客户说行，办吧").confirm_deal  # nothing pitched yet
+
+
+def test_ok_after_a_referral_doubt_answer_continues_the_pitch(make_context):
+    ctx = make_context("朱丽")
+    state = CallState().apply(guidance.handle_objection("objection_referral_doubt", ctx, CallState()))
+    assert "心急" in guidance.handle_objection("objection_referral_doubt", ctx, CallState()).script.text
+    assert guidance.agrees(ctx, state, said="客户说那你说说").script.key == "pitch"
