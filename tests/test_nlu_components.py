@@ -129,3 +129,24 @@ def test_relay_prefix_is_a_feature(line, relayed):
     from bot.nlu.phone_features import RELAYED, sentence_features
 
     assert (RELAYED in sentence_features(line)) is relayed
+
+
+@pytest.mark.parametrize(
+    ("ranking", "expected"),
+    [
+        # A busy reading on top, but do-not-call clearly present: compliance first.
+        ([("objection_busy", 0.55), ("objection_do_not_call", 0.40)], "objection_do_not_call"),
+        # Low-confidence fallback with do-not-call among the candidates.
+        ([("nlu_fallback", 0.45), ("objection_busy", 0.30), ("objection_do_not_call", 0.28)], "objection_do_not_call"),
+        # A faint trace of do-not-call does not override a clear reading.
+        ([("objection_busy", 0.85), ("objection_do_not_call", 0.05)], "objection_busy"),
+    ],
+)
+def test_do_not_call_wins_over_other_readings(ranking, expected):
+    from bot.nlu.priority import PriorityIntents
+
+    message = Message(data={"text": "x", "intent": {"name": ranking[0][0], "confidence": ranking[0][1]},
+                            "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking]})
+    PriorityIntents(PriorityIntents.get_default_config()).process([message])
+    assert message.get("intent")["name"] == expected
+    assert message.get("intent_ranking")[0]["name"] == expected
