@@ -12,13 +12,38 @@ import time
 import urllib.request
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.settings import PROJECT_ROOT, get_settings, var_dir
 
 RASA_PORT, ACTIONS_PORT, WEB_PORT = 5005, 5055, 8000
 
 
-def prepare(verbose: bool = True) -> None:
-    """Migrate the CRM database, load missing demo data, write jieba's user dictionary."""
+def uses_default_crm(url: str | None = None) -> bool:
+    """True if the CRM is the default embedded SQLite file (SALESBOT_DB_URL unset or equal to it)."""
+    from bot.db import sqlite_path
+
+    url = url or get_settings().db_url
+    default = f"sqlite:///{var_dir() / 'crm.sqlite3'}"
+    if url == default:
+        return True
+    path, default_path = sqlite_path(url), sqlite_path(default)
+    return path is not None and default_path is not None and path.resolve() == default_path.resolve()
+
+
+def secure_tracker_file() -> None:
+    """Rasa creates the tracker store's SQLite file itself: create it first, owner-only (0600)."""
+    from bot.db import secure_sqlite_file
+
+    secure_sqlite_file(get_settings().tracker_url)
+
+
+def prepare(verbose: bool = True, demo: bool | None = None) -> None:
+    """Migrate the CRM database, write jieba's user dictionary, and load the demo data if wanted.
+
+    The demo data (with demo users whose passwords are published) goes only into the
+    default embedded SQLite CRM, or anywhere when asked for (``demo=True``, ``--demo``).
+    """
     from bot import migrate
     from bot.catalogue import write_jieba_userdict
     from bot.db import sessions
@@ -26,12 +51,21 @@ def prepare(verbose: bool = True) -> None:
 
     settings = get_settings()
     migrate.upgrade(settings.db_url)
-    with sessions(settings.db_url).begin() as session:
-        added = load_demo_data(session)
+    secure_tracker_file()
+    load_demo = demo if demo is not None else uses_default_crm(settings.db_url)
+    added = None
+    if load_demo:
+        with sessions(settings.db_url).begin() as session:
+            added = load_demo_data(session)
     with sessions(settings.db_url).begin() as session:
         write_jieba_userdict(session, var_dir() / "jieba")
     if verbose:
-        print(f"CRM ready ({_safe_url(settings.db_url)}); demo rows added: {added}")
+        if added is not None:
+            print(f"CRM ready ({_safe_url(settings.db_url)}); demo rows added: {added}")
+        else:
+            print(f"CRM ready ({_safe_url(settings.db_url)}); not the default embedded database, so no demo "
+                  "data was loaded and no demo users were created (use `salesbot prepare --demo` to load it). "
+                  "Create accounts with: salesbot user add <login> --name <name> --role agent|trainee|supervisor")
 
 
 def _safe_url(url: str) -> str:
@@ -125,6 +159,7 @@ def start_services(rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT,
     """Start actions, Rasa and the web app; returns once all three answer."""
     model = model or PROJECT_ROOT / "models" / "salesbot.tar.gz"
     env = service_env(actions_port)
+    secure_tracker_file()
     processes: dict[str, subprocess.Popen] = {}
     try:
         for name, cmd in service_commands(rasa_port, actions_port, web_port, model).items():
@@ -144,7 +179,7 @@ def start_services(rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT,
 
 
 def run(args: argparse.Namespace) -> int:
-    prepare()
+    prepare(demo=True if args.demo else None)
     model = train()
     processes = start_services(args.rasa_port, args.actions_port, args.web_port, model)
     print(
@@ -173,24 +208,156 @@ def run(args: argparse.Namespace) -> int:
         stop(processes)
 
 
+class CliError(Exception):
+    """A user mistake: printed as one line, exit status 1."""
+
+
+MIN_PASSWORD_CHARS = 8
+LOGIN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
+
+
+def _user_commands_ready(session) -> None:
+    from sqlalchemy import inspect
+
+    inspector = inspect(session.get_bind())
+    if not inspector.has_table("users") or "token_version" not in {c["name"] for c in inspector.get_columns("users")}:
+        raise CliError("CRM 数据库还没有初始化或不是最新结构，请先运行 salesbot prepare。")
+
+
+def _read_password(from_stdin: bool) -> str:
+    """The new password: one line from stdin, or typed twice (not echoed)."""
+    import getpass
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("新密码 / new password: ")
+        if getpass.getpass("再输入一次 / repeat: ") != password:
+            raise CliError("两次输入的密码不一致。")
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise CliError(f"密码太短：至少 {MIN_PASSWORD_CHARS} 个字符。")
+    return password
+
+
+def user_command(args: argparse.Namespace) -> int:
+    """salesbot user add|disable|enable|reset-password|list."""
+    import re
+
+    from sqlalchemy import select
+
+    from bot import throttle
+    from bot.auth import revoke_tokens
+    from bot.crm import get_user
+    from bot.db import sessions
+    from bot.models import User
+    from bot.passwords import hash_password
+
+    with sessions().begin() as session:
+        _user_commands_ready(session)
+        if args.action == "list":
+            users = list(session.scalars(select(User).order_by(User.role, User.login)))
+            if not users:
+                print("还没有用户。用 salesbot user add <login> --name <姓名> --role agent 创建。")
+            for user in users:
+                status = "启用" if user.active else "已停用"
+                print(f"{user.login:<20} {user.role:<11} {status:<4} {user.name}")
+            return 0
+        login = args.login.strip()
+        exists = get_user(session, login) is not None
+
+    password_hash = None
+    if args.action == "add":
+        if not re.fullmatch(LOGIN_PATTERN, login):
+            raise CliError("登录名只能包含字母、数字和 . _ @ -，最长 64 个字符。")
+        if exists:
+            raise CliError(f"用户 {login} 已存在。")
+        name = args.name.strip()
+        if not name or len(name) > 64:
+            raise CliError("请用 --name 给出姓名（最多 64 个字符）。")
+    elif not exists:
+        raise CliError(f"没有用户 {login}。")
+    if args.action in ("add", "reset-password"):
+        # Typed (or piped) before the write transaction opens: no transaction waits on a person.
+        password_hash = hash_password(_read_password(args.password_stdin))
+
+    with sessions().begin() as session:
+        user = get_user(session, login)
+        if args.action == "add":
+            if user is not None:
+                raise CliError(f"用户 {login} 已存在。")
+            session.add(User(login=login, name=name, role=args.role, password_hash=password_hash, active=True))
+            done = f"已创建用户 {login}（{name}，{args.role}）。"
+        elif user is None:
+            raise CliError(f"没有用户 {login}。")
+        elif args.action == "disable":
+            user.active = False
+            revoke_tokens(user)
+            done = f"已停用 {login}：其所有登录会话和令牌立即失效。"
+        elif args.action == "enable":
+            user.active = True
+            throttle.clear(session, throttle.login_key(login))
+            done = f"已启用 {login}。"
+        else:  # reset-password
+            user.password_hash = password_hash
+            revoke_tokens(user)
+            throttle.clear(session, throttle.login_key(login))
+            done = f"已重置 {login} 的密码：其所有登录会话和令牌已失效，需用新密码重新登录。"
+    print(done)  # after the commit
+    return 0
+
+
+def _user_parser(sub) -> None:
+    from bot.models import ROLES
+
+    user_parser = sub.add_parser("user", help="manage accounts (add, disable, enable, reset-password, list)")
+    actions = user_parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="create an account (password typed twice, or --password-stdin)")
+    add.add_argument("login")
+    add.add_argument("--name", required=True, help="the person's name, e.g. 李明")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    for action, text in (("disable", "deactivate an account and revoke all its sessions and tokens"),
+                         ("enable", "reactivate an account")):
+        actions.add_parser(action, help=text).add_argument("login")
+    reset = actions.add_parser("reset-password", help="set a new password and revoke all sessions and tokens")
+    reset.add_argument("login")
+    reset.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    actions.add_parser("list", help="list accounts")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="salesbot", description="中文电话销售助手")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("prepare", help="migrate the CRM, load demo data, write the jieba dictionary")
+    prepare_parser = sub.add_parser(
+        "prepare", help="migrate the CRM, write the jieba dictionary; load the demo data into the default "
+                        "embedded database (or with --demo)")
+    prepare_parser.add_argument("--demo", action="store_true",
+                                help="load the demo data (demo users with published passwords) into any database")
     train_parser = sub.add_parser("train", help="train the model if data or config changed")
     train_parser.add_argument("--force", action="store_true")
     run_parser = sub.add_parser("run", help="prepare, train and start all services")
     run_parser.add_argument("--rasa-port", type=int, default=RASA_PORT)
     run_parser.add_argument("--actions-port", type=int, default=ACTIONS_PORT)
     run_parser.add_argument("--web-port", type=int, default=WEB_PORT)
+    run_parser.add_argument("--demo", action="store_true", help="load the demo data even into a non-default database")
+    _user_parser(sub)
     args = parser.parse_args(argv)
-    if args.command == "prepare":
-        prepare()
-        return 0
-    if args.command == "train":
-        prepare(verbose=False)
-        train(args.force)
-        return 0
+    try:
+        if args.command == "prepare":
+            prepare(demo=True if args.demo else None)
+            return 0
+        if args.command == "train":
+            prepare(verbose=False)
+            train(args.force)
+            return 0
+        if args.command == "user":
+            return user_command(args)
+    except CliError as error:
+        print(f"salesbot: {error}", file=sys.stderr)
+        return 1
+    except OperationalError as error:
+        print(f"salesbot: 无法访问 CRM 数据库（{_safe_url(get_settings().db_url)}）：{error.orig}", file=sys.stderr)
+        return 1
     return run(args)
 
 

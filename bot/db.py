@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
 from functools import cache
+from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
 
 from bot.settings import get_settings
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL; None for other databases and in-memory SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    if parsed.query.get("uri") or parsed.database.startswith("file:"):
+        return None  # URI filenames (file:...?mode=...): left to whoever wrote them
+    return Path(parsed.database)
+
+
+def secure_sqlite_file(url: str) -> None:
+    """Make a SQLite database file readable by its owner only (0600).
+
+    A missing file is created empty with 0600 (an empty file is a valid, empty SQLite
+    database); an existing one, and its -wal/-shm companions, are tightened to 0600.
+    SQLite creates its journal and WAL files with the database file's permissions.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for candidate in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+                      path.with_name(path.name + "-journal")):
+        try:
+            if stat.S_IMODE(candidate.stat().st_mode) & 0o077:
+                candidate.chmod(0o600)
+        except FileNotFoundError:
+            continue
+
+
 @cache
 def engine_for(url: str) -> Engine:
+    secure_sqlite_file(url)
     kwargs = {"future": True, "pool_pre_ping": True}
     if url.startswith("sqlite"):
         # Several processes (actions, web app, CLI) share the file.

@@ -17,6 +17,9 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    from bot.db import secure_sqlite_file
+
+    secure_sqlite_file(url or get_settings().db_url)  # a new SQLite file starts as 0600
     command.upgrade(alembic_config(url), revision)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -41,9 +43,40 @@ def _secret() -> str:
     # Generated once per installation so sessions survive restarts; never logged.
     path = var_dir() / "secret.key"
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        _create_secret_file(path)
+    elif stat.S_IMODE(path.stat().st_mode) & 0o077:
+        path.chmod(0o600)  # an older installation's file: owner only
     return path.read_text().strip()
+
+
+def _create_secret_file(path: Path) -> None:
+    """Write a new random secret to ``path``: owner-only from its first byte, published atomically.
+
+    The secret goes into a private temporary file (O_EXCL, mode 0600), which is then
+    hard-linked into place: other processes see either no file or the whole secret,
+    and if one of them won the race, its secret stays and ours is discarded.
+    """
+    value = secrets.token_urlsafe(48)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        _write_new(tmp, value)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError:  # no hard links on this file system: create it in place
+            with contextlib.suppress(FileExistsError):
+                _write_new(path, value)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_new(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def timezone() -> tzinfo:

@@ -14,21 +14,48 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 
 
-@pytest.fixture()
-def crm_url(tmp_path, monkeypatch) -> str:
-    """A migrated CRM database with the demo data, used by everything in the test."""
+@pytest.fixture(scope="session")
+def crm_template(tmp_path_factory) -> Path:
+    """A migrated CRM with the demo data, built once per test session (hashing the demo
+    passwords at full scrypt strength takes seconds); ``crm_url`` copies it for each test."""
+    import sqlite3
+
     from bot import migrate
-    from bot.db import sessions
+    from bot.db import engine_for, sessions
     from bot.demo_data import load_demo_data
 
-    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    path = tmp_path_factory.mktemp("crm-template") / "crm.sqlite3"
+    url = f"sqlite:///{path}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SALESBOT_DB_URL", url)
+        mp.setenv("SALESBOT_SECRET", "test-secret")
+        migrate.upgrade(url)
+        with sessions(url).begin() as session:
+            load_demo_data(session)
+    engine_for(url).dispose()
+    with sqlite3.connect(path) as connection:  # fold the WAL into the file: one file to copy
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+@pytest.fixture()
+def crm_url(crm_template, tmp_path, monkeypatch) -> str:
+    """A migrated CRM database with the demo data, used by everything in the test."""
+    import sqlite3
+
+    from bot.db import secure_sqlite_file
+
+    path = tmp_path / "crm.sqlite3"
+    url = f"sqlite:///{path}"
     monkeypatch.setenv("SALESBOT_DB_URL", url)
     monkeypatch.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
     monkeypatch.setenv("SALESBOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("SALESBOT_SECRET", "test-secret")
-    migrate.upgrade(url)
-    with sessions(url).begin() as session:
-        load_demo_data(session)
+    secure_sqlite_file(url)
+    with sqlite3.connect(crm_template) as source, sqlite3.connect(path) as target:
+        source.backup(target)
+    source.close()
+    target.close()
     return url
 
 

@@ -21,7 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.auth import Identity, bearer, identity_from_token
+from bot.auth import Identity, bearer, identity_from_token, read_token
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,17 @@ def _owns(conversation_id: str, identity: Identity) -> bool:
 
     with sessions().begin() as session:
         return claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
+
+
+AUTH_ERROR_EVT = "auth_error"
+AUTH_ERROR_TEXT = "登录已过期或已失效（可能已退出登录或账号已停用），请刷新页面或重新登录。"
+
+
+async def _identity(token: Any) -> Identity | None:
+    """The token's user as they are now (blocking DB read, so off the event loop)."""
+    if not isinstance(token, str) or read_token(token) is None:
+        return None  # missing, forged or expired: no need to ask the database
+    return await asyncio.to_thread(identity_from_token, token)
 
 
 def _metadata(identity: Identity) -> dict[str, Any]:
@@ -69,7 +80,8 @@ class TokenRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            identity = identity_from_token(bearer(request.headers.get("Authorization")))
+            # Signature, expiry, and (in the database) that the user is active and has not revoked it.
+            identity = await _identity(bearer(request.headers.get("Authorization")))
             if identity is None:
                 return response.json({"error": "未登录或令牌无效，请先获取令牌（POST /api/token）。"}, status=401)
             try:
@@ -116,7 +128,22 @@ class TokenSocketIOInput(SocketIOInput):
         webhook = SocketBlueprint(sio, self.socketio_path, "token_socketio_webhook", __name__)
         self.sio = sio
         identities: dict[str, Identity] = {}
+        tokens: dict[str, str] = {}
         sessions_of: dict[str, str] = {}
+
+        async def still_valid(sid: str) -> Identity | None:
+            """Re-check the connection's token (revoked, expired, user disabled?) before acting on it.
+
+            On failure the client gets ``auth_error`` (it fetches a new token and reconnects)
+            and is disconnected; nothing reaches the tracker.
+            """
+            identity = await _identity(tokens.get(sid))
+            if identity is None:
+                await sio.emit(AUTH_ERROR_EVT, {"error": AUTH_ERROR_TEXT}, room=sid, namespace=self.namespace)
+                await sio.disconnect(sid, namespace=self.namespace)
+                return None
+            identities[sid] = identity
+            return identity
 
         @webhook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -124,20 +151,24 @@ class TokenSocketIOInput(SocketIOInput):
 
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, _environ: dict, auth: dict | None) -> bool:
-            identity = identity_from_token((auth or {}).get("token") if isinstance(auth, dict) else None)
+            token = auth.get("token") if isinstance(auth, dict) else None
+            identity = await _identity(token)
             if identity is None:
                 return False  # the client sees a connect_error
-            identities[sid] = identity
+            identities[sid], tokens[sid] = identity, token
             return True
 
         @sio.on("disconnect", namespace=self.namespace)
         async def disconnect(sid: str) -> None:
             identities.pop(sid, None)
+            tokens.pop(sid, None)
             sessions_of.pop(sid, None)
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: dict | None) -> None:
-            identity = identities.get(sid)
+            if sid not in identities:
+                return
+            identity = await still_valid(sid)
             if identity is None:
                 return
             session_id = (data or {}).get("session_id") or uuid.uuid4().hex
@@ -152,8 +183,11 @@ class TokenSocketIOInput(SocketIOInput):
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
         async def handle_message(sid: str, data: dict) -> None:
-            identity, session_id = identities.get(sid), sessions_of.get(sid)
-            if identity is None or session_id is None:
+            session_id = sessions_of.get(sid)
+            if sid not in identities or session_id is None:
+                return
+            identity = await still_valid(sid)  # every message: a revoked or expired token stops here
+            if identity is None:
                 return
             text = data.get("message") if isinstance(data, dict) else None
             problem = _check_message(session_id, text)

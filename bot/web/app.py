@@ -11,16 +11,28 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.request import Request
 
-from bot.auth import authenticate, issue_token
+from bot.auth import (
+    CHAT_TOKEN_TTL_SECONDS,
+    LoginResult,
+    issue_token,
+    log_in,
+    read_token,
+    revoke_tokens,
+    user_for_claims,
+)
 from bot.db import sessions
 from bot.settings import PROJECT_ROOT
 from bot.web.api import api
 from bot.web.review import review
 from bot.web.session import (
     LOGIN_CSRF_COOKIE,
+    NO_STORE,
+    SESSION_COOKIE,
     clear_session,
+    client_address,
     csrf_ok,
-    identity_of,
+    current_identity,
+    is_https,
     session_claims,
     session_cookie,
     set_session,
@@ -36,12 +48,29 @@ def render(name: str, status: int = 200, **context) -> response.HTTPResponse:
     return response.html(templates.get_template(name).render(**context), status=status)
 
 
-def _login_user(login: str, password: str):
+def _chat_token(session_cookie_value: str | None) -> str | None:
+    """A fresh 15-minute chat token for the session's user, if the session is still valid."""
+    claims = read_token(session_cookie_value, purpose="session")
+    if claims is None:
+        return None
     with sessions().begin() as session:
-        user = authenticate(session, login, password)
+        user = user_for_claims(session, claims)
+        return issue_token(user, ttl=CHAT_TOKEN_TTL_SECONDS) if user is not None else None
+
+
+def _log_out(session_cookie_value: str | None) -> None:
+    """Revoke every token of the session's user (if the session is still valid)."""
+    claims = read_token(session_cookie_value, purpose="session")
+    if claims is None:
+        return
+    with sessions().begin() as session:
+        user = user_for_claims(session, claims)
         if user is not None:
-            session.expunge(user)
-        return user
+            revoke_tokens(user)
+
+
+def _throttled_headers(result: LoginResult) -> dict[str, str]:
+    return {"Retry-After": str(result.wait_seconds)} if result.wait_seconds else {}
 
 
 def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_web") -> Sanic:
@@ -60,34 +89,42 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
         resp.headers.setdefault("X-Frame-Options", "DENY")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
+        # Pages show client data and carry tokens: never kept by the browser or a proxy.
+        if (resp.content_type or "").startswith("text/html"):
+            resp.headers["Cache-Control"] = "no-store"
 
     @app.get("/health")
     async def health(_request: Request):
         return response.json({"status": "ok"})
 
-    def login_page(request: Request, error: str | None = None, status: int = 200):
+    def login_page(request: Request, error: str | None = None, status: int = 200,
+                   headers: dict[str, str] | None = None):
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         resp = render("login.html", status=status, csrf=token, error=error)
+        resp.headers.update(headers or {})
         resp.cookies[LOGIN_CSRF_COOKIE] = token
         resp.cookies[LOGIN_CSRF_COOKIE]["httponly"] = True
         resp.cookies[LOGIN_CSRF_COOKIE]["samesite"] = "Strict"
         resp.cookies[LOGIN_CSRF_COOKIE]["path"] = "/"
+        if is_https(request):
+            resp.cookies[LOGIN_CSRF_COOKIE]["secure"] = True
         return resp
 
     @app.get("/")
     async def index(request: Request):
-        identity = identity_of(request)
+        identity = await current_identity(request)
         if identity is None:
             return login_page(request)
         claims = session_claims(request) or {}
         context = {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL}
         if identity.role == "supervisor":
             return render("review.html", **context)
-        # The widget talks to Rasa's socket.io with a short-lived token of its own.
-        user = await asyncio.to_thread(_user_row, identity.login)
-        if user is None:
+        # The widget talks to Rasa's socket.io with a short-lived token of its own (renewed
+        # through GET /api/chat-token while the page is open).
+        chat_token = await asyncio.to_thread(_chat_token, request.cookies.get(SESSION_COOKIE))
+        if chat_token is None:
             return login_page(request)
-        return render("widget.html", chat_token=issue_token(user), **context)
+        return render("widget.html", chat_token=chat_token, **context)
 
     @app.post("/login")
     async def login(request: Request):
@@ -96,20 +133,25 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
         submitted = form.get("csrf")
         if not expected or not submitted or not hmac.compare_digest(expected, submitted):
             return login_page(request, "页面已过期，请重新登录。", status=403)
-        user = await asyncio.to_thread(_login_user, form.get("login", ""), form.get("password", ""))
-        if user is None:
-            return login_page(request, "用户名或密码错误。", status=401)
-        value, _csrf = session_cookie(user)
+        result = await asyncio.to_thread(log_in, form.get("login", ""), form.get("password", ""),
+                                         client_address(request))
+        if result.user is None:
+            return login_page(request, result.error, status=429 if result.wait_seconds else 401,
+                              headers=_throttled_headers(result))
+        value, _csrf = session_cookie(result.user)
         resp = response.redirect("/")
-        set_session(resp, value, secure=request.scheme == "https")
+        set_session(resp, value, secure=is_https(request))
         return resp
 
     @app.post("/logout")
     async def logout(request: Request):
+        """Log out everywhere: the user's token version is bumped, so this browser's session,
+        every other session, the widget's chat token and all API tokens of the user stop working."""
         if not csrf_ok(request, (request.form or {}).get("csrf")):
             return response.text("CSRF 校验失败。", status=403)
+        await asyncio.to_thread(_log_out, request.cookies.get(SESSION_COOKIE))
         resp = response.redirect("/")
-        clear_session(resp)
+        clear_session(resp, secure=is_https(request))
         return resp
 
     @app.post("/api/token")
@@ -121,19 +163,19 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
         if not isinstance(body, dict) or not isinstance(body.get("login"), str) \
                 or not isinstance(body.get("password"), str):
             return response.json({"error": "请求体应为 {\"login\": ..., \"password\": ...}。"}, status=400)
-        user = await asyncio.to_thread(_login_user, body["login"], body["password"])
-        if user is None:
-            return response.json({"error": "用户名或密码错误。"}, status=401)
-        return response.json({"token": issue_token(user), "role": user.role})
+        result = await asyncio.to_thread(log_in, body["login"], body["password"], client_address(request))
+        if result.user is None:
+            return response.json({"error": result.error}, status=429 if result.wait_seconds else 401,
+                                 headers=_throttled_headers(result))
+        return response.json({"token": issue_token(result.user), "role": result.user.role}, headers=NO_STORE)
+
+    @app.get("/api/chat-token")
+    async def chat_token(request: Request):
+        """A fresh chat token for the widget (session cookie only); the page renews it before it expires."""
+        value = await asyncio.to_thread(_chat_token, request.cookies.get(SESSION_COOKIE))
+        if value is None:
+            return response.json({"error": "登录已失效，请重新登录。"}, status=401, headers=NO_STORE)
+        return response.json({"token": value, "expires_in": CHAT_TOKEN_TTL_SECONDS}, headers=NO_STORE)
 
     return app
 
-
-def _user_row(login: str):
-    from bot.crm import get_user
-
-    with sessions().begin() as session:
-        user = get_user(session, login)
-        if user is not None:
-            session.expunge(user)
-        return user

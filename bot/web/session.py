@@ -1,9 +1,16 @@
-"""Signed session cookies, CSRF tokens and the identity of a request (cookie or Bearer token)."""
+"""Signed session cookies, CSRF tokens and the identity of a request (cookie or Bearer token).
+
+Signatures alone are not enough: every request re-checks in the database that the
+token's user exists, is active and has not revoked it (see bot.auth). That read is
+blocking, so handlers use ``await current_identity(request)``.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hmac
+import os
 import secrets
 
 from sanic import response
@@ -14,6 +21,36 @@ from bot.auth import Identity, bearer, identity_from_token, issue_token, read_to
 SESSION_COOKIE = "salesbot_session"
 LOGIN_CSRF_COOKIE = "salesbot_login_csrf"
 SESSION_TTL_SECONDS = 12 * 3600
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def trust_proxy() -> bool:
+    """SALESBOT_TRUST_PROXY: the web app sits behind a reverse proxy that sets X-Forwarded-*."""
+    return os.environ.get("SALESBOT_TRUST_PROXY", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _forwarded(request: Request, header: str) -> str | None:
+    """The value the nearest (trusted) proxy appended to a comma-separated X-Forwarded-* header."""
+    values = [v.strip() for v in ",".join(request.headers.getall(header, [])).split(",") if v.strip()]
+    return values[-1] if values else None
+
+
+def is_https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS (directly, or through a trusted proxy)."""
+    if trust_proxy():
+        proto = _forwarded(request, "X-Forwarded-Proto")
+        if proto:
+            return proto.lower() == "https"
+    return request.scheme in ("https", "wss")
+
+
+def client_address(request: Request) -> str:
+    """The client's IP address; X-Forwarded-For only counts behind a trusted proxy."""
+    if trust_proxy():
+        forwarded = _forwarded(request, "X-Forwarded-For")
+        if forwarded:
+            return forwarded
+    return request.remote_addr or request.ip or "unknown"
 
 
 def session_cookie(user) -> tuple[str, str]:
@@ -33,25 +70,43 @@ def set_session(resp: response.HTTPResponse, value: str, secure: bool = False) -
         cookie["secure"] = True
 
 
-def clear_session(resp: response.HTTPResponse) -> None:
+def clear_session(resp: response.HTTPResponse, secure: bool = False) -> None:
     resp.cookies[SESSION_COOKIE] = ""
     resp.cookies[SESSION_COOKIE]["max-age"] = 0
     resp.cookies[SESSION_COOKIE]["path"] = "/"
+    if secure:
+        resp.cookies[SESSION_COOKIE]["secure"] = True
 
 
 def session_claims(request: Request) -> dict | None:
+    """The session cookie's claims (signature and expiry only; use for its CSRF token)."""
     return read_token(request.cookies.get(SESSION_COOKIE), purpose="session")
 
 
-def identity_of(request: Request) -> Identity | None:
-    """Bearer token (API clients) first, else the session cookie (browser)."""
+def _credentials(request: Request) -> tuple[str | None, str]:
+    """(token, purpose): the Bearer token (API clients) first, else the session cookie (browser)."""
     token = bearer(request.headers.get("Authorization"))
     if token:
-        return identity_from_token(token)
-    claims = session_claims(request)
-    if claims is None:
-        return None
-    return Identity(claims["sub"], claims["role"], claims.get("name", claims["sub"]))
+        return token, "api"
+    return request.cookies.get(SESSION_COOKIE), "session"
+
+
+def identity_of(request: Request) -> Identity | None:
+    """The request's user, checked against the database (blocking; prefer ``current_identity``)."""
+    token, purpose = _credentials(request)
+    return identity_from_token(token, purpose)
+
+
+async def current_identity(request: Request) -> Identity | None:
+    """``identity_of`` off the event loop; cached on the request."""
+    if hasattr(request.ctx, "identity"):
+        return request.ctx.identity
+    token, purpose = _credentials(request)
+    identity = None
+    if read_token(token, purpose) is not None:  # cheap: no thread for missing or forged tokens
+        identity = await asyncio.to_thread(identity_from_token, token, purpose)
+    request.ctx.identity = identity
+    return identity
 
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
@@ -61,13 +116,13 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
 
 
 def require_identity(handler):
-    """Route decorator: 401 without a valid token or session; passes ``identity=``."""
+    """Route decorator: 401 without a valid (and unrevoked) token or session; passes ``identity=``."""
 
     @functools.wraps(handler)
     async def wrapper(request: Request, *args, **kwargs):
-        identity = identity_of(request)
+        identity = await current_identity(request)
         if identity is None:
-            return response.json({"error": "未登录或令牌无效。"}, status=401)
+            return response.json({"error": "未登录，或登录已失效，请重新登录。"}, status=401)
         return await handler(request, *args, identity=identity, **kwargs)
 
     return wrapper

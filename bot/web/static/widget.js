@@ -21,6 +21,8 @@
     list_followups: "今天的回访", start_training: "开始陪练", stop_training: "结束陪练"
   };
   var REPLY_TIMEOUT_MS = 30000;
+  // The chat token lives 15 minutes: renew it (and reconnect with it) well before that.
+  var TOKEN_REFRESH_MS = 10 * 60 * 1000;
 
   var body = document.body;
   var cfg = {
@@ -43,6 +45,14 @@
   var followupTimer = null;
   var currentClient = null;
   var turnItems = [];  // bot bubbles since the last user message (text first, card after)
+  var tokenFetchedAt = Date.now();
+  var tokenStale = false;      // the server said our token is no longer good
+  var sessionEnded = false;    // logged out (here or elsewhere) or the account was disabled
+  var refusedOnce = false;     // one retry with a fresh token after a refused handshake
+  var reconnectWanted = false; // a renewed token waits for the reply in flight
+  var reconnectTimer = null;
+  var lastSent = null;         // the last message we sent, resent if the server refused it
+  var resendText = null;
 
 
   function storage() {
@@ -407,6 +417,10 @@
   /* One bot_uttered event: {text, quick_replies|buttons} or {custom: {...}} (or a bare custom payload). */
   function onBotMessage(message) {
     hideTyping();
+    if (reconnectWanted) {  // renew the connection once this reply is complete (2 s of quiet)
+      clearTimeout(reconnectTimer);
+      reconnectTimer = setTimeout(reconnectWithFreshToken, 2000);
+    }
     if (!message || typeof message !== "object") { return; }
     var buttons = message.quick_replies || message.buttons || [];
     if (message.text) { renderBotText(String(message.text), buttons); }
@@ -438,6 +452,62 @@
       .catch(function () { /* history is a convenience only */ });
   }
 
+  /* ---------- the chat token ---------- */
+
+  function endSession() {
+    sessionEnded = true;
+    hideTyping();
+    setStatus("error", "登录已失效（可能已退出登录或账号已停用），请重新登录。");
+    var item = notice("登录已失效，消息无法发送。");
+    item.appendChild(document.createTextNode(" "));
+    var link = el("a", null, "重新登录");
+    link.href = "/";
+    item.appendChild(link);
+    if (socket) { socket.disconnect(); }
+  }
+
+  /* A fresh chat token from the web app (our session cookie); rejects if there is none. */
+  function refreshToken() {
+    return fetch("/api/chat-token", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { endSession(); throw new Error("session ended"); }
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.json();
+      })
+      .then(function (data) {
+        if (!data || !data.token) { throw new Error("no token"); }
+        cfg.token = data.token;
+        tokenFetchedAt = Date.now();
+        tokenStale = false;
+        return data.token;
+      });
+  }
+
+  /* socket.io asks for credentials on every (re)connect: a fresh token if ours is old or refused. */
+  function socketAuth(cb) {
+    if (!tokenStale && Date.now() - tokenFetchedAt < TOKEN_REFRESH_MS) {
+      cb({ token: cfg.token });
+      return;
+    }
+    refreshToken().then(function (token) { cb({ token: token }); }, function () { cb({ token: cfg.token }); });
+  }
+
+  /* The server checks the token of the connection on every message: reconnect with the new one. */
+  function reconnectWithFreshToken() {
+    if (!socket || sessionEnded) { return; }
+    if (typingEl) { reconnectWanted = true; return; }  // after the reply in flight
+    reconnectWanted = false;
+    socket.disconnect();
+    socket.connect();
+  }
+
+  function renewToken() {
+    if (sessionEnded) { return; }
+    refreshToken().then(reconnectWithFreshToken, function (err) {
+      if (window.console) { window.console.warn("chat token renewal failed", err && err.message); }
+    });
+  }
+
   /* ---------- socket.io ---------- */
 
   function connect() {
@@ -456,10 +526,11 @@
       // attempt leaves the connection stuck. Polling is plenty for a chat.
       transports: ["polling"],
       upgrade: false,
-      auth: { token: cfg.token },
+      auth: socketAuth,
       reconnectionDelayMax: 10000
     });
     socket.on("connect", function () {
+      refusedOnce = false;
       setStatus("pending", "已连接，正在打开会话…");
       socket.emit("session_request", { session_id: sessionId || storedSession() || null });
     });
@@ -471,6 +542,21 @@
       storeSession(id);
       setStatus("ok", "已连接");
       if (restored && !log.querySelector(".msg")) { loadHistory(id); }
+      if (resendText) {
+        // Refused only because the token had expired: send it again on the new connection.
+        socket.emit("user_uttered", { message: resendText, session_id: sessionId });
+        resendText = null;
+        showTyping();
+      }
+    });
+    socket.on("auth_error", function () {
+      // Our token expired or was revoked; the server disconnects us next, and the reconnect
+      // fetches a fresh token (or finds out that the login itself has ended).
+      var waiting = !!typingEl;
+      hideTyping();
+      tokenStale = true;
+      resendText = waiting && lastSent ? lastSent : null;
+      setStatus("pending", "登录凭证已过期，正在更新…");
     });
     socket.on("session_error", function (data) {
       var text = (data && data.error) || "会话无法打开。";
@@ -480,8 +566,15 @@
       socket.emit("session_request", { session_id: null });
     });
     socket.on("connect_error", function (err) {
+      if (sessionEnded) { return; }
       if (socket.active) {
         setStatus("error", "无法连接到对话服务器，正在重试…");
+      } else if (!refusedOnce) {
+        // Refused: perhaps only our token is too old. Try once more with a fresh one.
+        refusedOnce = true;
+        tokenStale = true;
+        setStatus("pending", "正在更新登录凭证…");
+        socket.connect();
       } else {
         // The server refused the handshake: our token is missing, forged or expired.
         setStatus("error", "对话服务器拒绝连接：登录凭证无效或已过期，请刷新页面或重新登录。");
@@ -490,7 +583,7 @@
     });
     socket.on("disconnect", function (reason) {
       hideTyping();
-      if (reason === "io client disconnect") { return; }
+      if (reason === "io client disconnect" || sessionEnded) { return; }
       setStatus("error", "与对话服务器的连接已断开，正在重新连接…");
       if (reason === "io server disconnect") { socket.connect(); }
     });
@@ -505,6 +598,7 @@
       return false;
     }
     renderUser(shown || displayText(text));
+    lastSent = text;
     socket.emit("user_uttered", { message: text, session_id: sessionId });
     showTyping();
     return true;
@@ -653,5 +747,6 @@
   connect();
   loadFollowups();
   setInterval(loadFollowups, 60000);
+  setInterval(renewToken, TOKEN_REFRESH_MS);
   input.focus();
 })();
