@@ -54,17 +54,20 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
     secure_tracker_file()
     load_demo = demo if demo is not None else uses_default_crm(settings.db_url)
     added = None
-    if load_demo:
-        with sessions(settings.db_url).begin() as session:
+    with sessions(settings.db_url).begin() as session:
+        if load_demo:
             added = load_demo_data(session)
+        else:
+            load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
     with sessions(settings.db_url).begin() as session:
         write_jieba_userdict(session, var_dir() / "jieba")
     if verbose:
         if added is not None:
             print(f"CRM ready ({_safe_url(settings.db_url)}); demo rows added: {added}")
         else:
-            print(f"CRM ready ({_safe_url(settings.db_url)}); not the default embedded database, so no demo "
-                  "data was loaded and no demo users were created (use `salesbot prepare --demo` to load it). "
+            print(f"CRM ready ({_safe_url(settings.db_url)}); product catalogue loaded; not the default embedded "
+                  "database, so no demo clients were loaded and no demo users were created "
+                  "(use `salesbot prepare --demo` to load them). "
                   "Create accounts with: salesbot user add <login> --name <name> --role agent|trainee|supervisor")
 
 

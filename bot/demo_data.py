@@ -60,13 +60,18 @@ def _validate(data: dict[str, Any]) -> None:
         raise DemoDataError("; ".join(problems))
 
 
-def load_demo_data(session: Session, data: dict[str, Any] | None = None) -> dict[str, int]:
-    """Insert missing users, products and clients; returns how many rows were added."""
+def load_demo_data(session: Session, data: dict[str, Any] | None = None,
+                   catalogue_only: bool = False) -> dict[str, int]:
+    """Insert missing users, products and clients; returns how many rows were added.
+
+    ``catalogue_only``: just the product catalogue (real configuration every deployment needs),
+    without the demo users (published passwords) and demo clients.
+    """
     data = data or read_demo_data()
     added = {"users": 0, "products": 0, "clients": 0, "holdings": 0}
 
     users = {u.login: u for u in session.scalars(select(User))}
-    for spec in data["users"]:
+    for spec in [] if catalogue_only else data["users"]:
         if spec["login"] not in users:
             user = User(
                 login=spec["login"],
@@ -101,7 +106,7 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None) -> dict
     session.flush()
 
     existing_phones = set(session.scalars(select(Client.phone)))
-    for spec in data["clients"]:
+    for spec in [] if catalogue_only else data["clients"]:
         if spec["phone"] in existing_phones:
             continue
         client = Client(

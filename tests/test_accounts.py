@@ -375,6 +375,8 @@ def test_prepare_loads_no_demo_users_into_a_non_default_database(tmp_path):
     assert "no demo users were created" in prepared.stdout
     assert query(url, "SELECT count(*) FROM users") == [(0,)]
     assert query(url, "SELECT count(*) FROM clients") == [(0,)]
+    # The product catalogue is configuration, not demo data: a real deployment gets it too.
+    assert ("白金信用卡",) in query(url, "SELECT name FROM products")
     # Asked for explicitly, it loads them.
     demo = salesbot("prepare", "--demo", env=_env_for(tmp_path, url))
     assert demo.returncode == 0 and "demo rows added" in demo.stdout

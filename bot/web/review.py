@@ -26,7 +26,7 @@ from bot.models import DISPOSITION_LABELS, STAGE_LABELS, STAGES, Call, User
 from bot.playbook import intent_titles, playbook
 from bot.transcripts import transcript
 from bot.web.api import call_json
-from bot.web.session import identity_of, session_claims
+from bot.web.session import current_identity, session_claims
 
 review = Blueprint("review", url_prefix="/review")
 
@@ -157,7 +157,7 @@ async def _db(fn, *args):
 
 @review.get("/conversations/<conversation_id>")
 async def conversation_page(request: Request, conversation_id: str):
-    identity = identity_of(request)
+    identity = await current_identity(request)
     if identity is None:
         return response.redirect("/")
     found = await _db(_conversation, identity, conversation_id)
@@ -194,7 +194,7 @@ def _meta(session: Session) -> dict[str, Any]:
 @review.get("/meta.json")
 async def meta(request: Request):
     """Labels and the staff list for the review page's filters (supervisors only)."""
-    identity = identity_of(request)
+    identity = await current_identity(request)
     if identity is None:
         return response.json({"error": "未登录或令牌无效。"}, status=401)
     if not access.is_supervisor(identity):
