@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -91,6 +91,21 @@ def trained_model() -> Path:
     return model
 
 
+def service_clock_offset() -> timedelta:
+    """How far the services' clock is moved so that it reads 10:00 today now."""
+    from bot.settings import timezone
+
+    real = datetime.now(timezone()).replace(tzinfo=None)
+    return datetime.combine(real.date(), datetime.min.time()).replace(hour=10) - real
+
+
+def service_now(servers) -> datetime:
+    """What the services' clock reads now."""
+    from bot import clock
+
+    return clock.now() + servers["clock_offset"] - clock.offset()
+
+
 def free_port() -> int:
     import socket
 
@@ -116,13 +131,16 @@ def servers(trained_model, tmp_path_factory):
         mp.setenv("SALESBOT_DB_URL", f"sqlite:///{crm}")
         mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tracker}")
         mp.setenv("SALESBOT_SECRET", "services-test-secret")
+        # The services' clock starts at 10:00 today, whatever the hour of the run (bot/clock.py).
+        offset = service_clock_offset()
+        mp.setenv("SALESBOT_CLOCK_OFFSET", str(offset.total_seconds()))
         migrate.upgrade(f"sqlite:///{crm}")
         with sessions(f"sqlite:///{crm}").begin() as session:
             load_demo_data(session)
         ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
         processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "service-logs")
         try:
-            yield {"rasa": f"http://127.0.0.1:{ports['rasa_port']}",
+            yield {"clock_offset": offset, "rasa": f"http://127.0.0.1:{ports['rasa_port']}",
                    "actions": f"http://127.0.0.1:{ports['actions_port']}",
                    "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
         finally:
