@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
+import json
 import logging
 import os
 
@@ -42,7 +43,8 @@ def create_app(actions_package: str = "actions"):
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), expected):
             logger.warning("refused %s %s from %s: no valid action secret", request.method, request.path,
                            request.ip)
-            return response.json({"error": "未授权：动作服务器只接受对话服务器的请求。"}, status=401)
+            return response.json({"error": "未授权：动作服务器只接受对话服务器的请求。"}, status=401,
+                                 dumps=lambda body: json.dumps(body, ensure_ascii=False))
         return None
 
     return app
