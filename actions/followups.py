@@ -52,7 +52,7 @@ class ActionScheduleCallback(CrmAction):
         readable = describe(parsed.when, scope.context.now)
         followup = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                     due_at=parsed.when, reason=f"约回访（{parsed.text}）",
-                                    conversation_id=scope.conversation_id)
+                                    conversation_id=scope.conversation_id, now=scope.context.now)
         dispatcher.utter_message(
             response="utter_callback_booked", name=scope.client.name, time=readable,
             title=_title(scope),

@@ -45,7 +45,7 @@ def book_follow_up(scope: CallScope, reply: guidance.Reply) -> str:
         return pb.messages["no_write_access"].format(name=scope.client.name)
     crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                      due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
-                     conversation_id=scope.conversation_id)
+                     conversation_id=scope.conversation_id, now=scope.context.now)
     return pb.messages["callback_created"].format(
         name=scope.client.name, time=describe(reply.follow_up_at, scope.context.now))
 
@@ -180,6 +180,10 @@ class ActionCustomerInterested(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
+        said = scope.tracker.latest_message.get("text") or ""
+        if guidance.decided(said) and scope.state.current_product and scope.state.phase != "none":
+            # "行，办吧" is a decision, not only interest: the deal for the product discussed.
+            return ActionCustomerAgrees().handle(dispatcher, scope, domain)
         reply = guidance.interested(scope.context, scope.state)
         scope.apply(reply)
         send_script(dispatcher, reply.script, DEAL_BUTTONS)

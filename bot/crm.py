@@ -96,13 +96,25 @@ def count_deals(session: Session, client_id: int) -> int:
 
 
 def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: datetime, reason: str,
-                 conversation_id: str | None = None) -> FollowUp:
-    """A follow-up; the same client, agent and time from one conversation is stored once."""
-    existing = session.scalars(select(FollowUp).where(
-        FollowUp.client_id == client_id, FollowUp.agent_id == agent_id, FollowUp.due_at == due_at,
-        FollowUp.done.is_(False))).first()
+                 conversation_id: str | None = None, now: datetime | None = None) -> FollowUp:
+    """Book a callback. One per client and call: booking again in the same conversation moves it
+    (a busy client relayed five times is one callback, not five); booking in a new call closes
+    the callbacks that call was answering (``now`` given). Without a conversation, the same
+    client, agent and time is stored once."""
+    if conversation_id:
+        if now is not None:
+            for answered in pending_callbacks(session, client_id, now, conversation_id):
+                answered.done = True
+        existing = session.scalars(select(FollowUp).where(
+            FollowUp.client_id == client_id, FollowUp.conversation_id == conversation_id,
+            FollowUp.done.is_(False))).first()
+    else:
+        existing = session.scalars(select(FollowUp).where(
+            FollowUp.client_id == client_id, FollowUp.agent_id == agent_id, FollowUp.due_at == due_at,
+            FollowUp.done.is_(False))).first()
     if existing:
-        existing.reason = reason
+        existing.due_at, existing.reason, existing.agent_id = due_at, reason, agent_id
+        session.flush()
         return existing
     followup = FollowUp(client_id=client_id, agent_id=agent_id, due_at=due_at, reason=reason,
                         conversation_id=conversation_id)

@@ -531,6 +531,9 @@ def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, sai
         return interested(ctx, state, rng)
     if phase == "ended":
         return Reply(Script(pb.messages["call_already_ended"], "通话已结束", "ended"))
+    if phase == "none" and ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles:
+        # "We agreed you'd call now": the call-back opening.
+        return opening(ctx, state, rng)
     # No opening yet, after the opening, or after a trust/purpose answer: they agreed to listen.
     return pitch(ctx, state)
 

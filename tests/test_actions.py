@@ -315,3 +315,12 @@ async def test_the_next_call_opens_with_the_agreed_callback_and_closes_it(crm_ur
     assert again[0]["custom"]["key"] != "callback"  # once is enough
     await second.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
     assert _one(crm_url, select(FollowUp.done)) == [True]
+
+
+async def test_a_busy_client_relayed_again_is_one_callback(crm_url, frozen_clock):
+    conversation = await _looked_up("张三")
+    for _ in range(3):
+        await conversation.run(ActionHandleObjection(), "客户说他在开会", "objection_busy")
+        frozen_clock(WORKDAY_MORNING + timedelta(minutes=20))
+    rows = _one(crm_url, select(FollowUp))
+    assert len(rows) == 1 and rows[0].due_at == datetime(2026, 11, 23, 11, 30)  # moved, not repeated
