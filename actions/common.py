@@ -118,9 +118,16 @@ class CallScope:
         """Calls and follow-ups for the current client: its own agent only."""
         return self.client is not None and access.may_write_client(self.identity, self.client)
 
-    def refuse_write(self, dispatcher: CollectingDispatcher) -> None:
-        name = self.client.name if self.client is not None else ""
-        dispatcher.utter_message(text=playbook().messages["no_write_access"].format(name=name))
+    def can_write(self, dispatcher: CollectingDispatcher, ask_client: str) -> bool:
+        """Whether this call may be written for its client; if not, tell the agent why
+        (``ask_client``: the response asking which client, when none is looked up)."""
+        if self.client is None:
+            dispatcher.utter_message(response=ask_client)
+            return False
+        if not self.may_write():
+            dispatcher.utter_message(text=playbook().messages["no_write_access"].format(name=self.client.name))
+            return False
+        return True
 
 
 def current_client(session: Session, tracker: Tracker, identity: Identity) -> Client | None:

@@ -23,11 +23,7 @@ class ActionScheduleCallback(CrmAction):
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         tracker = scope.tracker
-        if scope.client is None:
-            dispatcher.utter_message(response="utter_ask_client_for_callback")
-            return []
-        if not scope.may_write():
-            scope.refuse_write(dispatcher)
+        if not scope.can_write(dispatcher, "utter_ask_client_for_callback"):
             return []
         if scope.client.do_not_call:
             # 勿扰 is final: no callback, whatever the time.

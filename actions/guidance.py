@@ -207,10 +207,6 @@ class ActionCustomerAgrees(CrmAction):
             send_script(dispatcher, reply.script, DEAL_BUTTONS if reply.phase == "closing" else OBJECTION_BUTTONS)
             return []
         send_script(dispatcher, reply.script)
-        if scope.client is None:
-            dispatcher.utter_message(response="utter_ask_client_for_outcome")
-            return []
-        if not scope.may_write():
-            scope.refuse_write(dispatcher)
+        if not scope.can_write(dispatcher, "utter_ask_client_for_outcome"):
             return []
         return record_outcome(dispatcher, scope, "deal", deal_product=reply.product.code if reply.product else None)

@@ -62,11 +62,7 @@ class ActionLogOutcome(CrmAction):
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         outcome = disposition_for(next(scope.tracker.get_latest_entity_values("outcome"), None))
-        if scope.client is None:
-            dispatcher.utter_message(response="utter_ask_client_for_outcome")
-            return []
-        if not scope.may_write():
-            scope.refuse_write(dispatcher)
+        if not scope.can_write(dispatcher, "utter_ask_client_for_outcome"):
             return []
         if outcome not in DISPOSITIONS:
             dispatcher.utter_message(response="utter_ask_outcome", buttons=OUTCOME_BUTTONS)
