@@ -75,12 +75,18 @@ def called_today(session: Session, client_id: int, now: datetime, exclude_conver
     return None
 
 
-def upsert_call(session: Session, conversation_id: str, **fields: Any) -> tuple[Call, bool]:
-    """The conversation's single call row, created or updated; returns (call, created)."""
-    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+def call_for(session: Session, conversation_id: str, client_id: int) -> Call | None:
+    """The call row of this client in this conversation (a conversation may cover several clients)."""
+    return session.scalars(select(Call).where(Call.conversation_id == conversation_id,
+                                              Call.client_id == client_id)).first()
+
+
+def upsert_call(session: Session, conversation_id: str, client_id: int, **fields: Any) -> tuple[Call, bool]:
+    """The client's call row in this conversation, created or updated; returns (call, created)."""
+    call = call_for(session, conversation_id, client_id)
     created = call is None
     if created:
-        call = Call(conversation_id=conversation_id)
+        call = Call(conversation_id=conversation_id, client_id=client_id)
         session.add(call)
     for key, value in fields.items():
         if value is not None:
@@ -104,14 +110,14 @@ def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: dat
     if conversation_id:
         if now is not None:
             for answered in pending_callbacks(session, client_id, now, conversation_id):
-                answered.done = True
+                answered.close("done", now)
         existing = session.scalars(select(FollowUp).where(
             FollowUp.client_id == client_id, FollowUp.conversation_id == conversation_id,
-            FollowUp.done.is_(False))).first()
+            FollowUp.status == "open")).first()
     else:
         existing = session.scalars(select(FollowUp).where(
             FollowUp.client_id == client_id, FollowUp.agent_id == agent_id, FollowUp.due_at == due_at,
-            FollowUp.done.is_(False))).first()
+            FollowUp.status == "open")).first()
     if existing:
         existing.due_at, existing.reason, existing.agent_id = due_at, reason, agent_id
         session.flush()
@@ -128,24 +134,24 @@ def pending_callbacks(session: Session, client_id: int, now: datetime, conversat
     that an earlier call booked: this call is the one they were booked for."""
     until = datetime.combine(now.date(), time.max)
     return list(session.scalars(select(FollowUp).where(
-        FollowUp.client_id == client_id, FollowUp.done.is_(False), FollowUp.due_at <= until,
+        FollowUp.client_id == client_id, FollowUp.status == "open", FollowUp.due_at <= until,
         (FollowUp.conversation_id != conversation_id) | FollowUp.conversation_id.is_(None),
     ).order_by(FollowUp.due_at.desc())).unique())
 
 
-def cancel_followups(session: Session, client_id: int) -> int:
-    """Close every open follow-up of a client (勿扰); returns how many were open."""
+def cancel_followups(session: Session, client_id: int, now: datetime) -> int:
+    """Cancel every open follow-up of a client (勿扰); returns how many were open."""
     open_ones = list(session.scalars(select(FollowUp).where(FollowUp.client_id == client_id,
-                                                            FollowUp.done.is_(False))))
+                                                            FollowUp.status == "open")))
     for followup in open_ones:
-        followup.done = True
+        followup.close("cancelled", now)
     return len(open_ones)
 
 
 def due_followups(session: Session, *, agent_id: int | None, until: datetime,
                   since: datetime | None = None) -> list[FollowUp]:
     """Open follow-ups due up to ``until`` (all agents when ``agent_id`` is None)."""
-    stmt = select(FollowUp).where(FollowUp.done.is_(False), FollowUp.due_at <= until)
+    stmt = select(FollowUp).where(FollowUp.status == "open", FollowUp.due_at <= until)
     if agent_id is not None:
         stmt = stmt.where(FollowUp.agent_id == agent_id)
     if since is not None:

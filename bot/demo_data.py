@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -9,20 +10,44 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import CATEGORIES, RISK_LEVELS, ROLES, STAGES, Client, Holding, Product, SellingPoint, User
+from bot.models import (
+    CATEGORIES,
+    CONTACT_SOURCES,
+    RISK_LEVELS,
+    RISK_TOLERANCES,
+    ROLES,
+    STAGES,
+    Client,
+    Holding,
+    Product,
+    SellingPoint,
+    User,
+)
 from bot.passwords import hash_password
 from bot.settings import PACKAGE_DIR
 
 DEMO_DATA = PACKAGE_DIR / "data" / "demo_data.yml"
 PRODUCT_EXTRAS = PACKAGE_DIR / "playbook" / "product_extras.yml"
+CLIENT_EXTRAS = PACKAGE_DIR / "data" / "client_extras.yml"
+# Columns filled from the data files when a row exists but the column is still empty (an older
+# database gains the new facts; nothing a user entered is overwritten).
+PRODUCT_FACTS = ("comparison", "target", "pricing", "eligibility", "signup")
+CLIENT_FACTS = ("deposits", "loan_balance", "contact_source", "contact_detail", "risk_tolerance",
+                "risk_assessed_at")
 
 
 class DemoDataError(ValueError):
     """The demo data file is inconsistent (caught before anything is written)."""
 
 
-def read_demo_data(path: Path = DEMO_DATA, extras_path: Path = PRODUCT_EXTRAS) -> dict[str, Any]:
+def read_demo_data(path: Path = DEMO_DATA, extras_path: Path = PRODUCT_EXTRAS,
+                   client_extras_path: Path = CLIENT_EXTRAS) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    client_extras = {}
+    if client_extras_path.exists():
+        client_extras = yaml.safe_load(client_extras_path.read_text(encoding="utf-8")) or {}
+    # The extras win over the shipped file (its notes cite seed files, which agents must not see).
+    data["clients"] = [{**c, **(client_extras.get(str(c["phone"])) or {})} for c in data["clients"]]
     extras = yaml.safe_load(extras_path.read_text(encoding="utf-8")) if extras_path.exists() else {}
     extras = extras or {}
     products = [dict(p) for p in data["products"]] + [dict(p) for p in extras.get("extra_products", [])]
@@ -53,6 +78,10 @@ def _validate(data: dict[str, Any]) -> None:
             problems.append(f"client {client['name']}: unknown stage")
         if client.get("agent") and client["agent"] not in logins:
             problems.append(f"client {client['name']}: unknown agent")
+        if client.get("contact_source") and client["contact_source"] not in CONTACT_SOURCES:
+            problems.append(f"client {client['name']}: unknown contact source")
+        if client.get("risk_tolerance") and client["risk_tolerance"] not in RISK_TOLERANCES:
+            problems.append(f"client {client['name']}: risk tolerance must be C1-C5")
         for code in client.get("holdings") or []:
             if code not in codes:
                 problems.append(f"client {client['name']}: unknown product {code}")
@@ -86,6 +115,7 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
     products = {p.code: p for p in session.scalars(select(Product))}
     for spec in data["products"]:
         if spec["code"] in products:
+            _fill_missing(products[spec["code"]], spec, PRODUCT_FACTS)
             continue
         product = Product(
             code=spec["code"],
@@ -96,6 +126,9 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
             aliases=list(spec.get("aliases") or []),
             comparison=spec.get("comparison"),
             target=spec.get("target"),
+            pricing=spec.get("pricing"),
+            eligibility=spec.get("eligibility"),
+            signup=spec.get("signup"),
             selling_points=[
                 SellingPoint(position=i, text=text) for i, text in enumerate(spec["advantages"])
             ],
@@ -105,9 +138,10 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
         added["products"] += 1
     session.flush()
 
-    existing_phones = set(session.scalars(select(Client.phone)))
+    existing = {c.phone: c for c in session.scalars(select(Client))}
     for spec in [] if catalogue_only else data["clients"]:
-        if spec["phone"] in existing_phones:
+        if spec["phone"] in existing:
+            _fill_missing(existing[spec["phone"]], spec, CLIENT_FACTS)
             continue
         client = Client(
             name=spec["name"],
@@ -124,6 +158,7 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
             agent=users.get(spec.get("agent")),
             referrer=spec.get("referrer"),
             note=spec.get("note"),
+            **{name: _value(spec.get(name)) for name in CLIENT_FACTS},
         )
         for code in spec.get("holdings") or []:
             client.holdings.append(Holding(product=products[code]))
@@ -131,3 +166,16 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
         session.add(client)
         added["clients"] += 1
     return added
+
+
+def _value(value: Any) -> Any:
+    """YAML dates become datetimes (the columns are DateTime)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time.min)
+    return value
+
+
+def _fill_missing(row: Any, spec: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        if getattr(row, name) is None and spec.get(name) is not None:
+            setattr(row, name, _value(spec[name]))

@@ -64,6 +64,12 @@ DISPOSITION_LABELS = {
 }
 CATEGORIES = ("card", "wealth", "deposit", "loan", "corporate", "channel")
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
+# A client's assessed risk tolerance; C1 may buy R1 products, C5 up to R5 (seed 000: suitability).
+RISK_TOLERANCES = ("C1", "C2", "C3", "C4", "C5")
+# How the bank obtained a client's contact: what the agent may truthfully say when asked.
+CONTACT_SOURCES = ("existing_customer", "referral", "branch_visit", "event_signup", "payroll_employer",
+                   "online_application", "corporate_contact")
+FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 
 
 def _now() -> datetime:
@@ -97,6 +103,13 @@ class Client(Base):
     annual_income = Column(Numeric(16, 2, asdecimal=False))
     assets = Column(Numeric(16, 2, asdecimal=False))
     card_spend_per_year = Column(Numeric(16, 2, asdecimal=False))
+    # Contribution to the bank (seed 000 grading); None = not known, never 0.
+    deposits = Column(Numeric(16, 2, asdecimal=False))
+    loan_balance = Column(Numeric(16, 2, asdecimal=False))
+    contact_source = Column(String(32))
+    contact_detail = Column(String(128))  # who referred, which event or employer
+    risk_tolerance = Column(String(2))  # C1-C5 from the last assessment; None = never assessed
+    risk_assessed_at = Column(DateTime)
     stage = Column(String(16), nullable=False, default="unknown")
     do_not_call = Column(Boolean, nullable=False, default=False)
     agent_id = Column(Integer, ForeignKey("users.id"), index=True)
@@ -121,6 +134,10 @@ class Product(Base):
     aliases = Column(JSON, nullable=False, default=list)
     comparison = Column(Text)
     target = Column(Text)
+    # Facts the answers may state (ranges, "以我行公布为准"): price/fees/rates, who may apply, how.
+    pricing = Column(Text)
+    eligibility = Column(Text)
+    signup = Column(Text)
     active = Column(Boolean, nullable=False, default=True)
 
     selling_points = relationship(
@@ -156,12 +173,13 @@ class Holding(Base):
 
 
 class Call(Base):
-    """One row per conversation: what happened on a call and how it ended."""
+    """One row per client per conversation: what happened on a call and how it ended."""
 
     __tablename__ = "calls"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_calls_conversation_client"),)
 
     id = Column(Integer, primary_key=True)
-    conversation_id = Column(String(128), nullable=False, unique=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
     agent_id = Column(Integer, ForeignKey("users.id"), index=True)
     client_id = Column(Integer, ForeignKey("clients.id"), index=True)
     started_at = Column(DateTime, nullable=False, default=_now)
@@ -186,9 +204,20 @@ class FollowUp(Base):
     agent_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
     due_at = Column(DateTime, nullable=False, index=True)
     reason = Column(Text, nullable=False)
-    done = Column(Boolean, nullable=False, default=False)
+    # open -> done (the client was called again or an outcome logged) or cancelled (勿扰).
+    status = Column(String(16), nullable=False, default="open", server_default="open", index=True)
+    closed_at = Column(DateTime)
     conversation_id = Column(String(128))
     created_at = Column(DateTime, nullable=False, default=_now)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def close(self, status: str, when: datetime) -> None:
+        """The one place a follow-up leaves the open state."""
+        if self.status == "open":
+            self.status, self.closed_at = status, when
 
     client = relationship("Client", lazy="joined")
     agent = relationship("User", lazy="joined")

@@ -7,7 +7,6 @@ from datetime import datetime
 from functools import lru_cache
 
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import crm
@@ -84,13 +83,13 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
              notes: str | None = None) -> LoggedCall:
     """Write (or update) the conversation's call row and what follows from the outcome: the
     client's stage, holdings after a deal, and for 勿扰 the flag and the open follow-ups."""
-    previous = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    previous = crm.call_for(session, conversation_id, client.id)
     previous_deals = crm.count_deals(session, client.id) - (
         1 if previous is not None and previous.disposition == "deal" else 0)
     if previous is not None and previous.notes and notes and notes not in previous.notes:
         notes = f"{previous.notes}\n{notes}"
     call, created = crm.upsert_call(
-        session, conversation_id, agent_id=agent_id, client_id=client.id,
+        session, conversation_id, client.id, agent_id=agent_id,
         started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,
         objections=list(objections), opening_style=opening_style, products=list(products), amount=amount,
         notes=notes,
@@ -100,11 +99,11 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     cancelled = 0
     if outcome == "do_not_call":
         client.do_not_call = True
-        cancelled = crm.cancel_followups(session, client.id)
+        cancelled = crm.cancel_followups(session, client.id, now)
     else:
         # This call is the callback an earlier call booked: that follow-up is done.
         for followup in crm.pending_callbacks(session, client.id, now, conversation_id):
-            followup.done = True
+            followup.close("done", now)
     if outcome == "deal" and deal_product:
         held = {h.product.code for h in client.holdings}
         product = next((p for p in crm.catalogue(session) if p.code == deal_product), None)

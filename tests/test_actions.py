@@ -269,7 +269,7 @@ async def test_do_not_call_end_to_end(crm_url, frozen_clock):
     assert "勿扰" in texts(confirmed) and "取消1个待办回访" in texts(confirmed)
     assert _one(crm_url, select(Client.do_not_call).where(Client.name == "赵敏")) == [True]
     assert [c.disposition for c in _one(crm_url, select(Call))] == ["do_not_call"]
-    assert _one(crm_url, select(FollowUp.done)) == [True]
+    assert _one(crm_url, select(FollowUp.status)) == ["cancelled"]
 
     refused = await conversation.run(ActionScheduleCallback(), "约她明天下午三点再打", "schedule_callback",
                                      time="明天下午三点")
@@ -314,7 +314,7 @@ async def test_the_next_call_opens_with_the_agreed_callback_and_closes_it(crm_ur
     again = await second.run(ActionSuggestOpening(), "换一个", "request_opening")
     assert again[0]["custom"]["key"] != "callback"  # once is enough
     await second.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
-    assert _one(crm_url, select(FollowUp.done)) == [True]
+    assert _one(crm_url, select(FollowUp.status)) == ["done"]
 
 
 async def test_a_busy_client_relayed_again_is_one_callback(crm_url, frozen_clock):

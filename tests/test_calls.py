@@ -75,7 +75,7 @@ def test_zhang_san_busy_then_called_back(servers):
     busy = call.script("客户说在开会")
     assert busy["key"] == "objection_busy" and any("创建回访" in n for n in busy["notes"])
     booked = _crm(servers, "select f.due_at from followups f join clients c on c.id = f.client_id "
-                  "where c.name = '张三' and f.done = 0 and f.conversation_id = ?", call.sender)
+                  "where c.name = '张三' and f.status = 'open' and f.conversation_id = ?", call.sender)
     assert len(booked) == 1
     call.save("zhangsan-1")
 
@@ -128,11 +128,11 @@ def test_zhao_min_do_not_call(servers):
     assert "勿扰" in logged
     assert _crm(servers, "select do_not_call from clients where name = '赵敏'") == [(1,)]
     assert _crm(servers, "select count(*) from followups f join clients c on c.id = f.client_id "
-                         "where c.name = '赵敏' and f.done = 0") == [(0,)]
+                         "where c.name = '赵敏' and f.status = 'open'") == [(0,)]
     refused = call.text("约她明天下午三点再打")
     assert "勿扰" in refused and "没有预约" in refused
     assert _crm(servers, "select count(*) from followups f join clients c on c.id = f.client_id "
-                         "where c.name = '赵敏' and f.done = 0") == [(0,)]
+                         "where c.name = '赵敏' and f.status = 'open'") == [(0,)]
     assert "勿扰" in call.text("再给我一个卖点")
     call.save("zhaomin")
 

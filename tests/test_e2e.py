@@ -70,7 +70,7 @@ def test_a_whole_call_over_rest(servers):
     assert len(calls) == 1 and calls[0][0] == "deal" and "objection_busy" in calls[0][1]
     # The busy client's callback is booked (once: other tests may have booked the same slot).
     due = _query(servers["crm"], "select f.due_at from followups f join clients c on c.id = f.client_id "
-                 "where c.name = '张三' and f.done = 0")
+                 "where c.name = '张三' and f.status = 'open'")
     # The services' clock reads about 10:00 (conftest): the callback is in about an hour.
     expected = {callback_due("objection_busy", before_busy), callback_due("objection_busy", after_busy)}
     assert expected & {datetime.fromisoformat(d[0]) for d in due}, (due, expected)

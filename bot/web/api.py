@@ -239,7 +239,7 @@ def spreadsheet_safe(value: Any) -> Any:
 
 def query_followups(session: Session, identity: Identity, due: str) -> list[dict[str, Any]]:
     now = clock.now()
-    stmt = select(FollowUp).where(FollowUp.done.is_(False))
+    stmt = select(FollowUp).where(FollowUp.status == "open")
     owner = access.scope_user_id(session, identity)
     if owner is not None:
         stmt = stmt.where(FollowUp.agent_id == owner)
