@@ -181,3 +181,40 @@ def recommend_products(profile: Profile | None, catalogue: tuple[ProductInfo, ..
         if product and check and check() and product.code not in profile.holdings and product.code not in chosen:
             chosen[product.code] = (product, rule["why"])
     return list(chosen.values())
+
+
+# ---- relationship and suitability (used by rules, guidance, logging and the fact checks) ----
+
+# Contact sources that mean the client already banks with us (an account, a card, payroll).
+RELATIONSHIP_SOURCES = {"existing_customer", "payroll_employer", "corporate_contact"}
+
+
+def has_relationship(profile: Profile | None) -> bool:
+    """Whether the client already does business with the bank: only then may a line thank them
+    for their support or speak of "your account" (故作熟悉, 巧借东风, 故意找茬)."""
+    if profile is None:
+        return False
+    return (bool(profile.holdings) or profile.stage in ("deal", "loyal")
+            or profile.contact_source in RELATIONSHIP_SOURCES)
+
+
+def suitability_problem(profile: Profile | None, product: ProductInfo) -> str | None:
+    """Why ``product`` may not be recommended, pitched or sold to this client, or None.
+
+    Wealth products need a risk assessment, and the product's risk level (R1-R5) may not be
+    above the client's tolerance (C1-C5): C2 may buy R1 and R2.
+    """
+    if not product.is_wealth:
+        return None
+    messages = playbook().messages
+    tolerance = profile.risk_tolerance if profile else None
+    if not tolerance:
+        return messages["unsuitable_no_assessment"].format(product=product.name)
+    if not product.risk_level or int(product.risk_level[1:]) > int(tolerance[1:]):
+        return messages["unsuitable_above_tolerance"].format(
+            product=product.name, risk_level=product.risk_level or "未评级", tolerance=tolerance)
+    return None
+
+
+def suitable(profile: Profile | None, product: ProductInfo) -> bool:
+    return suitability_problem(profile, product) is None
