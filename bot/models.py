@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-from bot import clock
+from bot import clock, labels
 
 # Deterministic constraint names keep Alembic migrations portable across databases.
 metadata = MetaData(
@@ -35,13 +35,7 @@ Base = declarative_base(metadata=metadata)
 
 ROLES = ("agent", "trainee", "supervisor")
 STAGES = ("unknown", "general", "potential", "deal", "loyal")
-STAGE_LABELS = {
-    "unknown": "未知客户",
-    "general": "一般客户",
-    "potential": "潜在客户",
-    "deal": "成交客户",
-    "loyal": "固定客户",
-}
+STAGE_LABELS = labels.stages()  # the text lives in bot/playbook/labels.yml
 DISPOSITIONS = (
     "deal",
     "interested",
@@ -52,16 +46,7 @@ DISPOSITIONS = (
     "invalid_number",
     "do_not_call",
 )
-DISPOSITION_LABELS = {
-    "deal": "成交",
-    "interested": "有意向",
-    "callback": "约回访",
-    "thinking": "考虑中",
-    "refused": "拒绝",
-    "no_answer": "无人接听",
-    "invalid_number": "空号/错号",
-    "do_not_call": "勿扰",
-}
+DISPOSITION_LABELS = labels.dispositions()  # the text lives in bot/playbook/labels.yml
 CATEGORIES = ("card", "wealth", "deposit", "loan", "corporate", "channel")
 RISK_LEVELS = ("R1", "R2", "R3", "R4", "R5")
 # A client's assessed risk tolerance; C1 may buy R1 products, C5 up to R5 (seed 000: suitability).

@@ -14,7 +14,7 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import access, clock
+from bot import access, clock, labels
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
@@ -138,6 +138,13 @@ def _client_by_key(session: Session, identity: Identity, key: str) -> Client | N
         client = session.scalars(select(Client).where(Client.phone == key)).first()
         return client if client is not None and access.may_read_client(identity, client) else None
     return session.get(Client, int(key)) if key.isdigit() else None
+
+
+@api.get("/labels")
+async def get_labels(_request: Request):
+    """Every disposition, stage, intent and button label (bot/playbook/labels.yml): the same
+    JSON the pages carry, for other clients of the API. Labels are not data: no login needed."""
+    return response.json(labels.for_pages())
 
 
 @api.get("/clients/<key>")

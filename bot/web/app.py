@@ -11,6 +11,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.request import Request
 
+from bot import labels
 from bot.auth import (
     CHAT_TOKEN_TTL_SECONDS,
     LoginResult,
@@ -116,7 +117,9 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
         if identity is None:
             return login_page(request)
         claims = session_claims(request) or {}
-        context = {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL}
+        # The pages draw every disposition, stage and button text from these (bot/labels.py).
+        context = {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL,
+                   "labels": labels.for_pages()}
         if identity.role == "supervisor":
             return render("review.html", **context)
         # The widget talks to Rasa's socket.io with a short-lived token of its own (renewed

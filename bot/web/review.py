@@ -20,9 +20,9 @@ from sanic.request import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import access, crm
+from bot import access, crm, labels
 from bot.db import sessions
-from bot.models import DISPOSITION_LABELS, STAGE_LABELS, STAGES, Call, User
+from bot.models import Call, User
 from bot.playbook import intent_titles, playbook
 from bot.transcripts import transcript
 from bot.web.api import call_json
@@ -76,7 +76,8 @@ def _button_text(text: str) -> str | None:
         args = {}
     if not isinstance(args, dict):
         args = {}
-    values = [DISPOSITION_LABELS.get(str(v), str(v)) if k == "outcome" else str(v) for k, v in args.items()]
+    outcomes = labels.dispositions()
+    values = [outcomes.get(str(v), str(v)) if k == "outcome" else str(v) for k, v in args.items()]
     return f"{title}：{' '.join(values)}" if values else title
 
 
@@ -173,7 +174,7 @@ async def conversation_page(request: Request, conversation_id: str):
         "transcript.html", identity=identity, csrf=_csrf(request), conversation_id=conversation_id,
         call=call, phone=phone, turns=[_present_turn(t, names) for t in turns], when=_when,
         started=turns[0]["time"] if turns else None, user_turn_count=len(user_turns),
-        outcome_labels=DISPOSITION_LABELS, intent_titles=intent_titles(), stage_labels=STAGE_LABELS,
+        labels=labels.for_pages(), intent_titles=intent_titles(),
         product_names=products, opening_titles=opening_titles(),
         back_url="/" if identity.role != "supervisor" else "/#calls",
     )
@@ -183,8 +184,8 @@ def _meta(session: Session) -> dict[str, Any]:
     agents = session.scalars(select(User).where(User.role.in_(("agent", "trainee"))).order_by(User.login))
     return {
         "agents": [{"login": u.login, "name": u.name, "role": u.role} for u in agents],
-        "dispositions": DISPOSITION_LABELS,
-        "stages": [{"stage": s, "label": STAGE_LABELS[s]} for s in STAGES],
+        "dispositions": labels.dispositions(),
+        "stages": [{"stage": code, "label": label} for code, label in labels.stages().items()],
         "intents": intent_titles(),
         "products": product_names(session),
         "openings": opening_titles(),

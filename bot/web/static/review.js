@@ -10,14 +10,14 @@
 
   var SVGNS = "http://www.w3.org/2000/svg";
   var FILTERS = ["client", "agent", "outcome", "from", "to", "q"];
-  var DISPOSITION_ORDER = ["deal", "interested", "callback", "thinking", "refused", "no_answer", "invalid_number", "do_not_call"];
+  // Disposition, stage and intent labels come from the server (bot/playbook/labels.yml).
+  var LABELS = window.SalesbotDom.labels();
+  var DISPOSITION_ORDER = LABELS.disposition_order;
   var meta = {
-    dispositions: {
-      deal: "成交", interested: "有意向", callback: "约回访", thinking: "考虑中", refused: "拒绝",
-      no_answer: "无人接听", invalid_number: "空号/错号", do_not_call: "勿扰"
-    },
-    intents: {},
+    dispositions: LABELS.dispositions,
+    intents: LABELS.intents,
     products: {},
+    openings: {},
     agents: []
   };
   var lastDashboard = null;
@@ -57,7 +57,7 @@
   }
 
   function intentTitle(name) { return meta.intents[name] || name; }
-  function outcomeLabel(code) { return meta.dispositions[code] || code || "未记录"; }
+  function outcomeLabel(code) { return meta.dispositions[code] || code || LABELS.unlogged; }
 
   /* ---------- tabs ---------- */
 
@@ -196,9 +196,8 @@
 
   function loadMeta() {
     return getJSON("/review/meta.json").then(function (data) {
-      meta.intents = data.intents || {};
       meta.products = data.products || {};
-      meta.dispositions = data.dispositions || meta.dispositions;
+      meta.openings = data.openings || {};
       var select = form.elements.agent;
       var chosen = select.value;
       (data.agents || []).forEach(function (a) {
@@ -361,8 +360,8 @@
     Object.keys(data.objections || {}).forEach(function (k) { objections += data.objections[k] || 0; });
     var tiles = [
       ["已记录通话", calls],
-      ["成交", deals],
-      ["成交率", calls ? Math.round(deals * 1000 / calls) / 10 + "%" : "—"],
+      [outcomeLabel("deal"), deals],
+      [outcomeLabel("deal") + "率", calls ? Math.round(deals * 1000 / calls) / 10 + "%" : "—"],
       ["客户异议", objections]
     ];
     box.textContent = "";
@@ -419,7 +418,6 @@
     dashboardLoaded = true;
     metaReady.then(function () { return getJSON("/api/dashboard"); }).then(function (data) {
       showError("dashboard-error", null);
-      if (data.disposition_labels) { meta.dispositions = data.disposition_labels; }
       lastDashboard = data;
       dashboardLoaded = false;
       drawDashboard(data);
@@ -430,6 +428,12 @@
   }
 
   /* ---------- start ---------- */
+
+  DISPOSITION_ORDER.forEach(function (code) {
+    var option = el("option", null, outcomeLabel(code));
+    option.value = code;
+    form.elements.outcome.appendChild(option);
+  });
 
   fillForm(new URLSearchParams(location.search));
   loadCalls();

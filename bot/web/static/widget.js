@@ -8,18 +8,11 @@
   var byId = window.SalesbotDom.byId;
   var el = window.SalesbotDom.el;
 
-  var OUTCOME_LABELS = {
-    deal: "成交", interested: "有意向", callback: "约回访", thinking: "考虑中",
-    refused: "拒绝", no_answer: "无人接听", invalid_number: "空号/错号", do_not_call: "勿扰"
-  };
-  var STAGE_LABELS = {
-    unknown: "未知客户", general: "一般客户", potential: "潜在客户", deal: "成交客户", loyal: "固定客户"
-  };
-  var INTENT_LABELS = {
-    request_opening: "开场白", request_next_advantage: "下一个卖点", request_product_pitch: "产品介绍",
-    lookup_client: "查询客户", log_outcome: "记录结果", schedule_callback: "约回访",
-    list_followups: "今天的回访", start_training: "开始陪练", stop_training: "结束陪练"
-  };
+  // Every disposition, stage, intent and button text comes from the server (bot/playbook/labels.yml).
+  var LABELS = window.SalesbotDom.labels();
+  function outcomeLabel(code) { return LABELS.dispositions[code] || code || LABELS.unlogged; }
+  function stageLabel(code) { return LABELS.stages[code] || code; }
+  function intentLabel(name) { return LABELS.intents[name] || name; }
   var REPLY_TIMEOUT_MS = 30000;
   // The chat token lives 15 minutes: renew it (and reconnect with it) well before that.
   var TOKEN_REFRESH_MS = 10 * 60 * 1000;
@@ -149,10 +142,10 @@
   function displayText(text) {
     var m = /^\/(\w+)(\{.*\})?$/.exec(text);
     if (!m) { return text; }
-    var label = INTENT_LABELS[m[1]] || m[1];
+    var label = intentLabel(m[1]);
     var args = {};
     try { args = m[2] ? JSON.parse(m[2]) : {}; } catch (e) { args = {}; }
-    if (args.outcome) { return label + "：" + (OUTCOME_LABELS[args.outcome] || args.outcome); }
+    if (args.outcome) { return label + "：" + outcomeLabel(args.outcome); }
     if (args.time) { return label + "：" + friendlyTime(args.time); }
     var values = Object.keys(args).map(function (k) { return String(args[k]); });
     return values.length ? label + "：" + values.join(" ") : label;
@@ -227,7 +220,8 @@
     var card = el("article", "card client-card" + (c.do_not_call ? " dnc" : ""));
     card.setAttribute("aria-label", "客户资料：" + (c.name || ""));
     if (c.do_not_call) {
-      card.appendChild(el("div", "banner danger", "勿扰客户：请勿推销" + (payload.warning ? "。" + payload.warning : "")));
+      card.appendChild(el("div", "banner danger", outcomeLabel("do_not_call") + "客户：请勿推销" +
+        (payload.warning ? "。" + payload.warning : "")));
     } else if (payload.warning) {
       card.appendChild(el("div", "banner warn", payload.warning));
     }
@@ -236,7 +230,7 @@
     if (c.title && c.title !== c.name) { name.appendChild(el("span", "client-title", "称呼：" + c.title)); }
     head.appendChild(name);
     if (c.stage_label || c.stage) {
-      head.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label || STAGE_LABELS[c.stage] || c.stage));
+      head.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label || stageLabel(c.stage)));
     }
     if (c.tier) { head.appendChild(el("span", "badge tier", c.tier)); }
     card.appendChild(head);
@@ -258,7 +252,7 @@
     field(dl, "资产", money(c.assets));
     var last = c.last_call;
     field(dl, "上次通话", last ? friendlyTime(last.started_at) + "，" +
-      (OUTCOME_LABELS[last.outcome] || last.outcome || "未记录") : "没有通话记录");
+      outcomeLabel(last.outcome) : "没有通话记录");
     field(dl, "介绍人", c.referrer);
     field(dl, "备注", c.note);
     card.appendChild(dl);
@@ -303,7 +297,7 @@
     currentClientEl.appendChild(el("span", "muted", "当前客户："));
     currentClientEl.appendChild(el("strong", null, c.name || ""));
     if (c.stage_label) { currentClientEl.appendChild(el("span", "badge stage stage-" + (c.stage || ""), c.stage_label)); }
-    if (c.do_not_call) { currentClientEl.appendChild(el("span", "badge danger", "勿扰")); }
+    if (c.do_not_call) { currentClientEl.appendChild(el("span", "badge danger", outcomeLabel("do_not_call"))); }
   }
 
   function copyText(text, btn) {
@@ -381,7 +375,7 @@
 
   function renderCallLogged(payload) {
     // The bot's text says what was recorded (and the stage change): it becomes the card's body.
-    var label = OUTCOME_LABELS[payload.outcome] || payload.outcome || "";
+    var label = payload.outcome ? outcomeLabel(payload.outcome) : "";
     var card = el("article", "card ok-card");
     card.appendChild(el("div", "card-title", "通话已记录：" + label));
     var body = el("p", "logged-text");
@@ -392,10 +386,10 @@
     card.appendChild(next);
     var row = placeCard(card, function (text) { return !!label && text.indexOf(label) !== -1; });
     var replaced = row._replaced;
-    body.textContent = replaced || (payload.stage ? "客户阶段：" + (STAGE_LABELS[payload.stage] || payload.stage) : "");
+    body.textContent = replaced || (payload.stage ? "客户阶段：" + stageLabel(payload.stage) : "");
     if (payload.stage && currentClient) {
       currentClient.stage = payload.stage;
-      currentClient.stage_label = STAGE_LABELS[payload.stage] || payload.stage;
+      currentClient.stage_label = stageLabel(payload.stage);
       setCurrentClient(currentClient);
     }
     scheduleFollowupRefresh(200);
@@ -700,15 +694,26 @@
     submitComposer();
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll("[data-outcome]"), function (btn) {
-    btn.addEventListener("click", function () {
-      var code = btn.getAttribute("data-outcome");
-      send("/log_outcome" + JSON.stringify({ outcome: code }), "通话结果：" + btn.textContent);
+  /* The outcome bar and the shortcuts: buttons drawn from the served labels. */
+  function labelButton(container, className, text, onClick) {
+    var btn = el("button", className, text);
+    btn.type = "button";
+    btn.addEventListener("click", onClick);
+    container.appendChild(btn);
+    return btn;
+  }
+
+  LABELS.outcome_bar.forEach(function (code) {
+    var btn = labelButton(byId("outcome-bar"), "btn outcome o-" + code, outcomeLabel(code), function () {
+      send("/log_outcome" + JSON.stringify({ outcome: code }), displayText("/log_outcome" + JSON.stringify({ outcome: code })));
     });
+    btn.setAttribute("data-outcome", code);
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll("[data-say]"), function (btn) {
-    btn.addEventListener("click", function () { send(btn.getAttribute("data-say")); });
+  LABELS.shortcuts.forEach(function (shortcut) {
+    labelButton(byId("shortcuts"), "btn chip", LABELS.buttons[shortcut.button] || shortcut.say, function () {
+      send(shortcut.say);
+    });
   });
 
   var timeInput = byId("callback-time");
@@ -737,7 +742,7 @@
       return;
     }
     var when = value.slice(0, 10) + " " + value.slice(11, 16);
-    send("/schedule_callback" + JSON.stringify({ time: when }), "约回访：" + friendlyTime(when));
+    send("/schedule_callback" + JSON.stringify({ time: when }), intentLabel("schedule_callback") + "：" + friendlyTime(when));
   });
 
   byId("new-call").addEventListener("click", newCall);

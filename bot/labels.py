@@ -1,0 +1,107 @@
+"""The one source of the labels people read: dispositions, stages, intent titles, button texts.
+
+The text lives in ``bot/playbook/labels.yml`` (and the intent titles in ``intents.yml``);
+models, actions, the JSON API and both pages read it from here, so a label changed once
+changes everywhere (the widget and the review pages receive ``for_pages()`` as JSON).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LABELS_FILE = Path(__file__).resolve().parent / "playbook" / "labels.yml"
+
+
+class LabelsError(ValueError):
+    """labels.yml is malformed (raised when it is first read, not when a page is drawn)."""
+
+
+def _text_map(raw: Any, section: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not raw:
+        raise LabelsError(f"labels.yml: {section} must be a non-empty mapping")
+    for key, value in raw.items():
+        if not isinstance(value, str) or not value.strip():
+            raise LabelsError(f"labels.yml: {section}.{key} needs a text")
+    return {str(k): v for k, v in raw.items()}
+
+
+@lru_cache(maxsize=1)
+def _labels() -> dict[str, Any]:
+    raw = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8")) or {}
+    data = {
+        "dispositions": _text_map(raw.get("dispositions"), "dispositions"),
+        "stages": _text_map(raw.get("stages"), "stages"),
+        "buttons": _text_map(raw.get("buttons"), "buttons"),
+        "unlogged": raw.get("unlogged"),
+        "outcome_bar": list(raw.get("outcome_bar") or []),
+        "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
+    }
+    if not isinstance(data["unlogged"], str) or not data["unlogged"]:
+        raise LabelsError("labels.yml: unlogged needs a text")
+    unknown = [code for code in data["outcome_bar"] if code not in data["dispositions"]]
+    unknown += [s.get("button") for s in data["shortcuts"] if s.get("button") not in data["buttons"]
+                or not s.get("say")]
+    if unknown:
+        raise LabelsError(f"labels.yml: outcome_bar/shortcuts name unknown keys: {unknown}")
+    return data
+
+
+def dispositions() -> dict[str, str]:
+    """Disposition code -> label, in display order."""
+    return dict(_labels()["dispositions"])
+
+
+def disposition(code: str) -> str:
+    return _labels()["dispositions"][code]
+
+
+def stages() -> dict[str, str]:
+    """Stage code -> label, funnel order."""
+    return dict(_labels()["stages"])
+
+
+def stage(code: str) -> str:
+    return _labels()["stages"][code]
+
+
+def unlogged() -> str:
+    """What a conversation about a client without a logged disposition is called."""
+    return _labels()["unlogged"]
+
+
+def buttons() -> dict[str, str]:
+    return dict(_labels()["buttons"])
+
+
+def button(key: str) -> str:
+    """The text of a quick-reply button; an unknown key is a programming error (KeyError)."""
+    try:
+        return _labels()["buttons"][key]
+    except KeyError:
+        raise KeyError(f"no button {key!r} in {LABELS_FILE.name}") from None
+
+
+def intent_titles() -> dict[str, str]:
+    from bot.playbook import intent_titles as titles
+
+    return titles()
+
+
+def for_pages() -> dict[str, Any]:
+    """Everything the widget and the review pages show as labels (served as JSON)."""
+    data = _labels()
+    return {
+        "dispositions": dict(data["dispositions"]),
+        "disposition_order": list(data["dispositions"]),
+        "stages": dict(data["stages"]),
+        "stage_order": list(data["stages"]),
+        "unlogged": data["unlogged"],
+        "buttons": dict(data["buttons"]),
+        "outcome_bar": list(data["outcome_bar"]),
+        "shortcuts": [dict(s) for s in data["shortcuts"]],
+        "intents": dict(intent_titles()),
+    }
