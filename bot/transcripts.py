@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, or_, select
@@ -59,6 +61,61 @@ def transcript(conversation_id: str, url: str | None = None) -> list[dict[str, A
         elif row.type_name == "action" and row.action_name not in HIDDEN_ACTIONS:
             turns.append({"speaker": "action", "text": row.action_name, "time": when})
     return turns
+
+
+@dataclass(frozen=True)
+class ClientLookup:
+    """A client the agent pulled up in a conversation (the ``current_client_id`` slot was set)."""
+
+    conversation_id: str
+    client_id: int
+    first_at: datetime | None  # when the client was first looked up in this conversation
+    login: str | None  # whom the conversation's first message was attributed to (None: unknown)
+
+
+def client_lookups(url: str | None = None, conversation_id: str | None = None) -> list[ClientLookup]:
+    """Every (conversation, client) pair of the tracker store (or of one conversation), from the
+    ``current_client_id`` slot.
+
+    A conversation about a client counts even when nobody logged an outcome: the supervisor's list
+    must show it. Conversations with several clients give one pair per client.
+    """
+    engine = _tracker_engine(url)
+    if not inspect(engine).has_table("events"):
+        return []
+    # The slot name sits in the event's JSON; the LIKE narrows the scan to these slot events.
+    stmt = select(events.c.sender_id, events.c.timestamp, events.c.data) \
+        .where(events.c.type_name == "slot", events.c.data.contains('"current_client_id"'))
+    if conversation_id is not None:
+        stmt = stmt.where(events.c.sender_id == conversation_id)
+    with engine.connect() as connection:
+        slots = connection.execute(stmt.order_by(events.c.id)).all()
+        senders = {row.sender_id for row in slots}
+        users = connection.execute(
+            select(events.c.sender_id, events.c.data).where(events.c.type_name == "user",
+                                                            events.c.sender_id.in_(senders))
+            .order_by(events.c.id)
+        ).all() if senders else []
+    first_login: dict[str, str | None] = {}
+    for row in users:
+        if row.sender_id not in first_login:
+            login = (json.loads(row.data or "{}").get("metadata") or {}).get("login")
+            first_login[row.sender_id] = str(login) if login else None
+    found: dict[tuple[str, int], ClientLookup] = {}
+    for row in slots:
+        data = json.loads(row.data or "{}")
+        value = data.get("value")
+        if data.get("name") != "current_client_id" or value in (None, ""):
+            continue
+        try:
+            client_id = int(value)
+        except (TypeError, ValueError):
+            continue
+        key = (row.sender_id, client_id)
+        if key not in found:
+            when = clock.from_timestamp(row.timestamp) if row.timestamp else None
+            found[key] = ClientLookup(row.sender_id, client_id, when, first_login.get(row.sender_id))
+    return list(found.values())
 
 
 def conversation_ids_matching(query: str, url: str | None = None) -> set[str]:

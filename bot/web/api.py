@@ -18,7 +18,7 @@ from bot import access, clock, labels
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
-from bot.transcripts import conversation_ids_matching, transcript
+from bot.transcripts import ClientLookup, client_lookups, conversation_ids_matching, transcript
 from bot.web.session import csrf_ok, require_identity
 
 api = Blueprint("api", url_prefix="/api")
@@ -61,7 +61,8 @@ def call_json(call: Call) -> dict[str, Any]:
         "client_id": call.client_id,
         "agent": call.agent.login if call.agent else None,
         "agent_name": call.agent.name if call.agent else None,
-        "outcome": call.disposition, "outcome_label": DISPOSITION_LABELS.get(call.disposition or ""),
+        "outcome": call.disposition, "logged": call.disposition is not None,
+        "outcome_label": DISPOSITION_LABELS.get(call.disposition) if call.disposition else labels.unlogged(),
         "objections": list(call.objections or []), "opening_style": call.opening_style,
         "products": list(call.products or []), "amount": call.amount, "notes": call.notes,
         "started_at": call.started_at.isoformat(timespec="seconds") if call.started_at else None,
@@ -103,6 +104,87 @@ def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> l
         stmt = stmt.where((Call.conversation_id.in_(ids)) | Call.notes.contains(args["q"], autoescape=True))
     calls = session.scalars(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(500)).unique()
     return [call_json(c) for c in calls]
+
+
+UNLOGGED = "unlogged"  # the outcome filter for conversations about a client without a logged outcome
+
+
+def _unlogged_json(lookup: ClientLookup, client: Client | None, agent: User | None) -> dict[str, Any]:
+    """A conversation in which the agent pulled up ``client`` but logged no outcome for them."""
+    return {
+        "id": None, "conversation_id": lookup.conversation_id,
+        "client": client.name if client else None, "client_id": lookup.client_id,
+        "agent": agent.login if agent else lookup.login, "agent_name": agent.name if agent else None,
+        "outcome": None, "logged": False, "outcome_label": labels.unlogged(),
+        "objections": [], "opening_style": None, "products": [], "amount": None, "notes": None,
+        "started_at": lookup.first_at.isoformat(timespec="seconds") if lookup.first_at else None,
+        "ended_at": None,
+    }
+
+
+def unlogged_lookups(session: Session, identity: Identity,
+                     lookups: list[ClientLookup] | None = None) -> list[dict[str, Any]]:
+    """Clients looked up in a conversation (tracker store) that have no call row there, as
+    ``identity`` may list them: the conversation's owner or a supervisor (bot.access)."""
+    lookups = client_lookups() if lookups is None else lookups
+    if not lookups:
+        return []
+    conversation_ids = {lookup.conversation_id for lookup in lookups}
+    logged = set(session.execute(select(Call.conversation_id, Call.client_id)
+                                 .where(Call.conversation_id.in_(conversation_ids))).all())
+    pending = [lookup for lookup in lookups if (lookup.conversation_id, lookup.client_id) not in logged]
+    if not pending:
+        return []
+    clients = {c.id: c for c in session.scalars(
+        select(Client).where(Client.id.in_({lookup.client_id for lookup in pending}))).unique()}
+    users = {u.login: u for u in session.scalars(select(User))}
+    readable: dict[str, bool] = {}
+    entries = []
+    for lookup in pending:
+        if lookup.conversation_id not in readable:
+            readable[lookup.conversation_id] = access.may_read_conversation(session, identity, lookup.conversation_id)
+        if not readable[lookup.conversation_id]:
+            continue
+        owner = access.conversation_owner(session, lookup.conversation_id) or lookup.login
+        entries.append(_unlogged_json(lookup, clients.get(lookup.client_id), users.get(owner or "")))
+    return entries
+
+
+def query_conversations(session: Session, identity: Identity, args: dict[str, str],
+                        lookups: list[ClientLookup] | None = None) -> list[dict[str, Any]]:
+    """Every conversation about a client, one entry per client, newest first: the logged call rows
+    and the clients looked up without a logged outcome (``outcome=unlogged`` lists only those)."""
+    outcome = args.get("outcome") or ""
+    if outcome and outcome != UNLOGGED and outcome not in DISPOSITIONS:
+        raise ValueError(f"未知的通话结果：{outcome}")
+    entries = []
+    calls = query_calls(session, identity, {**args, "outcome": "" if outcome == UNLOGGED else outcome})
+    entries += [c for c in calls if outcome != UNLOGGED or not c["logged"]]
+    if outcome in ("", UNLOGGED):
+        entries += _filtered(unlogged_lookups(session, identity, lookups), args)
+    entries.sort(key=lambda e: (e["started_at"] or "", e["id"] or 0), reverse=True)
+    return entries[:500]
+
+
+def _filtered(entries: list[dict[str, Any]], args: dict[str, str]) -> list[dict[str, Any]]:
+    """The list filters of ``query_calls`` applied to entries without a call row."""
+    start, end = _parse_date(args.get("from")), _parse_date(args.get("to"))
+    matching = conversation_ids_matching(args["q"]) if args.get("q") else None
+    kept = []
+    for entry in entries:
+        started = datetime.fromisoformat(entry["started_at"]) if entry["started_at"] else None
+        if args.get("client") and args["client"] not in (entry["client"] or ""):
+            continue
+        if args.get("agent") and entry["agent"] != args["agent"]:
+            continue
+        if start and (started is None or started < start):
+            continue
+        if end and (started is None or started >= datetime.combine(end.date(), time.min) + timedelta(days=1)):
+            continue
+        if matching is not None and entry["conversation_id"] not in matching:
+            continue
+        kept.append(entry)
+    return kept
 
 
 NO_REAL_CRM = "学员账号只能使用练习模式，不能查看真实客户资料。"
@@ -214,6 +296,19 @@ async def list_calls(request: Request, identity: Identity):
     return error or response.json(calls)
 
 
+@api.get("/conversations")
+@require_identity
+@real_crm_only
+async def list_conversations(request: Request, identity: Identity):
+    """The review list: every conversation about a client (logged or not), one entry per client."""
+    lookups = await asyncio.to_thread(client_lookups)
+    try:
+        rows = await _in_session(query_conversations, identity, _args(request), lookups)
+    except ValueError as error:
+        return _error(str(error), 400)
+    return response.json(rows)
+
+
 @api.get("/calls.csv")
 @require_identity
 @real_crm_only
@@ -280,20 +375,28 @@ async def list_followups(request: Request, identity: Identity):
 async def get_conversation(request: Request, conversation_id: str, identity: Identity):
     def work(session: Session):
         allowed = access.may_read_conversation(session, identity, conversation_id)
-        call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
-        return allowed, (call_json(call) if call else None)
+        return allowed, [call_json(c) for c in conversation_calls(session, conversation_id)] if allowed else []
 
-    allowed, call = await _in_session(work)
+    allowed, calls = await _in_session(work)
     if not allowed:
         return _error("这是其他坐席的会话，您无权查看。", 403)
     turns = await asyncio.to_thread(transcript, conversation_id)
-    if not turns and call is None:
+    if not turns and not calls:
         return _error("没有这个会话。", 404)
-    return response.json({"conversation_id": conversation_id, "call": call, "turns": turns})
+    # "call": the first call row (contract); "calls": every client's call row of the conversation.
+    return response.json({"conversation_id": conversation_id, "call": calls[0] if calls else None,
+                          "calls": calls, "turns": turns})
 
 
-def dashboard_data(session: Session, identity: Identity) -> dict[str, Any]:
-    """Disposition counts per agent, the client funnel by stage, objection frequency."""
+def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
+    """Every call row of a conversation (one per client since migration 0004), in call order."""
+    return list(session.scalars(select(Call).where(Call.conversation_id == conversation_id)
+                                .order_by(Call.started_at, Call.id)).unique())
+
+
+def dashboard_data(session: Session, identity: Identity, lookups: list[ClientLookup] | None = None) -> dict[str, Any]:
+    """Disposition counts per agent, conversations without a logged outcome per agent, the client
+    funnel by stage, objection frequency."""
     owner = access.scope_user_id(session, identity)
     calls = select(Call)
     clients = select(Client.stage, func.count()).group_by(Client.stage)
@@ -301,18 +404,26 @@ def dashboard_data(session: Session, identity: Identity) -> dict[str, Any]:
         calls = calls.where(Call.agent_id == owner)
         clients = clients.where(Client.agent_id == owner)
     per_agent: dict[str, dict[str, int]] = {}
+    unlogged: dict[str, int] = {}
     objections: dict[str, int] = {}
     for call in session.scalars(calls).unique():
         agent = call.agent.name if call.agent else "未知"
         row = per_agent.setdefault(agent, {d: 0 for d in DISPOSITIONS})
         if call.disposition:
             row[call.disposition] += 1
+        else:
+            unlogged[agent] = unlogged.get(agent, 0) + 1
         for objection in call.objections or []:
             objections[objection] = objections.get(objection, 0) + 1
+    for entry in unlogged_lookups(session, identity, lookups):
+        agent = entry["agent_name"] or entry["agent"] or "未知"
+        unlogged[agent] = unlogged.get(agent, 0) + 1
     funnel = dict.fromkeys(STAGES, 0)
     funnel.update(dict(session.execute(clients).all()))
     return {
         "dispositions": per_agent,
+        # Conversations about a client without a logged outcome, per agent (review: 未记录结果).
+        "unlogged": dict(sorted(unlogged.items(), key=lambda kv: -kv[1])),
         "disposition_labels": DISPOSITION_LABELS,
         "funnel": [{"stage": s, "label": STAGE_LABELS[s], "count": funnel[s]} for s in STAGES],
         "objections": dict(sorted(objections.items(), key=lambda kv: -kv[1])),
@@ -323,4 +434,5 @@ def dashboard_data(session: Session, identity: Identity) -> dict[str, Any]:
 @require_identity
 @real_crm_only
 async def dashboard(request: Request, identity: Identity):
-    return response.json(await _in_session(dashboard_data, identity))
+    lookups = await asyncio.to_thread(client_lookups)
+    return response.json(await _in_session(dashboard_data, identity, lookups))

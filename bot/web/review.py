@@ -24,8 +24,8 @@ from bot import access, crm, labels
 from bot.db import sessions
 from bot.models import Call, User
 from bot.playbook import intent_titles, playbook
-from bot.transcripts import transcript
-from bot.web.api import call_json
+from bot.transcripts import client_lookups, transcript
+from bot.web.api import call_json, conversation_calls, unlogged_lookups
 from bot.web.session import current_identity, session_claims
 
 review = Blueprint("review", url_prefix="/review")
@@ -135,17 +135,24 @@ def _present_turn(turn: dict[str, Any], names: dict[str, str]) -> dict[str, Any]
     return shown
 
 
-def _conversation(session: Session, identity, conversation_id: str):
+def _phone(identity, call: Call) -> dict[str, Any] | None:
+    if call.client is None or not access.may_read_client(identity, call.client):
+        return None
+    return {"shown": access.phone_for(identity, call.client),
+            "revealable": not access.may_see_full_phone(identity, call.client)
+            and access.may_reveal_phone(identity, call.client)}
+
+
+def _conversation(session: Session, identity, conversation_id: str, lookups):
+    """Every call row of the conversation (one per client) with the phone as the user may see it,
+    and the clients looked up in it without a logged outcome; None if the user may not read it."""
     if not access.may_read_conversation(session, identity, conversation_id):
         return None
-    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
+    calls = [{**call_json(call), "phone": _phone(identity, call)}
+             for call in conversation_calls(session, conversation_id)]
+    unlogged = unlogged_lookups(session, identity, lookups)
     names = {u.login: u.name for u in session.scalars(select(User))}
-    phone = None
-    if call is not None and call.client is not None and access.may_read_client(identity, call.client):
-        phone = {"shown": access.phone_for(identity, call.client),
-                 "revealable": not access.may_see_full_phone(identity, call.client)
-                 and access.may_reveal_phone(identity, call.client)}
-    return (call_json(call) if call else None), names, product_names(session), phone
+    return calls, unlogged, names, product_names(session)
 
 
 async def _db(fn, *args):
@@ -161,18 +168,20 @@ async def conversation_page(request: Request, conversation_id: str):
     identity = await current_identity(request)
     if identity is None:
         return response.redirect("/")
-    found = await _db(_conversation, identity, conversation_id)
+    lookups = await asyncio.to_thread(client_lookups, conversation_id=conversation_id)
+    found = await _db(_conversation, identity, conversation_id, lookups)
     if found is None:
         return error_page(request, identity, 403, "无权查看",
                           "这是其他坐席的会话，您无权查看。如需查看，请联系主管。")
-    call, names, products, phone = found
+    calls, unlogged, names, products = found
     turns = await asyncio.to_thread(transcript, conversation_id)
-    if not turns and call is None:
+    if not turns and not calls:
         return error_page(request, identity, 404, "没有这个会话", "找不到这个会话的记录，可能编号有误。")
     user_turns = [t for t in turns if t.get("speaker") == "user"]
     return _render(
         "transcript.html", identity=identity, csrf=_csrf(request), conversation_id=conversation_id,
-        call=call, phone=phone, turns=[_present_turn(t, names) for t in turns], when=_when,
+        calls=calls, unlogged=unlogged, client_names=[e["client"] or "未知客户" for e in calls + unlogged],
+        turns=[_present_turn(t, names) for t in turns], when=_when,
         started=turns[0]["time"] if turns else None, user_turn_count=len(user_turns),
         labels=labels.for_pages(), intent_titles=intent_titles(),
         product_names=products, opening_titles=opening_titles(),

@@ -127,14 +127,14 @@
       return;
     }
     calls.forEach(function (c) {
-      var tr = el("tr");
+      var tr = el("tr", c.logged === false ? "unlogged" : null);
       tr.appendChild(el("td", "nowrap", when(c.started_at)));
       var agent = el("td", null, c.agent_name || c.agent || "—");
       if (c.agent && c.agent_name) { agent.title = c.agent; }
       tr.appendChild(agent);
       tr.appendChild(el("td", "strong", c.client || "—"));
       var outcome = el("td");
-      outcome.appendChild(el("span", "outcome-badge " + (c.outcome || ""), c.outcome_label || outcomeLabel(c.outcome)));
+      outcome.appendChild(el("span", "outcome-badge " + (c.outcome || "unlogged"), c.outcome_label || outcomeLabel(c.outcome)));
       tr.appendChild(outcome);
       var objections = el("td");
       var tags = el("div", "tags");
@@ -167,15 +167,19 @@
     var params = currentQuery();
     var qs = params.toString();
     history.replaceState(null, "", location.pathname + (qs ? "?" + qs : "") + location.hash);
+    // The export holds logged calls only (the contract's /api/calls).
     byId("csv-link").href = "/api/calls.csv" + (qs ? "?" + qs : "");
     var status = byId("calls-status");
     var seq = ++callsRequest;
     status.textContent = "加载中…";
-    return getJSON("/api/calls" + (qs ? "?" + qs : "")).then(function (calls) {
+    // Every conversation about a client: logged calls and lookups without a logged outcome.
+    return getJSON("/api/conversations" + (qs ? "?" + qs : "")).then(function (calls) {
       if (seq !== callsRequest) { return; }  // a newer search is on its way
       showError("calls-error", null);
       renderCalls(calls);
-      status.textContent = "共 " + calls.length + " 条通话" + (qs ? "（已筛选）" : "") + (calls.length >= 500 ? "，只显示最新 500 条" : "");
+      var unlogged = calls.filter(function (c) { return c.logged === false; }).length;
+      status.textContent = "共 " + calls.length + " 条通话" + (unlogged ? "，其中 " + unlogged + " 条" + LABELS.unlogged : "") +
+        (qs ? "（已筛选）" : "") + (calls.length >= 500 ? "，只显示最新 500 条" : "");
     }).catch(function (err) {
       if (seq !== callsRequest) { return; }
       showError("calls-error", err);
@@ -358,8 +362,11 @@
     });
     var objections = 0;
     Object.keys(data.objections || {}).forEach(function (k) { objections += data.objections[k] || 0; });
+    var unlogged = 0;
+    Object.keys(data.unlogged || {}).forEach(function (agent) { unlogged += data.unlogged[agent] || 0; });
     var tiles = [
       ["已记录通话", calls],
+      [LABELS.unlogged, unlogged],
       [outcomeLabel("deal"), deals],
       [outcomeLabel("deal") + "率", calls ? Math.round(deals * 1000 / calls) / 10 + "%" : "—"],
       ["客户异议", objections]
@@ -379,6 +386,11 @@
     horizontalBars(byId("chart-funnel"), (data.funnel || []).map(function (f) {
       return { label: f.label || f.stage, value: f.count || 0 };
     }), { id: "svg-funnel", title: "客户漏斗", head: ["阶段", "客户数"], cls: "s-funnel", centered: true, empty: "还没有客户。" });
+    var unlogged = data.unlogged || {};
+    horizontalBars(byId("chart-unlogged"), Object.keys(unlogged).map(function (agent) {
+      return { label: agent, value: unlogged[agent] };
+    }), { id: "svg-unlogged", title: "各坐席" + LABELS.unlogged + "的会话", head: ["坐席", "会话数"], cls: "s-unlogged",
+          empty: "每次查过客户的会话都记录了结果。" });
     var objections = data.objections || {};
     horizontalBars(byId("chart-objections"), Object.keys(objections).map(function (k) {
       return { label: intentTitle(k), value: objections[k] };
@@ -429,8 +441,8 @@
 
   /* ---------- start ---------- */
 
-  DISPOSITION_ORDER.forEach(function (code) {
-    var option = el("option", null, outcomeLabel(code));
+  DISPOSITION_ORDER.concat(["unlogged"]).forEach(function (code) {
+    var option = el("option", null, code === "unlogged" ? LABELS.unlogged : outcomeLabel(code));
     option.value = code;
     form.elements.outcome.appendChild(option);
   });
