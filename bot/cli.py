@@ -48,6 +48,7 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
     from bot.catalogue import write_jieba_userdict
     from bot.db import sessions
     from bot.demo_data import load_demo_data
+    from bot.demo_history import load_demo_history
 
     settings = get_settings()
     migrate.upgrade(settings.db_url)
@@ -57,6 +58,9 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
     with sessions(settings.db_url).begin() as session:
         if load_demo:
             added = load_demo_data(session)
+            # Three months of calls and follow-ups for the demo clients, so the review dashboard
+            # shows real shapes; only with the demo clients, and loading again adds nothing.
+            added.update(load_demo_history(session))
         else:
             load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
     with sessions(settings.db_url).begin() as session:

@@ -394,6 +394,80 @@ def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
                                 .order_by(Call.started_at, Call.id)).unique())
 
 
+# Calls on which the customer was reached (heard an opening): the denominator of a conversion rate.
+REACHED = {"deal", "interested", "callback", "thinking", "refused", "do_not_call"}
+OTHER_SEGMENT = ("other", "其他客户")
+
+
+def opening_titles() -> dict[str, str]:
+    from bot.playbook import playbook
+
+    try:
+        return {key: technique.name for key, technique in playbook().openings.items()}
+    except Exception:  # noqa: BLE001 - labels only; the codes are shown instead
+        return {}
+
+
+# Fallback for client segments while bot.profile.Profile has no ``segments`` (another change adds
+# them from bot/playbook/segments.yml): a few occupation keywords, used only when that is missing.
+_FALLBACK_SEGMENTS = (
+    ("civil_servant", "公职人员", ("国税", "处长", "公务员", "机关", "政府")),
+    ("business_owner", "企业主", ("企业主", "老板", "董事长")),
+    ("corporate", "企业高管/财务", ("财务总监", "经理", "集团")),
+    ("retired", "退休人员", ("退休",)),
+)
+
+
+def client_segments(client: Client) -> list[tuple[str, str]]:
+    """(code, label) of each segment the client belongs to; ``OTHER_SEGMENT`` when none."""
+    from bot.profile import Profile
+
+    profile = Profile.from_row(client)
+    codes, names = getattr(profile, "segments", None), getattr(profile, "segment_labels", None)
+    if codes is not None and names is not None:
+        found = list(zip(codes, names, strict=True))
+    else:  # the local fallback above
+        text = (client.occupation or "") + (client.company or "")
+        found = [(code, label) for code, label, words in _FALLBACK_SEGMENTS if any(w in text for w in words)]
+    return found or [OTHER_SEGMENT]
+
+
+def conversion_rows(calls: list[Call], key_of, titles: dict[str, str]) -> list[dict[str, Any]]:
+    """Per key: logged calls, calls that reached the customer, deals, interested, and the deal
+    rate among reached calls (None when none was reached); most calls first."""
+    rows: dict[str, dict[str, Any]] = {}
+    for call in calls:
+        for key in key_of(call):
+            row = rows.setdefault(key, {"key": key, "label": titles.get(key, key), "calls": 0, "reached": 0,
+                                        "deals": 0, "interested": 0})
+            row["calls"] += 1
+            row["reached"] += call.disposition in REACHED
+            row["deals"] += call.disposition == "deal"
+            row["interested"] += call.disposition == "interested"
+    for row in rows.values():
+        row["rate"] = round(row["deals"] / row["reached"], 3) if row["reached"] else None
+    return sorted(rows.values(), key=lambda r: (-r["calls"], r["key"]))
+
+
+def conversion_data(calls: list[Call]) -> dict[str, list[dict[str, Any]]]:
+    """Conversion by opening style (calls that used one) and by client segment (a client in two
+    segments counts in both)."""
+    logged = [c for c in calls if c.disposition]
+    segments: dict[int, list[tuple[str, str]]] = {}
+    for call in logged:
+        if call.client is not None and call.client_id not in segments:
+            segments[call.client_id] = client_segments(call.client)
+    segment_titles = {code: label for found in segments.values() for code, label in found}
+    segment_titles.setdefault(*OTHER_SEGMENT)
+    return {
+        "by_opening": conversion_rows([c for c in logged if c.opening_style], lambda c: [c.opening_style],
+                                      opening_titles()),
+        "by_segment": conversion_rows(
+            logged, lambda c: [code for code, _label in segments.get(c.client_id, [OTHER_SEGMENT])],
+            segment_titles),
+    }
+
+
 def dashboard_data(session: Session, identity: Identity, lookups: list[ClientLookup] | None = None) -> dict[str, Any]:
     """Disposition counts per agent, conversations without a logged outcome per agent, the client
     funnel by stage, objection frequency."""
@@ -406,7 +480,8 @@ def dashboard_data(session: Session, identity: Identity, lookups: list[ClientLoo
     per_agent: dict[str, dict[str, int]] = {}
     unlogged: dict[str, int] = {}
     objections: dict[str, int] = {}
-    for call in session.scalars(calls).unique():
+    visible = list(session.scalars(calls).unique())
+    for call in visible:
         agent = call.agent.name if call.agent else "未知"
         row = per_agent.setdefault(agent, {d: 0 for d in DISPOSITIONS})
         if call.disposition:
@@ -427,6 +502,7 @@ def dashboard_data(session: Session, identity: Identity, lookups: list[ClientLoo
         "disposition_labels": DISPOSITION_LABELS,
         "funnel": [{"stage": s, "label": STAGE_LABELS[s], "count": funnel[s]} for s in STAGES],
         "objections": dict(sorted(objections.items(), key=lambda kv: -kv[1])),
+        "conversion": conversion_data(visible),
     }
 
 

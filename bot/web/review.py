@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from bot import access, crm, labels
 from bot.db import sessions
 from bot.models import Call, User
-from bot.playbook import intent_titles, playbook
+from bot.playbook import intent_titles
 from bot.transcripts import client_lookups, transcript
-from bot.web.api import call_json, conversation_calls, unlogged_lookups
+from bot.web.api import call_json, conversation_calls, opening_titles, unlogged_lookups
 from bot.web.session import current_identity, session_claims
 
 review = Blueprint("review", url_prefix="/review")
@@ -51,13 +51,6 @@ ACTION_TITLES = {
 }
 SPEAKERS = {"user": "坐席", "bot": "助手", "action": "动作"}
 ROLE_TITLES = {"agent": "坐席", "trainee": "学员", "supervisor": "主管"}
-
-
-def opening_titles() -> dict[str, str]:
-    try:
-        return {key: technique.name for key, technique in playbook().openings.items()}
-    except Exception:  # noqa: BLE001 - labels only; the codes are shown instead
-        return {}
 
 
 def product_names(session: Session) -> dict[str, str]:

@@ -380,8 +380,51 @@
     });
   }
 
+  /* Conversion by opening style or client segment: a table (exact numbers matter more than a picture). */
+  function conversionTable(container, rows, firstHead, empty) {
+    container.textContent = "";
+    if (!rows.length) { emptyChart(container, empty); return; }
+    var table = el("table", "data conversion-table");
+    var thead = el("thead");
+    var tr = el("tr");
+    [firstHead, "通话", "接通", outcomeLabel("deal"), outcomeLabel("interested"), outcomeLabel("deal") + "率"].forEach(function (h) {
+      var th = el("th", null, h);
+      th.scope = "col";
+      tr.appendChild(th);
+    });
+    thead.appendChild(tr);
+    table.appendChild(thead);
+    var tbody = el("tbody");
+    rows.forEach(function (row) {
+      var r = el("tr");
+      var th = el("th", null, row.label || row.key);
+      th.scope = "row";
+      th.title = row.key;
+      r.appendChild(th);
+      [row.calls, row.reached, row.deals, row.interested].forEach(function (n) { r.appendChild(el("td", "num", n)); });
+      var rate = el("td", "num rate");
+      if (row.rate === null || row.rate === undefined) {
+        rate.textContent = "—";
+      } else {
+        var pct = Math.round(row.rate * 1000) / 10;
+        var bar = el("span", "rate-bar s-conversion");
+        bar.style.width = Math.max(2, pct) + "%";
+        rate.appendChild(bar);
+        rate.appendChild(el("span", "rate-text", pct + "%"));
+      }
+      r.appendChild(rate);
+      tbody.appendChild(r);
+    });
+    table.appendChild(tbody);
+    container.appendChild(table);
+    container.appendChild(el("p", "muted small", outcomeLabel("deal") + "率 = " + outcomeLabel("deal") + " ÷ 接通的通话。"));
+  }
+
   function drawDashboard(data) {
     drawTotals(data);
+    var conversion = data.conversion || {};
+    conversionTable(byId("conversion-opening"), conversion.by_opening || [], "开场方式", "还没有记录开场方式的通话。");
+    conversionTable(byId("conversion-segment"), conversion.by_segment || [], "客户类型", "还没有记录结果的通话。");
     groupedBars(byId("chart-dispositions"), data.dispositions || {});
     horizontalBars(byId("chart-funnel"), (data.funnel || []).map(function (f) {
       return { label: f.label || f.stage, value: f.count || 0 };
