@@ -45,16 +45,25 @@ class ActionScheduleCallback(CrmAction):
                 {"title": "明天下午三点", "payload": '/schedule_callback{"time": "明天下午三点"}'},
             ])
             return [SlotSet("time", None)]
-        readable = describe(parsed.when, scope.context.now)
-        followup = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
-                                    due_at=parsed.when, reason=f"约回访（{parsed.text}）",
-                                    conversation_id=scope.conversation_id, now=scope.context.now)
-        dispatcher.utter_message(
-            response="utter_callback_booked", name=scope.client.name, time=readable,
-            title=_title(scope),
-            json_message={"type": "followup", "id": followup.id, "client": scope.client.name,
-                          "due_at": parsed.when.isoformat(timespec="minutes"), "reason": followup.reason},
-        )
+        now = scope.context.now
+        readable = describe(parsed.when, now)
+        booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
+                                   due_at=parsed.when, reason=f"约回访（{parsed.text}）",
+                                   conversation_id=scope.conversation_id, now=now)
+        followup = booking.followup
+        payload = {"type": "followup", "id": followup.id, "client": scope.client.name,
+                   "due_at": parsed.when.isoformat(timespec="minutes"), "reason": followup.reason,
+                   "status": followup.status,
+                   "moved_from": booking.moved_from.isoformat(timespec="minutes") if booking.moved else None}
+        if booking.moved:
+            # One open callback per client: say that the earlier time is gone.
+            dispatcher.utter_message(
+                text=playbook().messages["callback_moved"].format(
+                    name=scope.client.name, old=describe(booking.moved_from, now), new=readable, title=_title(scope)),
+                json_message=payload)
+        else:
+            dispatcher.utter_message(response="utter_callback_booked", name=scope.client.name, time=readable,
+                                     title=_title(scope), json_message=payload)
         return [SlotSet("time", parsed.when.isoformat(timespec="minutes"))]
 
 
@@ -84,12 +93,14 @@ class ActionListFollowups(CrmAction):
         lines = []
         items = []
         for f in due:
-            overdue = "（已逾期）" if f.due_at < now else ""
+            # due_followups returns open ones only: done and cancelled never show.
+            overdue = crm.is_overdue(f, now)
             phone = access.phone_for(scope.identity, f.client)
-            lines.append(f"{describe(f.due_at, now)}{overdue} {f.client.name} {phone}：{f.reason}")
+            late = "（已逾期）" if overdue else ""
+            lines.append(f"{describe(f.due_at, now)}{late} {f.client.name} {phone}：{f.reason}")
             items.append({"id": f.id, "client": f.client.name, "client_id": f.client_id,
                           "due_at": f.due_at.isoformat(timespec="minutes"), "reason": f.reason,
-                          "overdue": bool(overdue)})
+                          "status": f.status, "overdue": overdue})
         dispatcher.utter_message(
             response="utter_followups_due", count=len(due), items="\n".join(lines),
             json_message={"type": "followups", "items": items},

@@ -1,7 +1,9 @@
-"""Logging how the call ended: one call row per conversation, the client's stage moved on."""
+"""Logging how the call ended: the agent's words to bot.outcomes and its answer back to the agent.
+One call row per client per conversation; what logging changes in the CRM is decided in bot.outcomes."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -11,69 +13,139 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CallScope, CrmAction
 from bot import clock
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
-from bot.outcomes import disposition_for, log_call
+from bot.outcomes import OutcomeRefused, ProductNeeded, disposition_for, log_call
 from bot.playbook import playbook
+from bot.profile import recommend_products, suitable
 from bot.timeparse import parse_amount
 
 OUTCOME_BUTTONS = [
     {"title": label, "payload": f'/log_outcome{{"outcome": "{code}"}}'}
     for code, label in DISPOSITION_LABELS.items()
 ]
+# Outcomes after which the call is over (the guidance stops offering lines for it).
+ENDS_CALL = ("deal", "do_not_call", "refused")
+MAX_DEAL_BUTTONS = 5
+
+
+def deal_buttons(scope: CallScope, amount: float | None = None) -> list[dict[str, str]]:
+    """Buttons confirming a deal, one per product: "成交：白金信用卡" ->
+    ``/log_outcome{"outcome": "deal", "product": "白金信用卡"}``.
+
+    The products discussed in this call (the one under discussion first); if none, the
+    products recommended for the client that they may buy; if none, the catalogue. A deal is
+    logged only for the product the agent presses, never a guess. ``amount`` rides along so
+    that "成交了，二十万" keeps its amount through the confirmation.
+    """
+    ctx, state = scope.context, scope.state
+    codes = [state.current_product, *reversed(state.products_pitched)] if state.current_product else [
+        *reversed(state.products_pitched)]
+    products = []
+    for code in codes:
+        product = ctx.product(code)
+        if product is not None and product not in products:
+            products.append(product)
+    if not products:
+        products = [p for p, _why in recommend_products(scope.profile, ctx.catalogue) if suitable(scope.profile, p)]
+    if not products:
+        products = [p for p in ctx.catalogue if suitable(scope.profile, p)]
+    buttons = []
+    for product in products[:MAX_DEAL_BUTTONS]:
+        entities: dict[str, str] = {"outcome": "deal", "product": product.name}
+        if amount is not None:
+            entities["amount"] = f"{amount:g}"
+        buttons.append({"title": f"{DISPOSITION_LABELS['deal']}：{product.name}",
+                        "payload": "/log_outcome" + json.dumps(entities, ensure_ascii=False)})
+    return buttons
 
 
 def _started_at(scope: CallScope) -> datetime:
+    """When this client's part of the conversation began: the message that looked them up
+    (a conversation may cover several clients), else the conversation's first message."""
+    first = looked_up = None
+    client_id = str(scope.client.id) if scope.client else None
+    last_user_at = None
     for event in scope.tracker.events:
         if event.get("event") == "user" and event.get("timestamp"):
-            return clock.from_timestamp(event["timestamp"])
-    return scope.context.now
+            last_user_at = event["timestamp"]
+            first = first or last_user_at
+        elif (event.get("event") == "slot" and event.get("name") == "current_client_id"
+              and str(event.get("value")) == client_id and last_user_at):
+            looked_up = last_user_at
+    moment = looked_up or first
+    return clock.from_timestamp(moment) if moment else scope.context.now
 
 
 def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: str, *,
                    deal_product: str | None = None, amount: float | None = None,
                    notes: str | None = None) -> list[dict[str, Any]]:
-    """Log the current client's call with ``outcome`` and tell the agent what changed.
-    The caller has checked that the user may write for this client."""
+    """Log the current client's call with ``outcome`` and tell the agent what changed; the one
+    writer of call outcomes. ``deal_product``: the product the agent (or the customer's "行，办吧"
+    to the product under discussion) confirmed, code or name. The caller has checked that the
+    user may write for this client.
+
+    Returns the slot events; none when bot.outcomes refused (nothing written): a deal without a
+    product gets the product buttons, an unsuitable one the reason and the next step.
+    """
     client, state = scope.client, scope.state
-    logged = log_call(
-        scope.session, conversation_id=scope.conversation_id, agent_id=scope.user.id, client=client,
-        outcome=outcome, started_at=_started_at(scope), now=scope.context.now, objections=list(state.objections),
-        opening_style=state.opening_style, products=list(state.products_pitched), deal_product=deal_product,
-        amount=amount, notes=notes,
-    )
-    stage_note = (f"客户阶段：{STAGE_LABELS[logged.old_stage]} → {STAGE_LABELS[logged.new_stage]}"
-                  if logged.new_stage != logged.old_stage else f"客户阶段：{STAGE_LABELS[logged.new_stage]}")
+    messages = playbook().messages
+    try:
+        logged = log_call(
+            scope.session, conversation_id=scope.conversation_id, agent_id=scope.user.id, client=client,
+            outcome=outcome, started_at=_started_at(scope), now=scope.context.now,
+            objections=list(state.objections), opening_style=state.opening_style,
+            products=list(state.products_pitched), deal_product=deal_product, amount=amount, notes=notes,
+        )
+    except ProductNeeded as refused:
+        dispatcher.utter_message(text=refused.reason, buttons=deal_buttons(scope, amount),
+                                 json_message={"type": "outcome_needs_product", "outcome": outcome})
+        return []
+    except OutcomeRefused as refused:
+        dispatcher.utter_message(text=f"{refused.reason}\n{messages['deal_refused']}",
+                                 json_message={"type": "outcome_refused", "outcome": outcome,
+                                               "reason": refused.reason})
+        return []
+    notes_for_agent = [f"客户阶段：{STAGE_LABELS[logged.old_stage]} → {STAGE_LABELS[logged.new_stage]}"
+                       if logged.new_stage != logged.old_stage else f"客户阶段：{STAGE_LABELS[logged.new_stage]}"]
+    if logged.product is not None:
+        notes_for_agent.insert(0, messages["deal_product_logged"].format(product=logged.product.name))
     if logged.cancelled_followups:
-        stage_note += "\n" + playbook().messages["followups_cancelled"].format(count=logged.cancelled_followups)
+        notes_for_agent.append(messages["followups_cancelled"].format(count=logged.cancelled_followups))
+    if logged.done_followups:
+        notes_for_agent.append(messages["followups_done"].format(count=logged.done_followups))
     dispatcher.utter_message(
         response="utter_outcome_logged" if logged.created else "utter_outcome_updated",
-        name=client.name, outcome=DISPOSITION_LABELS[outcome], stage=stage_note,
+        name=client.name, outcome=DISPOSITION_LABELS[outcome], stage="\n".join(notes_for_agent),
         json_message={"type": "call_logged", "call_id": logged.call.id, "outcome": outcome,
+                      "product": logged.product.code if logged.product else None,
                       "stage": client.stage, "conversation_id": scope.conversation_id},
     )
     return [SlotSet("outcome", None), SlotSet("client_do_not_call", client.do_not_call)]
 
 
 class ActionLogOutcome(CrmAction):
-    """Write (or update) this conversation's call row and move the client's stage."""
+    """Write (or update) this client's call row in the conversation and move the client's stage."""
 
     def name(self) -> str:
         return "action_log_outcome"
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
-        outcome = disposition_for(next(scope.tracker.get_latest_entity_values("outcome"), None))
+        tracker = scope.tracker
+        outcome = disposition_for(next(tracker.get_latest_entity_values("outcome"), None))
         if not scope.can_write(dispatcher, "utter_ask_client_for_outcome"):
             return []
         if outcome not in DISPOSITIONS:
             dispatcher.utter_message(response="utter_ask_outcome", buttons=OUTCOME_BUTTONS)
             return []
-        amount_text = next(scope.tracker.get_latest_entity_values("amount"), None)
+        amount_text = next(tracker.get_latest_entity_values("amount"), None)
         amount = parse_amount(str(amount_text)) if amount_text else None
-        text = scope.tracker.latest_message.get("text") or ""
+        text = tracker.latest_message.get("text") or ""
         notes = text if not text.startswith("/") else None
-        # A deal is for the product under discussion (the one the closing question was about).
-        product = scope.state.current_product or (scope.state.products_pitched[-1:] or [None])[0]
-        if outcome in ("deal", "do_not_call", "refused"):
+        # A deal is for the product named in this message (typed, or the confirmation button),
+        # never one guessed from the call: without it the agent is asked to confirm.
+        product = next(tracker.get_latest_entity_values("product"), None) if outcome == "deal" else None
+        events = record_outcome(dispatcher, scope, outcome, deal_product=str(product) if product else None,
+                                amount=amount, notes=notes)
+        if events and outcome in ENDS_CALL:  # no events: refused, nothing logged, the call goes on
             scope.state = scope.state.apply_phase("ended")
-        return record_outcome(dispatcher, scope, outcome, deal_product=product if outcome == "deal" else None,
-                              amount=amount, notes=notes)
+        return events

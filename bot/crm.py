@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.models import Call, Client, FollowUp, Product, User
 from bot.text import normalize
 
@@ -48,6 +50,21 @@ def get_user(session: Session, login: str | None) -> User | None:
 
 def catalogue(session: Session) -> list[Product]:
     return list(session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id)))
+
+
+def product_named(session: Session, text: str | None) -> Product | None:
+    """The active product a code, name or alias names (白金卡 -> 白金信用卡), or None."""
+    wanted = normalize(str(text or "")).strip()
+    if not wanted:
+        return None
+    products = catalogue(session)
+    for product in products:
+        if wanted in (product.code, normalize(product.name)):
+            return product
+    for product in products:
+        if wanted in {normalize(str(alias)).strip() for alias in product.aliases or []}:
+            return product
+    return None
 
 
 def last_call(session: Session, client_id: int, exclude_conversation: str | None = None) -> Call | None:
@@ -101,32 +118,76 @@ def count_deals(session: Session, client_id: int) -> int:
     ) or 0
 
 
+@dataclass(frozen=True)
+class Booking:
+    """What booking a callback did: the client's one open follow-up, and where it was before
+    if an open one was moved instead of adding a second (``moved_from``: its old due time)."""
+
+    followup: FollowUp
+    moved_from: datetime | None = None
+    answered: int = 0  # earlier callbacks this call was the answer to, now done
+
+    @property
+    def moved(self) -> bool:
+        return self.moved_from is not None
+
+
+def open_followups(session: Session, client_id: int) -> list[FollowUp]:
+    """The client's open follow-ups, earliest first (at most one once booked through
+    ``add_followup``; older data may hold more)."""
+    return list(session.scalars(select(FollowUp).where(
+        FollowUp.client_id == client_id, FollowUp.status == "open").order_by(FollowUp.due_at)).unique())
+
+
 def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: datetime, reason: str,
-                 conversation_id: str | None = None, now: datetime | None = None) -> FollowUp:
-    """Book a callback. One per client and call: booking again in the same conversation moves it
-    (a busy client relayed five times is one callback, not five); booking in a new call closes
-    the callbacks that call was answering (``now`` given). Without a conversation, the same
-    client, agent and time is stored once."""
-    if conversation_id:
-        if now is not None:
-            for answered in pending_callbacks(session, client_id, now, conversation_id):
-                answered.close("done", now)
-        existing = session.scalars(select(FollowUp).where(
-            FollowUp.client_id == client_id, FollowUp.conversation_id == conversation_id,
-            FollowUp.status == "open")).first()
-    else:
-        existing = session.scalars(select(FollowUp).where(
-            FollowUp.client_id == client_id, FollowUp.agent_id == agent_id, FollowUp.due_at == due_at,
-            FollowUp.status == "open")).first()
-    if existing:
-        existing.due_at, existing.reason, existing.agent_id = due_at, reason, agent_id
+                 conversation_id: str | None = None, now: datetime | None = None) -> Booking:
+    """Book a callback; a client has at most one open follow-up.
+
+    With ``now`` and a conversation, the callbacks booked in earlier calls and due by the end of
+    today are done first: this call is the one they were booked for, so a booking here is a new
+    callback. Any follow-up still open (this call's own booking, or one booked earlier for a later
+    day, whichever agent booked it) is moved to the new time and belongs to this call and agent
+    from then on: a busy client relayed five times is one callback, not five."""
+    answered = 0
+    if conversation_id and now is not None:
+        for callback in pending_callbacks(session, client_id, now, conversation_id):
+            callback.close("done", now)
+            answered += 1
+    still_open = open_followups(session, client_id)
+    if still_open:
+        followup, extra = still_open[0], still_open[1:]
+        for duplicate in extra:  # rows from before the one-open rule: fold them into this one
+            duplicate.close("done", now or clock.now())
+        # Booked again for the same time (the same objection relayed twice): nothing moved.
+        moved_from = followup.due_at if followup.due_at != due_at else None
+        followup.due_at, followup.reason, followup.agent_id = due_at, reason, agent_id
+        followup.conversation_id = conversation_id
         session.flush()
-        return existing
+        return Booking(followup, moved_from, answered)
     followup = FollowUp(client_id=client_id, agent_id=agent_id, due_at=due_at, reason=reason,
                         conversation_id=conversation_id)
     session.add(followup)
     session.flush()
-    return followup
+    return Booking(followup, None, answered)
+
+
+def close_followups_after_call(session: Session, client_id: int, now: datetime, conversation_id: str, *,
+                               keep_this_calls_booking: bool) -> int:
+    """An outcome was logged for the client: their open follow-ups are done (they were called);
+    with ``keep_this_calls_booking`` the one booked in this conversation stays open.
+    Returns how many were closed."""
+    closed = 0
+    for followup in open_followups(session, client_id):
+        if keep_this_calls_booking and followup.conversation_id == conversation_id:
+            continue
+        followup.close("done", now)
+        closed += 1
+    return closed
+
+
+def is_overdue(followup: FollowUp, now: datetime) -> bool:
+    """Still to do and its time has passed (done and cancelled ones are never overdue)."""
+    return followup.status == "open" and followup.due_at < now
 
 
 def pending_callbacks(session: Session, client_id: int, now: datetime, conversation_id: str) -> list[FollowUp]:

@@ -1,4 +1,5 @@
-"""Logging a call's outcome: the call row, and how the disposition moves the client along the funnel."""
+"""Logging a call's outcome: the client's call row, and what the disposition changes in the CRM
+(stage, holdings, follow-ups, do-not-call). No Rasa here: the actions only translate."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import yaml
 from sqlalchemy.orm import Session
 
 from bot import crm
-from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, Holding
+from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, Holding, Product
+from bot.playbook import playbook
+from bot.profile import ProductInfo, Profile, suitability_problem
 from bot.settings import PROJECT_ROOT
 
 # Dispositions that show interest lift a cold client to 潜在客户.
@@ -66,6 +69,31 @@ def disposition_for(text: str | None) -> str | None:
     return None
 
 
+class OutcomeRefused(Exception):
+    """Logging was refused before anything was written; ``reason`` tells the agent why and
+    what to do next (Chinese, from the playbook messages)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProductNeeded(OutcomeRefused):
+    """A deal names no product of the catalogue: the agent must confirm which one was sold."""
+
+
+class Unsuitable(OutcomeRefused):
+    """A deal on a wealth product the client may not buy (no risk assessment, or its risk
+    level above the client's tolerance): selling it would break the suitability rules."""
+
+
+# Outcomes that promise a next call: a callback booked in the same call is that next call and
+# stays open. Besides callback/thinking this includes interested: "有意向，明天再聊" is the usual
+# way a busy-but-warm call ends, and the busy objection has already booked that callback.
+# Any other outcome (a deal, a refusal, no answer) ends the matter the booking was for.
+_NEXT_CALL = {"interested", "callback", "thinking"}
+
+
 @dataclass
 class LoggedCall:
     """What logging a call did, for the message to the agent."""
@@ -75,39 +103,68 @@ class LoggedCall:
     old_stage: str
     new_stage: str
     cancelled_followups: int
+    done_followups: int = 0
+    product: Product | None = None  # what a deal was for
+
+
+def deal_product_for(session: Session, client: Client, product: str | None) -> Product:
+    """The product of a deal, checked: it must name a catalogue product (code, name or alias)
+    that the client may buy. Raises ``ProductNeeded`` or ``Unsuitable``; writes nothing."""
+    found = crm.product_named(session, product)
+    messages = playbook().messages
+    if found is None:
+        if product:
+            raise ProductNeeded(messages["deal_unknown_product"].format(product=product))
+        raise ProductNeeded(messages["deal_ask_product"])
+    problem = suitability_problem(Profile.from_row(client), ProductInfo.from_row(found))
+    if problem:
+        raise Unsuitable(problem)
+    return found
 
 
 def log_call(session: Session, *, conversation_id: str, agent_id: int, client: Client, outcome: str,
              started_at: datetime, now: datetime, objections: list[str], opening_style: str | None,
              products: list[str], deal_product: str | None = None, amount: float | None = None,
              notes: str | None = None) -> LoggedCall:
-    """Write (or update) the conversation's call row and what follows from the outcome: the
-    client's stage, holdings after a deal, and for 勿扰 the flag and the open follow-ups."""
+    """Write (or update) this client's call row in the conversation and what follows from the
+    outcome: the client's stage, the holding after a deal, the follow-ups (done, or cancelled
+    for 勿扰) and the do-not-call flag. A conversation may cover several clients: everything
+    here is keyed by (conversation, client).
+
+    A deal needs the product the agent confirmed (``deal_product``: code, name or alias) and the
+    client's suitability for it; otherwise ``OutcomeRefused`` is raised and nothing is written."""
+    if outcome not in DISPOSITIONS:
+        raise ValueError(f"unknown disposition {outcome!r}")
+    sold = deal_product_for(session, client, deal_product) if outcome == "deal" else None
     previous = crm.call_for(session, conversation_id, client.id)
+    # Deals in other conversations: re-logging this call's deal is not a second deal.
     previous_deals = crm.count_deals(session, client.id) - (
         1 if previous is not None and previous.disposition == "deal" else 0)
     if previous is not None and previous.notes and notes and notes not in previous.notes:
         notes = f"{previous.notes}\n{notes}"
+    discussed = list(products)
+    if sold is not None and sold.code not in discussed:
+        discussed.append(sold.code)  # the call row names what was sold, discussed or not
     call, created = crm.upsert_call(
         session, conversation_id, client.id, agent_id=agent_id,
         started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,
-        objections=list(objections), opening_style=opening_style, products=list(products), amount=amount,
+        objections=list(objections), opening_style=opening_style, products=discussed, amount=amount,
         notes=notes,
     )
     old_stage = client.stage
     client.stage = next_stage(client.stage, outcome, previous_deals)
-    cancelled = 0
+    cancelled = done = 0
     if outcome == "do_not_call":
         client.do_not_call = True
         cancelled = crm.cancel_followups(session, client.id, now)
     else:
-        # This call is the callback an earlier call booked: that follow-up is done.
-        for followup in crm.pending_callbacks(session, client.id, now, conversation_id):
-            followup.close("done", now)
-    if outcome == "deal" and deal_product:
-        held = {h.product.code for h in client.holdings}
-        product = next((p for p in crm.catalogue(session) if p.code == deal_product), None)
-        if product is not None and product.code not in held:
-            client.holdings.append(Holding(product=product, amount=amount))
+        # The client was called: their open follow-ups are done, except this call's own booking
+        # when the outcome promises that next call (_NEXT_CALL).
+        done = crm.close_followups_after_call(session, client.id, now, conversation_id,
+                                              keep_this_calls_booking=outcome in _NEXT_CALL)
+    # A product already held keeps its row and amount: the call cannot tell a top-up from a
+    # re-logged deal, and the bank's core system is the record of balances.
+    if sold is not None and all(h.product_id != sold.id for h in client.holdings):
+        client.holdings.append(Holding(product=sold, amount=amount, since=now))
     session.flush()
-    return LoggedCall(call, created, old_stage, client.stage, cancelled)
+    return LoggedCall(call, created, old_stage, client.stage, cancelled, done, sold)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, inspect, select
 
-from bot import migrate
+from bot import crm, migrate
 from bot.db import engine_for, sessions
 from bot.demo_data import DemoDataError, load_demo_data, read_demo_data
 from bot.models import Call, Client, FollowUp, Holding, Product, User
 from bot.passwords import hash_password, verify_password
+from tests.conftest import WORKDAY_MORNING as now
 
 
 def test_upgrade_on_empty_database_creates_every_table(tmp_path):
@@ -94,3 +97,63 @@ def test_inconsistent_demo_data_is_rejected_before_writing(tmp_path):
     bad.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     with pytest.raises(DemoDataError, match="unknown agent"):
         read_demo_data(bad)
+
+
+def _zhang(session):
+    return session.scalars(select(Client).where(Client.name == "张三")).one()
+
+
+def _agent(session, login):
+    return session.scalars(select(User).where(User.login == login)).one()
+
+
+def test_a_client_has_one_open_follow_up_and_booking_again_moves_it(session):
+    zhang = _zhang(session)
+    today_2pm, tomorrow_10am, next_week = (now.replace(hour=14), now.replace(day=24, hour=10),
+                                           now.replace(day=30, hour=10))
+    first = crm.add_followup(session, client_id=zhang.id, agent_id=zhang.agent_id, due_at=today_2pm,
+                             reason="客户正忙", conversation_id="c1", now=now)
+    assert not first.moved and first.followup.status == "open"
+    again = crm.add_followup(session, client_id=zhang.id, agent_id=zhang.agent_id, due_at=tomorrow_10am,
+                             reason="改约", conversation_id="c1", now=now)
+    assert again.followup.id == first.followup.id and again.moved_from == today_2pm
+    assert (again.followup.due_at, again.followup.reason) == (tomorrow_10am, "改约")
+    # Another call, by another agent, before that callback is due: the same row moves, now theirs.
+    other = _agent(session, "agent02")
+    moved = crm.add_followup(session, client_id=zhang.id, agent_id=other.id, due_at=next_week,
+                             reason="再约", conversation_id="c2", now=now)
+    assert moved.followup.id == first.followup.id and moved.moved_from == tomorrow_10am
+    assert (moved.followup.agent_id, moved.followup.conversation_id) == (other.id, "c2")
+    same_time = crm.add_followup(session, client_id=zhang.id, agent_id=other.id, due_at=next_week,
+                                 reason="再约", conversation_id="c2", now=now)
+    assert not same_time.moved  # relayed again for the same time: nothing to tell
+    assert crm.open_followups(session, zhang.id) == [first.followup]
+
+
+def test_a_later_call_answering_a_due_callback_closes_it_and_books_anew(session):
+    zhang = _zhang(session)
+    due = crm.add_followup(session, client_id=zhang.id, agent_id=zhang.agent_id, due_at=now.replace(hour=11),
+                           reason="客户正忙", conversation_id="c1", now=now).followup
+    later = now.replace(hour=11, minute=5)
+    booking = crm.add_followup(session, client_id=zhang.id, agent_id=zhang.agent_id,
+                               due_at=now.replace(day=24, hour=15), reason="还在忙", conversation_id="c2", now=later)
+    assert not booking.moved and booking.answered == 1 and booking.followup.id != due.id
+    assert (due.status, due.closed_at) == ("done", later)
+    assert crm.open_followups(session, zhang.id) == [booking.followup]
+
+
+def test_overdue_means_open_and_past_due(session):
+    zhang = _zhang(session)
+    followup = crm.add_followup(session, client_id=zhang.id, agent_id=zhang.agent_id,
+                                due_at=now - timedelta(minutes=1), reason="客户正忙").followup
+    assert crm.is_overdue(followup, now) and not crm.is_overdue(followup, now - timedelta(minutes=2))
+    followup.close("done", now)
+    assert not crm.is_overdue(followup, now)
+    assert crm.due_followups(session, agent_id=zhang.agent_id, until=now) == []
+
+
+@pytest.mark.parametrize(("text", "code"), [("白金信用卡", "PLATINUM_CARD"), ("STEADY_WEALTH", "STEADY_WEALTH"),
+                                            ("定投", "FUND_SIP"), ("黄金期货", None), (None, None)])
+def test_product_named_by_code_name_or_alias(session, text, code):
+    product = crm.product_named(session, text)
+    assert (product.code if product else None) == code
