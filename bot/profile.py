@@ -1,14 +1,21 @@
-"""Who the client is and what fits them: the profile, the products, the rules that pick openings
-and products (seeds 000, 003, 004). Pure logic over plain data, unit-tested without a database."""
+"""Who the client is and what fits them: the profile with its tier and segments, the products,
+and the rules that pick openings and products (seeds 000, 003, 004). Pure logic over plain data:
+the thresholds and labels live in bot/playbook/segments.yml, the rules in opening_rules.yml and
+product_rules.yml, the named conditions they use in CONDITIONS below."""
 
 from __future__ import annotations
 
+import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import yaml
+
 from bot.models import Client, Product
-from bot.playbook import playbook
+from bot.playbook import HERE as PLAYBOOK_DIR
+from bot.playbook import OPENING_STYLES, PlaybookError, find_forbidden, playbook
 
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "尉迟", "公孙", "令狐", "夏侯", "长孙")
 
@@ -118,68 +125,266 @@ class Profile:
         return f"{self.surname}{honorific}" if honorific else "您"
 
     @property
+    def funds(self) -> float | None:
+        """The client's known money: the larger of assets and deposits (deposits are usually part
+        of the assets, so they are not added); None when neither is known."""
+        known = [v for v in (self.assets, self.deposits) if v is not None]
+        return max(known) if known else None
+
+    @property
+    def tier_code(self) -> str:
+        return _grade(self)[0]
+
+    @property
     def tier(self) -> str:
-        assets = self.assets or 0
-        for tier in playbook().messages["tiers"]:
-            if assets >= tier["min_assets"]:
-                return tier["label"]
-        return ""
+        """Tier label by contribution (assets, deposits, card spend, loans); says so when data is missing."""
+        return _grade(self)[1]
+
+    @property
+    def tier_why(self) -> str:
+        return _grade(self)[2]
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        """Segment codes (segments.yml) derived from occupation, company, age and contact source."""
+        return _segments(self)
+
+    @property
+    def segment_labels(self) -> tuple[str, ...]:
+        specs = _config().segments
+        return tuple(specs[code]["label"] for code in self.segments)
 
 
-# ---- profile rules -------------------------------------------------------
+# A client nobody has looked up yet: every call is a first contact, nothing is known.
+_NOBODY = Profile(id=0, name="该客户", phone="", gender=None, age=None, occupation=None, company=None,
+                  annual_income=None, assets=None, card_spend=None, stage="unknown", do_not_call=False,
+                  agent_login=None, agent_name=None, referrer=None, note=None)
 
-def _conditions(p: Profile) -> dict[str, Callable[[], bool]]:
-    income = p.annual_income or 0
-    spend = p.card_spend or 0
-    assets = p.assets or 0
-    occupation = (p.occupation or "") + (p.company or "")
+
+# ---- configuration: tiers and segments (segments.yml), style and product gates ----
+
+@dataclass(frozen=True)
+class _Config:
+    tiers: dict[str, Any]
+    segments: dict[str, dict[str, Any]]
+    not_a_job: tuple[str, ...]
+    style_requires: dict[str, dict[str, Any]]
+    product_targets: dict[str, dict[str, Any]]
+
+
+def _read_yaml(name: str) -> Any:
+    return yaml.safe_load((PLAYBOOK_DIR / name).read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def _config() -> _Config:
+    segments_file = _read_yaml("segments.yml")
+    config = _Config(
+        tiers=segments_file["tiers"],
+        segments=segments_file["segments"],
+        not_a_job=tuple(segments_file["not_a_job"]),
+        style_requires=_read_yaml("opening_rules.yml").get("requires") or {},
+        product_targets=_read_yaml("product_rules.yml").get("targets") or {},
+    )
+    _validate(config)
+    return config
+
+
+def _validate(config: _Config) -> None:
+    """Fail at start-up, not mid-call: unknown condition names, styles or placeholders, and
+    labels with a forbidden promise."""
+    pb = playbook()
+    known = set(CONDITIONS) | set(config.segments)
+    gates = [*config.style_requires.values(), *config.product_targets.values()]
+    for spec in [*pb.opening_rules, *pb.product_rules, *gates]:
+        unknown = [n for n in _names(spec.get("when")) + _names(spec.get("unless")) if n not in known]
+        if unknown:
+            raise PlaybookError(f"unknown condition {unknown} in {spec}")
+    for rule in [*pb.opening_rules, *pb.product_rules]:
+        fields = {f for _, f, _, _ in string.Formatter().parse(rule["why"]) if f}
+        if fields - RULE_FIELDS:
+            raise PlaybookError(f"unknown placeholder {fields - RULE_FIELDS} in: {rule['why']}")
+    bad_styles = set(config.style_requires) - set(OPENING_STYLES)
+    if bad_styles:
+        raise PlaybookError(f"requires: unknown styles {bad_styles}")
+    labels = [lv["label"] for lv in config.tiers["levels"]] + [s["label"] for s in config.segments.values()]
+    labels += [config.tiers[k] for k in ("missing_label", "missing_why", "why", "unknown_suffix")]
+    for label in labels:
+        if find_forbidden(label, pb.forbidden_phrases):
+            raise PlaybookError(f"forbidden promise in: {label}")
+
+
+def _yuan(amount: float | None) -> str:
+    if amount is None:
+        return "未知"
+    if amount >= 10000:
+        return f"{round(amount / 10000, 1):g}万元"
+    return f"{amount:g}元"
+
+
+def _grade(p: Profile) -> tuple[str, str, str]:
+    """(code, label, why): the highest tier any known contribution figure reaches (seed 000:
+    grade clients by what they contribute). Unknown figures are left out, never read as 0."""
+    cfg = _config().tiers
+    dimensions: dict[str, str] = cfg["dimensions"]
+    known = {d: getattr(p, d) for d in dimensions if getattr(p, d) is not None}
+    if not known:
+        return "missing", cfg["missing_label"], cfg["missing_why"]
+    unknown = [label for d, label in dimensions.items() if d not in known]
+    for level in cfg["levels"]:
+        reached = [d for d, minimum in level["min"].items() if d in known and known[d] >= minimum]
+        if reached:
+            why = cfg["why"].format(best="、".join(f"{dimensions[d]}{_yuan(known[d])}" for d in reached))
+            if unknown:
+                why += cfg["unknown_suffix"].format(unknown="、".join(unknown))
+            return level["code"], level["label"], why
+    # Only if the lowest level leaves a dimension out; say so rather than guess.
+    return "missing", cfg["missing_label"], cfg["missing_why"]
+
+
+def _has_job(p: Profile) -> bool:
+    occupation = p.occupation or ""
+    return bool(occupation) and not any(word in occupation for word in _config().not_a_job)
+
+
+def _segments(p: Profile) -> tuple[str, ...]:
+    text = (p.occupation or "") + (p.company or "")
+    found: list[str] = []
+    for code, spec in _config().segments.items():
+        keywords, sources = spec.get("keywords") or [], spec.get("contact_sources") or []
+        if (keywords or sources) and not (any(k in text for k in keywords) or p.contact_source in sources):
+            continue
+        if any(k in text for k in spec.get("exclude_keywords") or []):
+            continue
+        if "min_age" in spec and not _at_least(p.age, spec["min_age"]):
+            continue
+        if "max_age" in spec and not (p.age is not None and p.age <= spec["max_age"]):
+            continue
+        if spec.get("needs_job") and not _has_job(p):
+            continue
+        if set(spec.get("exclude") or ()) & set(found):
+            continue
+        found.append(code)
+    return tuple(found)
+
+
+# ---- conditions: the one table the YAML rules name ----------------------
+# Unknown figures (None) make every threshold condition false: missing data is missing,
+# so an unknown card spend is neither high nor low.
+
+def _at_least(value: float | None, threshold: float) -> bool:
+    return value is not None and value >= threshold
+
+
+def _below(value: float | None, threshold: float) -> bool:
+    return value is not None and value < threshold
+
+
+def _tolerance(p: Profile) -> int:
+    return int(p.risk_tolerance[1:]) if p.risk_tolerance else 0
+
+
+def _stable_income(p: Profile) -> bool:
+    # A job and a known positive income; or a salary we know is steady (public sector, paid by us).
+    return ((_at_least(p.annual_income, 1) and _has_job(p))
+            or bool({"civil_servant", "payroll_employee"} & set(p.segments)))
+
+
+CONDITIONS: dict[str, Callable[[Profile], bool]] = {
+    "always": lambda p: True,
+    "has_referrer": lambda p: bool(p.referrer),
+    "has_relationship": lambda p: has_relationship(p),
+    "new_prospect": lambda p: not has_relationship(p),
+    "is_loyal": lambda p: p.stage == "loyal",
+    "is_customer": lambda p: p.stage in ("deal", "loyal") or bool(p.holdings),
+    "holds_card": lambda p: any(code.endswith("CARD") for code in p.holdings),
+    "holds_payroll": lambda p: "PAYROLL" in p.holdings,
+    "runs_company": lambda p: bool({"business_owner", "corporate_contact"} & set(p.segments)),
+    "plans_subsidiary": lambda p: "子公司" in (p.note or ""),
+    "has_assets": lambda p: _at_least(p.funds, 300_000),
+    "large_assets": lambda p: _at_least(p.funds, 500_000),
+    "large_cd_funds": lambda p: _at_least(p.funds, 200_000),  # LARGE_CD starts at 200,000
+    "high_card_spend": lambda p: _at_least(p.card_spend, 100_000),
+    "low_card_spend": lambda p: _below(p.card_spend, 10_000),
+    "high_income": lambda p: _at_least(p.annual_income, 200_000),
+    "low_income": lambda p: _below(p.annual_income, 50_000),
+    "stable_income": _stable_income,
+    "adult": lambda p: _at_least(p.age, 18),
+    "loan_age": lambda p: _at_least(p.age, 22),  # consumer loan eligibility
+    "can_get_card": lambda p: _stable_income(p) or _at_least(p.card_spend, 100_000),
+    "risk_assessed": lambda p: bool(p.risk_tolerance),
+    "accepts_fluctuation": lambda p: _tolerance(p) >= 3,
+    "cautious_investor": lambda p: _tolerance(p) == 1,
+}
+# Segment codes (segments.yml) are conditions too: "civil_servant" holds for a civil servant.
+
+RULE_FIELDS = {"name", "referrer", "company", "funds", "card_spend", "risk_tolerance", "risk_level"}
+
+
+def _names(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _test(name: str, p: Profile) -> bool:
+    check = CONDITIONS.get(name)
+    return check(p) if check else name in p.segments
+
+
+def _holds(spec: dict[str, Any], p: Profile) -> bool:
+    """A rule's or gate's `when` all hold and its `unless` all fail."""
+    return (all(_test(n, p) for n in _names(spec.get("when")))
+            and not any(_test(n, p) for n in _names(spec.get("unless"))))
+
+
+def _fields(p: Profile, product: ProductInfo | None = None) -> dict[str, str]:
     return {
-        "always": lambda: True,
-        "has_referrer": lambda: bool(p.referrer),
-        "is_loyal": lambda: p.stage == "loyal",
-        "is_customer": lambda: p.stage in ("deal", "loyal") or bool(p.holdings),
-        "holds_card": lambda: any(code.endswith("CARD") for code in p.holdings),
-        "first_contact": lambda: p.stage in ("unknown", "general") and not p.holdings,
-        "has_company": lambda: bool(p.company) or any(k in occupation for k in ("经理", "处长", "总监", "主任")),
-        "has_assets": lambda: assets >= 300000,
-        "high_card_spend": lambda: spend >= 100000,
-        "corporate_contact": lambda: any(k in occupation for k in ("企业主", "财务", "老板", "集团", "公司")),
-        "large_assets": lambda: assets >= 500000,
-        "high_income_low_card_spend": lambda: income >= 200000 and spend < 10000,
-        "low_income": lambda: p.annual_income is not None and income < 50000,
-        "young": lambda: p.age is not None and p.age < 35,
+        "name": p.name,
+        "referrer": p.referrer or "朋友",
+        "company": p.company or "客户单位",
+        "funds": _yuan(p.funds),
+        "card_spend": _yuan(p.card_spend),
+        "risk_tolerance": p.risk_tolerance or "未测评",
+        "risk_level": (product.risk_level if product else None) or "未评级",
     }
 
 
-def _fields(p: Profile | None) -> dict[str, str]:
-    if p is None:
-        return {"name": "该客户", "referrer": "朋友"}
-    return {"name": p.name, "referrer": p.referrer or "朋友"}
-
-
 def rank_openings(profile: Profile | None) -> list[tuple[str, str]]:
-    """Opening styles best first, each with a one-line reason."""
-    # Without a profile every call is a first contact.
-    conditions = _conditions(profile) if profile else {"always": lambda: True, "first_contact": lambda: True}
+    """Opening styles best first, each with a one-line reason. Styles whose `requires` the
+    client does not meet are left out, so a client without a relationship gets fewer than nine."""
+    p = profile or _NOBODY
+    requires = _config().style_requires
     ranked: dict[str, str] = {}
     for rule in playbook().opening_rules:
-        check = conditions.get(rule["when"])
-        if check and check() and rule["style"] not in ranked:
-            ranked[rule["style"]] = rule["why"].format(**_fields(profile))
+        style = rule["style"]
+        if style not in ranked and _holds(requires.get(style, {}), p) and _holds(rule, p):
+            ranked[style] = rule["why"].format(**_fields(p))
     return list(ranked.items())
 
 
+def product_fits(profile: Profile, product: ProductInfo) -> bool:
+    """Whether ``product`` may be offered to the client at all, whichever rule suggests it:
+    not held yet, suitable (wealth), affordable (known funds reach the minimum amount), and
+    within the product's own target (product_rules.yml `targets`)."""
+    if product.code in profile.holdings or suitability_problem(profile, product) is not None:
+        return False
+    if profile.funds is not None and product.min_amount > profile.funds:
+        return False
+    return _holds(_config().product_targets.get(product.code, {}), profile)
+
+
 def recommend_products(profile: Profile | None, catalogue: tuple[ProductInfo, ...]) -> list[tuple[ProductInfo, str]]:
-    by_code = {p.code: p for p in catalogue}
     if profile is None:
-        return [(p, "") for p in catalogue[:1]]
-    conditions = _conditions(profile)
+        # Nothing known: the first product that needs no assessment, without a reason.
+        first = next((p for p in catalogue if suitable(None, p)), None)
+        return [(first, "")] if first else []
+    by_code = {p.code: p for p in catalogue}
     chosen: dict[str, tuple[ProductInfo, str]] = {}
     for rule in playbook().product_rules:
         product = by_code.get(rule["product"])
-        check = conditions.get(rule["when"])
-        if product and check and check() and product.code not in profile.holdings and product.code not in chosen:
-            chosen[product.code] = (product, rule["why"])
+        if product and product.code not in chosen and product_fits(profile, product) and _holds(rule, profile):
+            chosen[product.code] = (product, rule["why"].format(**_fields(profile, product)))
     return list(chosen.values())
 
 
