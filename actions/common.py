@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from bot import access, clock, crm
 from bot.auth import Identity
 from bot.db import sessions
-from bot.guidance import PHASES, CallState, Context, ProductInfo, Profile, Reply, Script
+from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
 from bot.playbook import playbook
 from bot.settings import get_settings
@@ -147,6 +147,8 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
     profile = Profile.from_row(client) if client else None
     now = clock.now()
     pending = crm.pending_callbacks(session, client.id, now, tracker.sender_id) if client else []
+    last = crm.last_call(session, client.id, tracker.sender_id) if client else None
+    later = crm.open_followups(session, client.id) if client else []
     context = Context(
         bank=settings.bank_name,
         hotline=settings.bank_hotline,
@@ -155,8 +157,25 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
         profile=profile,
         catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
         pending_callback=pending[0].due_at if pending else None,
+        callback_objection=_objection_of(session, pending[0]) if pending else None,
+        later_followup=next((f.due_at for f in later if f.due_at > now), None),
+        last_call=LastCall(last.started_at, last.disposition, tuple(last.objections or ()),
+                           tuple(last.products or ()), last.opening_style) if last else None,
     )
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
+
+
+def _objection_of(session: Session, followup) -> str | None:
+    """What the client said when the callback was agreed: the objections of the call that booked it."""
+    if not followup.conversation_id:
+        return None
+    call = crm.call_for(session, followup.conversation_id, followup.client_id)
+    callbacks = [o for o in (call.objections if call else []) if o in CALLBACK_OBJECTIONS]
+    if callbacks:
+        return callbacks[-1]
+    # No outcome logged for that call: the reason starts with the objection's technique name.
+    names = {technique.name: key for key, technique in playbook().objections.items()}
+    return names.get((followup.reason or "").split("：")[0])
 
 
 def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list | None = None) -> None:

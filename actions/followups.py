@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CallScope, CrmAction
-from bot import access, crm
+from bot import access, crm, labels
 from bot.playbook import playbook
 from bot.timeparse import describe, parse_callback_time
 
@@ -39,10 +39,11 @@ class ActionScheduleCallback(CrmAction):
             dispatcher.utter_message(response="utter_callback_time_past", time=describe(parsed.when, scope.context.now))
             return [SlotSet("time", None)]
         if parsed.when is None:
+            times = {"callback_in_an_hour": "一个小时后", "callback_tomorrow_morning": "明天上午十点",
+                     "callback_tomorrow_afternoon": "明天下午三点"}
             dispatcher.utter_message(response="utter_ask_callback_time", buttons=[
-                {"title": "一小时后", "payload": '/schedule_callback{"time": "一个小时后"}'},
-                {"title": "明天上午十点", "payload": '/schedule_callback{"time": "明天上午十点"}'},
-                {"title": "明天下午三点", "payload": '/schedule_callback{"time": "明天下午三点"}'},
+                {"title": labels.button(key), "payload": f'/schedule_callback{{"time": "{said}"}}'}
+                for key, said in times.items()
             ])
             return [SlotSet("time", None)]
         now = scope.context.now

@@ -7,20 +7,31 @@ from typing import Any
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CallScope, CrmAction, send_script
-from actions.outcome import record_outcome
-from bot import crm, guidance
+from actions.outcome import deal_buttons, record_outcome
+from bot import crm, guidance, labels
 from bot.playbook import playbook
 from bot.timeparse import describe
 
 OBJECTION_BUTTONS = [
-    {"title": "再讲一个卖点", "payload": "/request_next_advantage"},
-    {"title": "换个开场白", "payload": "/request_opening"},
+    {"title": labels.button("next_point"), "payload": "/request_next_advantage"},
+    {"title": labels.button("next_opening"), "payload": "/request_opening"},
 ]
-DEAL_BUTTONS = [
-    {"title": "成交", "payload": '/log_outcome{"outcome": "deal"}'},
-    {"title": "有意向", "payload": '/log_outcome{"outcome": "interested"}'},
+OPENING_BUTTONS = [
+    {"title": labels.button("next_opening"), "payload": "/request_opening"},
+    {"title": labels.button("first_point"), "payload": "/request_next_advantage"},
 ]
-CONFIRM_DO_NOT_CALL = {"title": "确认登记勿扰", "payload": '/log_outcome{"outcome": "do_not_call"}'}
+CLOSED_BUTTONS = [
+    {"title": labels.button("callback_next_week"), "payload": "/schedule_callback"},
+    {"title": labels.button("log_refused"), "payload": '/log_outcome{"outcome": "refused"}'},
+]
+INTERESTED = {"title": labels.disposition("interested"), "payload": '/log_outcome{"outcome": "interested"}'}
+CONFIRM_DO_NOT_CALL = {"title": labels.button("confirm_do_not_call"),
+                       "payload": '/log_outcome{"outcome": "do_not_call"}'}
+
+
+def closing_buttons(scope: CallScope) -> list[dict[str, str]]:
+    """At the closing question: a deal for one of the products discussed (the agent picks), or interest."""
+    return [*deal_buttons(scope), INTERESTED]
 
 
 def _blocked(dispatcher: CollectingDispatcher, scope: CallScope) -> bool:
@@ -43,11 +54,17 @@ def book_follow_up(scope: CallScope, reply: guidance.Reply) -> str:
         return pb.messages["no_client_for_followup"]
     if not scope.may_write():
         return pb.messages["no_write_access"].format(name=scope.client.name)
-    crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
-                     due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
-                     conversation_id=scope.conversation_id, now=scope.context.now)
-    return pb.messages["callback_created"].format(
-        name=scope.client.name, time=describe(reply.follow_up_at, scope.context.now))
+    now = scope.context.now
+    booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
+                               due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
+                               conversation_id=scope.conversation_id, now=now)
+    new = describe(reply.follow_up_at, now)
+    if booking.moved:
+        # One open callback per client: the agent learns the earlier time is gone.
+        return pb.messages["callback_moved"].format(
+            name=scope.client.name, old=describe(booking.moved_from, now), new=new,
+            title=scope.profile.title if scope.profile else "您").split("\n")[0]
+    return pb.messages["callback_created"].format(name=scope.client.name, time=new)
 
 
 class ActionSuggestOpening(CrmAction):
@@ -60,14 +77,16 @@ class ActionSuggestOpening(CrmAction):
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         if _blocked(dispatcher, scope):
             return []
-        reply = guidance.opening(scope.context, scope.state)
+        said = scope.tracker.latest_message.get("text") or ""
+        # "用他人引荐的方式开场": the style asked for by name (given when it is true for this client).
+        requested = guidance.style_named(said) if not said.startswith("/") else None
+        reply = guidance.opening(scope.context, scope.state, requested_style=requested)
         scope.apply(reply)
         script = reply.script
         if scope.profile is None:
             script = guidance.Script(script.text, script.technique, script.key, script.why,
                                      script.notes + (playbook().messages["no_client_opening"],))
-        send_script(dispatcher, script, [{"title": "换一种开场", "payload": "/request_opening"},
-                                         {"title": "讲一个卖点", "payload": "/request_next_advantage"}])
+        send_script(dispatcher, script, OPENING_BUTTONS)
         return []
 
 
@@ -83,7 +102,7 @@ class ActionNextAdvantage(CrmAction):
             return []
         reply = guidance.pitch(scope.context, scope.state, _requested_product(scope))
         scope.apply(reply)
-        send_script(dispatcher, reply.script, [{"title": "再讲一个", "payload": "/request_next_advantage"}])
+        send_script(dispatcher, reply.script, OBJECTION_BUTTONS[:1])
         return []
 
 
@@ -134,8 +153,7 @@ class ActionHandleObjection(CrmAction):
                                  reply.script.why, tuple(notes))
         buttons = OBJECTION_BUTTONS
         if reply.closed:
-            buttons = [{"title": "约下周回访", "payload": "/schedule_callback"},
-                       {"title": "记为拒绝", "payload": '/log_outcome{"outcome": "refused"}'}]
+            buttons = CLOSED_BUTTONS
         send_script(dispatcher, script, buttons)
         return []
 
@@ -186,7 +204,7 @@ class ActionCustomerInterested(CrmAction):
             return ActionCustomerAgrees().handle(dispatcher, scope, domain)
         reply = guidance.interested(scope.context, scope.state)
         scope.apply(reply)
-        send_script(dispatcher, reply.script, DEAL_BUTTONS)
+        send_script(dispatcher, reply.script, closing_buttons(scope))
         return []
 
 
@@ -204,7 +222,8 @@ class ActionCustomerAgrees(CrmAction):
         reply = guidance.agrees(scope.context, scope.state, said=scope.tracker.latest_message.get("text") or "")
         scope.apply(reply)
         if not reply.confirm_deal:
-            send_script(dispatcher, reply.script, DEAL_BUTTONS if reply.phase == "closing" else OBJECTION_BUTTONS)
+            send_script(dispatcher, reply.script,
+                        closing_buttons(scope) if reply.phase == "closing" else OBJECTION_BUTTONS)
             return []
         send_script(dispatcher, reply.script)
         if not scope.can_write(dispatcher, "utter_ask_client_for_outcome"):

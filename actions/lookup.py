@@ -8,14 +8,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CALL_SLOTS, CallScope, CrmAction
-from bot import access, crm
+from bot import access, crm, labels
 from bot.guidance import Profile, client_card, client_summary, recommend_products
 from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
 
 QUICK_REPLIES = [
-    {"title": "开场白", "payload": "/request_opening"},
-    {"title": "讲一个卖点", "payload": "/request_next_advantage"},
+    {"title": labels.button("opening"), "payload": "/request_opening"},
+    {"title": labels.button("first_point"), "payload": "/request_next_advantage"},
 ]
 
 

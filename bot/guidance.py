@@ -7,13 +7,21 @@ directly; the actions translate tracker state to and from these calls.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.models import DISPOSITION_LABELS, STAGE_LABELS
-from bot.playbook import Technique, playbook
-from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
+from bot.playbook import OPENING_STYLES, Technique, playbook
+from bot.profile import (
+    ProductInfo,
+    Profile,
+    rank_openings,
+    recommend_products,
+    suitability_problem,
+    suitable,
+)
 
 # Objections that are a "no" (the third one in a call ends it politely).
 REFUSALS = {
@@ -37,6 +45,8 @@ DO_NOT_CALL = "objection_do_not_call"
 # Answers that end on a selling point and "您听着怎么样？": a yes to them is a buying signal.
 BUYING_SIGNAL_AFTER = {"objection_not_interested", "objection_hate_sales", "objection_price"}
 CALLBACK_STYLE = "callback"  # the opening for a callback the customer agreed to
+# Opening styles whose lines presuppose that the client already banks with us.
+RELATIONSHIP_STYLES = ("familiar", "borrow_wind", "find_fault")
 
 
 
@@ -113,6 +123,17 @@ class CallState:
 
 
 @dataclass(frozen=True)
+class LastCall:
+    """The client's previous call, as the opening needs it."""
+
+    started_at: datetime
+    outcome: str | None
+    objections: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()  # codes
+    opening_style: str | None = None
+
+
+@dataclass(frozen=True)
 class Context:
     bank: str
     hotline: str
@@ -121,6 +142,9 @@ class Context:
     profile: Profile | None
     catalogue: tuple[ProductInfo, ...]
     pending_callback: datetime | None = None  # a callback agreed in an earlier call, due by today
+    callback_objection: str | None = None  # what the client said when that callback was agreed
+    later_followup: datetime | None = None  # an open follow-up due after today
+    last_call: LastCall | None = None  # the client's previous call (another conversation)
 
     def product(self, code_or_name: str | None) -> ProductInfo | None:
         for product in self.catalogue:
@@ -151,8 +175,21 @@ class Reply:
 
 # ---- filling lines ---------------------------------------------------------
 
+def contact_source_line(ctx: Context) -> str:
+    """How the bank got this client's number, as true as the CRM knows it."""
+    sources = playbook().messages["contact_sources"]
+    p = ctx.profile
+    source = p.contact_source if p and p.contact_source in sources else "unknown"
+    detail = (p.contact_detail or p.referrer or "") if p else ""
+    if source != "existing_customer" and "{detail}" in sources[source] and not detail:
+        source = "unknown"
+    return sources[source].format(detail=detail, bank=ctx.bank)
+
+
 def _fill(template: str, ctx: Context, product: ProductInfo | None, **extra: str) -> str:
     p = ctx.profile
+    pb = playbook()
+    said = pb.messages["last_said"]
     values = {
         "title": p.title if p else "您",
         "agent": ctx.agent_name,
@@ -163,13 +200,36 @@ def _fill(template: str, ctx: Context, product: ProductInfo | None, **extra: str
         "referrer": (p.referrer if p and p.referrer else "您的朋友"),
         "company": (p.company or p.occupation or "贵单位") if p else "贵单位",
         "risk_level": (product.risk_level or "") if product else "",
-        "disclosure": playbook().disclosure,
+        "disclosure": pb.disclosure,
         "callback_time": "稍后",
         "alternatives": "手机银行",
         "comparison": (product.comparison or "") if product else "",
+        "recording": pb.recording_notice,
+        "last_said": said.get(ctx.callback_objection or "", said["default"]),
+        "contact_source": contact_source_line(ctx),
+        "pricing": (product.pricing if product and product.pricing else pb.messages["pricing_unknown"]),
+        "eligibility": (product.eligibility if product and product.eligibility
+                        else pb.messages["eligibility_unknown"]),
+        "signup": (product.signup if product and product.signup else pb.messages["signup_unknown"]),
     }
     values.update(extra)
     return template.format(**values)
+
+
+def render(template: str, ctx: Context, product: ProductInfo | None, **extra: str) -> str:
+    """A template as the agent would read it (the fact checks render every template with this)."""
+    return _spoken(_fill(template, ctx, product, **extra), product)
+
+
+def _spoken(text: str, product: ProductInfo | None) -> str:
+    """Wealth products: the risk level and the disclosure are part of what the agent says."""
+    if product is None or not product.is_wealth or not product.risk_level:
+        return text
+    pb = playbook()
+    if pb.disclosure in text and product.risk_level in text:
+        return text
+    return text + pb.messages["risk_spoken"].format(product=product.name, risk_level=product.risk_level,
+                                                    disclosure=pb.disclosure)
 
 
 def _say(technique: Technique, ctx: Context, product: ProductInfo | None, state: CallState,
@@ -192,16 +252,34 @@ def _risk_note(product: ProductInfo) -> str | None:
     )
 
 
+def usable(ctx: Context, product: ProductInfo | None) -> bool:
+    """A product the agent may present to this client (wealth products: suitability)."""
+    return product is not None and suitable(ctx.profile, product)
+
+
 def default_product(ctx: Context, state: CallState, requested: str | None = None) -> ProductInfo | None:
-    """The product under discussion: asked for, else last pitched, else best fit."""
+    """The product under discussion: asked for, else last pitched, else best fit; never one
+    the client may not buy."""
     for candidate in (requested, *(reversed(state.products_pitched))):
         product = ctx.product(candidate) if candidate else None
-        if product:
+        if usable(ctx, product):
             return product
     recommended = recommend_products(ctx.profile, ctx.catalogue)
     if recommended:
         return recommended[0][0]
-    return ctx.catalogue[0] if ctx.catalogue else None
+    return next((p for p in ctx.catalogue if usable(ctx, p)), None)
+
+
+def unsuitable_note(ctx: Context, requested: str | None, instead: ProductInfo | None) -> str | None:
+    """Why a product the agent asked for is not presented, and what is instead."""
+    product = ctx.product(requested) if requested else None
+    reason = suitability_problem(ctx.profile, product) if product else None
+    if reason is None:
+        return None
+    messages = playbook().messages
+    if instead is None:
+        return messages["unsuitable_none_left"].format(reason=reason)
+    return messages["unsuitable_requested"].format(reason=reason, product=instead.name)
 
 
 def next_point(product: ProductInfo, used: list[str]) -> int | None:
@@ -217,7 +295,7 @@ def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> 
     candidates = [product] if product else []
     candidates += [p for p, _why in recommend_products(ctx.profile, ctx.catalogue)]
     for candidate in candidates:
-        if candidate is None:
+        if not usable(ctx, candidate):
             continue
         index = next_point(candidate, state.used_points)
         if index is not None:
@@ -225,26 +303,82 @@ def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> 
     return None
 
 
-def opening(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
-    """The best opening style not yet given in this call."""
+def style_named(text: str) -> str | None:
+    """The opening style an agent asks for by name (用他人引荐的方式开场, 巧借东风的开场白)."""
+    from bot.text import normalize
+
+    text = normalize(text or "")
+    found = [(len(alias), style) for style, aliases in playbook().opening_aliases.items()
+             for alias in aliases if normalize(alias) in text]
+    if found:
+        return max(found)[1]
+    # The seed numbers the styles 开场白一 to 九, in the order of OPENING_STYLES.
+    numbered = re.search(r"开场(?:白|法)?(?:第)?([一二三四五六七八九1-9])(?![十0-9])", text)
+    if numbered:
+        return OPENING_STYLES["一二三四五六七八九".find(numbered.group(1)) if not numbered.group(1).isdigit()
+                              else int(numbered.group(1)) - 1]
+    return None
+
+
+def _last_call_notes(ctx: Context) -> tuple[tuple[str, ...], str | None, str | None]:
+    """Notes about the previous call, the product to continue with and a style not to repeat."""
+    last = ctx.last_call
+    if last is None:
+        return (), None, None
+    pb = playbook()
+    titles = {k: t.name for k, t in pb.objections.items()}
+    date = f"{last.started_at.month}月{last.started_at.day}日"
+    objections = "、".join(titles.get(o, o) for o in last.objections)
+    notes = [pb.messages["last_call_note"].format(
+        date=date, outcome=DISPOSITION_LABELS.get(last.outcome or "", "未记录结果"),
+        objections=f"（{objections}）" if objections else "")]
+    product, avoid = None, None
+    if last.outcome in ("interested", "thinking", "callback"):
+        product = next((c for c in last.products if usable(ctx, ctx.product(c))), None)
+        if product:
+            notes.append(pb.messages["last_call_interested"].format(date=date, product=ctx.product(product).name))
+    elif last.outcome == "refused":
+        avoid = last.opening_style
+        notes.append(pb.messages["last_call_refused"].format(date=date, objections=objections or "未说明原因"))
+    return tuple(notes), product, avoid
+
+
+def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
+            requested_style: str | None = None) -> Reply:
+    """The best opening style not yet given in this call (or the one asked for by name, when it
+    is true for this client); shaped by the last call and an agreed callback."""
     from bot.timeparse import describe
 
     pb = playbook()
     ranked = rank_openings(ctx.profile)
-    remaining = [(s, why) for s, why in ranked if s not in state.opening_styles]
     notes: tuple[str, ...] = ()
+    last_notes, last_product, avoid = _last_call_notes(ctx) if not state.opening_styles else ((), None, None)
+    remaining = [(s, why) for s, why in ranked if s not in state.opening_styles and s != avoid]
     restart = not remaining
     if restart:
         remaining, notes = ranked, (pb.messages["all_openings_used"],)
     style, why = remaining[0]
+    if requested_style:
+        name = pb.openings[requested_style].name
+        fit = dict(ranked)
+        if requested_style in fit:
+            style, why, restart = requested_style, fit[requested_style], False
+            notes = (pb.messages["style_requested"].format(style=name),)
+        else:
+            key = "style_needs_relationship" if requested_style in RELATIONSHIP_STYLES else "style_not_applicable"
+            client = ctx.profile.name if ctx.profile else "该客户"
+            notes = (pb.messages[key].format(style=name, name=client),)
     technique: Technique = pb.openings[style]
     extra = {}
-    if ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles:
+    if ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles and not requested_style:
         # The customer agreed to this call: start from that, as the seed says.
         style, technique, restart, notes = CALLBACK_STYLE, pb.callback_opening, False, ()
         extra["callback_time"] = describe(ctx.pending_callback, ctx.now)
         why = pb.messages["callback_opening_why"].format(time=extra["callback_time"])
-    product = default_product(ctx, state)
+    elif ctx.later_followup is not None and not state.opening_styles:
+        notes += (pb.messages["followup_later"].format(time=describe(ctx.later_followup, ctx.now)),)
+    notes += last_notes
+    product = default_product(ctx, state, last_product)
     used_point = None
     if product is not None:
         # The opening spends the product's next selling point, so the next pitch moves on.
@@ -252,9 +386,7 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None) ->
         if index is not None:
             extra["advantage"] = product.selling_points[index]
             used_point = f"{product.code}:{index}"
-    text = _say(technique, ctx, product, state, rng, **extra)
-    risk = _risk_note(product) if product else None
-    notes += (risk,) if risk else ()
+    text = _spoken(_say(technique, ctx, product, state, rng, **extra), product)
     script = Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes)
     return Reply(script, used_point=used_point, product=product, opening_style=style, restart_openings=restart,
                  phase="opening")
@@ -264,16 +396,16 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     """The next unused selling point of the product, then 'how does that sound?'."""
     pb = playbook()
     product = default_product(ctx, state, requested)
+    refused = unsuitable_note(ctx, requested, product)
     if product is None:
-        return Reply(Script(pb.messages["no_products"], "产品介绍", "pitch"))
+        return Reply(Script(refused or pb.messages["no_products"], "产品介绍", "pitch"))
     index = next_point(product, state.used_points)
-    risk = _risk_note(product)
-    notes = (risk,) if risk else ()
+    notes = tuple(n for n in (refused, _risk_note(product)) if n)
     if index is None:
         text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
         return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product, phase="pitching")
     intro = pb.messages["pitch_intro"].format(product=product.name, index=index + 1, total=len(product.selling_points))
-    text = f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}"
+    text = _spoken(f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}", product)
     return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
                  used_point=f"{product.code}:{index}", product=product, phase="pitching")
 
@@ -287,6 +419,7 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     refusal = intent in REFUSALS
     refusals = state.refusals + (1 if refusal else 0)
     product = default_product(ctx, state, requested_product)
+    refused = unsuitable_note(ctx, requested_product, product)
     if intent == "objection_already_customer" and requested_product is None:
         # Thanks, then the next product the client does not hold yet.
         product = next((p for p, _why in recommend_products(ctx.profile, ctx.catalogue)), product)
@@ -300,7 +433,7 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     extra: dict[str, str] = {}
     used_point = None
     follow_up_at = None
-    notes: list[str] = []
+    notes: list[str] = [refused] if refused else []
     found = next_unused(ctx, state, product)
     if found is not None:
         point_product, index = found
@@ -317,12 +450,21 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     if intent == "objection_no_money":
         # Savings and wealth products with a small entry amount; never credit to someone short of money.
         cheap = sorted((p for p in ctx.catalogue if p.category in LOW_THRESHOLD_CATEGORIES
-                        and p.min_amount <= 1000), key=lambda p: p.min_amount)
-        extra["alternatives"] = "、".join(p.name for p in cheap[:3]) or "手机银行"
+                        and p.min_amount <= 1000 and usable(ctx, p)), key=lambda p: p.min_amount)[:3]
+        extra["alternatives"] = "、".join(p.name for p in cheap) or "手机银行"
     technique = pb.objections[intent]
-    if intent == "objection_risk" and product is not None and not (product.is_wealth and product.risk_level):
+    follow_up_technique = pb.opening_follow_ups.get(state.opening_style or "", {}).get(intent)
+    if state.phase == "opening" and follow_up_technique is not None:
+        # The customer reacted to the opening as in the seed: the seed's next line.
+        technique = follow_up_technique
+    elif intent == "objection_risk" and product is not None and not (product.is_wealth and product.risk_level):
         technique = pb.risk_no_level
+    elif intent == "objection_referral_doubt" and not (ctx.profile and ctx.profile.referrer):
+        technique = pb.referral_no_referrer
     text = _say(technique, ctx, product, state, rng, **extra)
+    for named in [product, *(cheap if intent == "objection_no_money" else [])]:
+        if named is not None and named.name in text:
+            text = _spoken(text, named)
     risk = _risk_note(product) if product is not None else None
     if risk and (intent == "objection_risk" or used_point):
         # Wealth products always carry their risk level and the disclosure.
@@ -330,7 +472,8 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     reason = None
     if follow_up_at is not None:
         reason = f"{pb.objections[intent].name}：{extra['callback_time']}回电"
-    return Reply(Script(text, technique.name, intent, notes=tuple(notes)), follow_up_at=follow_up_at,
+    return Reply(Script(text, technique.name, technique.key if follow_up_technique is technique else intent,
+                        notes=tuple(notes)), follow_up_at=follow_up_at,
                  follow_up_reason=reason, used_point=used_point, product=product, objection=intent,
                  refusal=refusal, phase="objection")
 
@@ -349,7 +492,7 @@ def interested(ctx: Context, state: CallState, rng: random.Random | None = None)
             used_point = f"{product.code}:{index}"
         extra["advantage"] = product.selling_points[index if index is not None else -1]
     risk = _risk_note(product) if product else None
-    text = _say(pb.interested, ctx, product, state, rng, **extra)
+    text = _spoken(_say(pb.interested, ctx, product, state, rng, **extra), product)
     return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
                  used_point=used_point, product=product, phase="closing")
 
@@ -369,9 +512,8 @@ def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, sai
     phase = state.phase
     if phase == "closing" or (phase in ("pitching", "objection") and state.current_product and decided(said)):
         # Yes to the closing question: the deal, for the product under discussion.
-        product = ctx.product(state.current_product) or default_product(ctx, state)
-        name = product.name if product else "这项业务"
-        text = pb.messages["deal_agreed"].format(product=name)
+        product = default_product(ctx, state, state.current_product)
+        text = _spoken(_fill(pb.messages["deal_agreed"], ctx, product), product)
         return Reply(Script(text, "确认办理", "deal_agreed"), product=product, phase="ended", confirm_deal=True)
     if phase == "objection" and state.last_objection in CALLBACK_OBJECTIONS:
         # Yes to the proposed callback time: thank and hang up, as the seed says.
@@ -437,8 +579,21 @@ def client_card(profile: Profile, last_call: dict[str, Any] | None, phone: str |
             "holdings": list(profile.holding_names),
             "note": profile.note,
             "last_call": last_call,
+            "contact_source": profile.contact_source,
+            "contact_source_label": contact_source_label(profile),
+            "risk_tolerance": profile.risk_tolerance,
+            "deposits": profile.deposits,
+            "loan_balance": profile.loan_balance,
         },
     }
+
+
+def contact_source_label(profile: Profile) -> str:
+    """Where the number came from, for the agent (the client card)."""
+    labels = playbook().messages["contact_source_labels"]
+    label = labels.get(profile.contact_source or "", labels["unknown"])
+    detail = profile.contact_detail or (profile.referrer if profile.contact_source == "referral" else None)
+    return f"{label}（{detail}）" if detail else label
 
 
 def client_summary(profile: Profile, last_call: dict[str, Any] | None) -> str:
@@ -447,6 +602,9 @@ def client_summary(profile: Profile, last_call: dict[str, Any] | None) -> str:
         name=profile.name, stage_label=STAGE_LABELS.get(profile.stage, profile.stage),
         tier=profile.tier, occupation=profile.occupation or "职业未知")]
     lines.append("持有：" + ("、".join(profile.holding_names) or pb.messages["holdings_none"]))
+    lines.append(pb.messages["client_facts"].format(
+        source=contact_source_label(profile),
+        risk=profile.risk_tolerance or pb.messages["risk_not_assessed"]))
     if last_call:
         lines.append(f"上次通话：{last_call['started_at']}，{DISPOSITION_LABELS.get(last_call['outcome'], '未记录')}")
     else:

@@ -97,7 +97,7 @@ async def test_chat_follows_the_table(crm_url, frozen_clock, case):
     conversation.slots["current_client_id"] = str(_client_id(crm_url, case.client))
     before = _writes(crm_url)
     await conversation.run(ActionScheduleCallback(), "约他明天下午三点再打", "schedule_callback", time="明天下午三点")
-    logged = await conversation.run(ActionLogOutcome(), "记一下，客户同意办理了", "log_outcome", outcome="deal")
+    logged = await conversation.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
     after = _writes(crm_url)
     if case.write:
         assert after == (before[0] + 1, before[1] + 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -159,7 +160,13 @@ async def test_log_outcome_twice_updates_one_row(crm_url):
     await conversation.run(ActionHandleObjection(), "我在开会", "objection_busy")
     await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
     first = await conversation.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
-    second = await conversation.run(ActionLogOutcome(), "改一下，客户同意办理了", "log_outcome", outcome="deal")
+    # A deal names its product: without one, buttons of the products discussed, nothing written.
+    ask = await conversation.run(ActionLogOutcome(), "改一下，客户同意办理了", "log_outcome", outcome="deal")
+    buttons = [b for m in ask for b in m.get("buttons", [])]
+    assert buttons and all(b["title"].startswith("成交：") for b in buttons)
+    assert [c.disposition for c in _one(crm_url, select(Call))] == ["interested"]
+    chosen = json.loads(buttons[0]["payload"].removeprefix("/log_outcome"))
+    second = await conversation.run(ActionLogOutcome(), buttons[0]["payload"], "log_outcome", **chosen)
     assert first[0]["response"] == "utter_outcome_logged"
     assert second[0]["response"] == "utter_outcome_updated"
     calls = _one(crm_url, select(Call))
@@ -175,7 +182,8 @@ async def test_log_outcome_twice_updates_one_row(crm_url):
 async def test_second_deal_makes_a_loyal_client(crm_url):
     for sender in ("call-1", "call-2"):
         conversation = await _looked_up("刘洋", sender_id=sender)
-        await conversation.run(ActionLogOutcome(), "成交了", "log_outcome", outcome="deal")
+        await conversation.run(ActionLogOutcome(), "成交了，办的手机银行", "log_outcome", outcome="deal",
+                               product="手机银行")
     assert _one(crm_url, select(Client.stage).where(Client.name == "刘洋")) == ["loyal"]
 
 

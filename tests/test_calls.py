@@ -59,7 +59,7 @@ def _first_call(servers, client: str) -> None:
     """The services are shared: close any callback another test booked for ``client`` (with one
     open, the right opening would be the agreed-callback one)."""
     with sqlite3.connect(servers["crm"]) as db:
-        db.execute("update followups set done = 1 where client_id = (select id from clients where name = ?)",
+        db.execute("update followups set status = 'done' where client_id = (select id from clients where name = ?)",
                    (client,))
 
 

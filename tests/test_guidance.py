@@ -53,13 +53,20 @@ def test_opening_uses_title_agent_bank(make_context):
     assert "张先生" in script.text and "李明" in script.text and "星海银行" in script.text
 
 
-def test_asking_again_gives_the_next_style_until_all_nine(make_context):
-    ctx, state, seen = make_context("朱丽"), CallState(), []
-    for _ in OPENING_STYLES:
+@pytest.mark.parametrize(("client", "never"), [
+    ("王华", {"referral"}),  # banks with us, but nobody referred him
+    ("朱丽", {"familiar", "borrow_wind", "find_fault"}),  # referred prospect: no relationship styles
+])
+def test_asking_again_gives_the_next_style_until_all_that_fit(make_context, client, never):
+    """Every style that is true for the client, then the list starts over; the others never."""
+    ctx, state, seen = make_context(client), CallState(), []
+    ranked = [style for style, _why in guidance.rank_openings(ctx.profile)]
+    for _ in ranked:
         reply = guidance.opening(ctx, state)
         state = state.apply(reply)
         seen.append(reply.script.key)
-    assert sorted(seen) == sorted(OPENING_STYLES)
+    assert sorted(seen) == sorted(ranked)
+    assert set(OPENING_STYLES) - set(seen) == never
     again = guidance.opening(ctx, state)
     assert again.script.key == seen[0] and again.script.notes  # starts over, and says so
     assert state.apply(again).opening_styles == (seen[0],)

@@ -5,6 +5,7 @@ Python chooses and fills the lines; the Chinese text lives in the YAML files.
 
 from __future__ import annotations
 
+import os
 import string
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,7 @@ HERE = Path(__file__).resolve().parent
 PLACEHOLDERS = {
     "title", "agent", "bank", "hotline", "product", "advantage", "referrer", "company",
     "risk_level", "disclosure", "callback_time", "alternatives", "comparison",
+    "recording", "last_said", "contact_source", "pricing", "eligibility", "signup",
 }
 OPENING_STYLES = (
     "direct", "peer_reference", "referral", "self_intro", "find_fault",
@@ -41,17 +43,21 @@ class Technique:
 @dataclass(frozen=True)
 class Playbook:
     openings: dict[str, Technique]
+    opening_aliases: dict[str, tuple[str, ...]]  # style -> names an agent may ask for it by
+    opening_follow_ups: dict[str, dict[str, Technique]]  # style -> customer intent -> technique
     callback_opening: Technique
     objections: dict[str, Technique]
     closing: Technique
     interested: Technique
     risk_no_level: Technique
+    referral_no_referrer: Technique
     opening_rules: tuple[dict[str, str], ...]
     product_rules: tuple[dict[str, str], ...]
     messages: dict[str, Any]
     disclosure: str
     forbidden_phrases: tuple[str, ...]
     risk_levels: dict[str, str]
+    recording_notice: str
 
     def all_lines(self) -> list[str]:
         """Every user-facing template, for compliance checks."""
@@ -59,8 +65,11 @@ class Playbook:
         for group in (self.openings, self.objections):
             for technique in group.values():
                 lines += [technique.name, technique.technique, *technique.templates]
-        for technique in (self.closing, self.interested, self.risk_no_level, self.callback_opening):
+        follow_ups = [t for group in self.opening_follow_ups.values() for t in group.values()]
+        for technique in (self.closing, self.interested, self.risk_no_level, self.callback_opening,
+                          self.referral_no_referrer, *follow_ups):
             lines += [technique.name, technique.technique, *technique.templates]
+        lines.append(self.recording_notice)
         lines += [r["why"] for r in self.opening_rules + self.product_rules]
         lines += [v for v in self.messages.values() if isinstance(v, str)]
         lines += list(self.risk_levels.values())
@@ -97,25 +106,47 @@ def load_playbook() -> Playbook:
     objections = {k: _technique(k, v) for k, v in objections_raw["objections"].items()}
     risk = objections_raw["objections"]["objection_risk"]
     compliance = _read("compliance.yml")
+    follow_ups = {
+        style: {intent: _technique(f"{style}/{intent}", spec) for intent, spec in by_intent.items()}
+        for style, by_intent in (openings_file.get("follow_ups") or {}).items()
+    }
     playbook = Playbook(
         openings=openings,
+        opening_aliases={s["id"]: tuple([s["name"], *(s.get("aliases") or [])]) for s in openings_raw},
+        opening_follow_ups=follow_ups,
         callback_opening=_technique("callback", openings_file["callback"], "templates"),
         objections=objections,
         closing=_technique("closing", objections_raw["closing"]),
         interested=_technique("interested", objections_raw["interested"]),
         risk_no_level=_technique("objection_risk", risk, "replies_no_risk_level"),
+        referral_no_referrer=_technique("objection_referral_doubt",
+                                        objections_raw["objections"]["objection_referral_doubt"],
+                                        "replies_no_referrer"),
         opening_rules=tuple(_read("opening_rules.yml")["rules"]),
         product_rules=tuple(_read("product_rules.yml")["rules"]),
         messages=_read("messages.yml"),
         disclosure=compliance["disclosure"],
         forbidden_phrases=tuple(compliance["forbidden_phrases"]),
         risk_levels=dict(compliance["risk_levels"]),
+        recording_notice=os.environ.get("SALESBOT_RECORDING_NOTICE") or compliance["recording_notice"],
     )
+    for technique in (*openings.values(), playbook.callback_opening):
+        for template in technique.templates:
+            # Compliance: the customer hears that the call is recorded in the first line.
+            if "{recording}" not in template:
+                raise PlaybookError(f"{technique.key}: opening without {{recording}}: {template[:20]}")
+    for template in objections["objection_trust"].templates:
+        if "{contact_source}" not in template or "{hotline}" not in template:
+            raise PlaybookError("objection_trust: every answer states the contact source and the hotline")
+    for style in follow_ups:
+        if style not in openings:
+            raise PlaybookError(f"follow_ups: unknown opening style {style}")
     for group in (openings, objections):
         for technique in group.values():
             for template in technique.templates:
                 _check_placeholders(template, f"{technique.key}: {template[:20]}")
-    for technique in (playbook.closing, playbook.interested, playbook.risk_no_level, playbook.callback_opening):
+    for technique in (playbook.closing, playbook.interested, playbook.risk_no_level, playbook.callback_opening,
+                      playbook.referral_no_referrer, *(t for group in follow_ups.values() for t in group.values())):
         for template in technique.templates:
             _check_placeholders(template, f"{technique.key}: {template[:20]}")
     for line in playbook.all_lines():
