@@ -43,6 +43,8 @@ train: $(STAMP)
 test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT)
 	$(BIN)/ruff check bot actions tests
 	$(BIN)/salesbot prepare
+	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
+	$(BIN)/salesbot train
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
