@@ -164,6 +164,10 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
     # Outcome button.
     conversation = session_id(page, "agent01")
     page.locator(".outcomes").get_by_role("button", name="成交", exact=True).click()
+    # Which product? The buttons list the products discussed in this call; nothing is logged before.
+    choice = page.locator("#log .quick-replies button", has_text="成交：").first
+    expect(choice).to_be_visible()
+    choice.click()
     logged = page.locator(".ok-card")
     expect(logged).to_contain_text("通话已记录：成交")
     expect(logged).to_contain_text("成交客户")

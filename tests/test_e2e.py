@@ -62,21 +62,25 @@ def test_a_whole_call_over_rest(servers):
     pitch = turn("还有别的卖点吗")
     assert any("卖点" in r.get("text", "") for r in pitch)
 
-    logged = turn("记一下，客户同意办理了")
+    # A deal names its product: the agent picks one of the products discussed in this call.
+    ask = turn("记一下，客户同意办理了")
+    choices = [b for r in ask for b in r.get("buttons", []) if b["title"].startswith("成交：")]
+    assert choices, ask
+    logged = turn(choices[0]["payload"])
     assert any("成交" in r.get("text", "") for r in logged)
 
     (ARTIFACTS / "e2e-transcript.json").write_text(json.dumps(transcript, ensure_ascii=False, indent=1))
     calls = _query(servers["crm"], "select disposition, objections from calls where conversation_id = ?", sender)
     assert len(calls) == 1 and calls[0][0] == "deal" and "objection_busy" in calls[0][1]
-    # The busy client's callback is booked (once: other tests may have booked the same slot).
+    # The busy client's callback was booked in this call (the deal then closed it: no longer needed).
     due = _query(servers["crm"], "select f.due_at from followups f join clients c on c.id = f.client_id "
-                 "where c.name = '张三' and f.status = 'open'")
+                 "where c.name = '张三' and f.conversation_id = ?", sender)
     # The services' clock reads about 10:00 (conftest): the callback is in about an hour.
     expected = {callback_due("objection_busy", before_busy), callback_due("objection_busy", after_busy)}
     assert expected & {datetime.fromisoformat(d[0]) for d in due}, (due, expected)
     # The SQL tracker store holds the transcript, attributed to the token's user.
     rows = _query(servers["tracker"], "select data from events where sender_id = ? and type_name = 'user'", sender)
-    assert len(rows) == 5 and all(json.loads(r[0])["metadata"]["login"] == "agent01" for r in rows)
+    assert len(rows) == 6 and all(json.loads(r[0])["metadata"]["login"] == "agent01" for r in rows)
 
 
 def test_traditional_input_finds_the_client(servers):
