@@ -579,6 +579,8 @@ def client_card(profile: Profile, last_call: dict[str, Any] | None, phone: str |
             "holdings": list(profile.holding_names),
             "note": profile.note,
             "last_call": last_call,
+            "segments": list(profile.segment_labels),
+            "tier_why": profile.tier_why,
             "contact_source": profile.contact_source,
             "contact_source_label": contact_source_label(profile),
             "risk_tolerance": profile.risk_tolerance,

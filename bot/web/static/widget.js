@@ -250,6 +250,9 @@
     var job = [c.occupation, c.company].filter(Boolean).join(" · ");
     field(dl, "职业", job);
     field(dl, "资产", money(c.assets));
+    field(dl, "客群", (c.segments || []).join("、"));
+    field(dl, "号码来源", c.contact_source_label);
+    field(dl, "风险测评", c.risk_tolerance || "未测评（不推荐理财产品）");
     var last = c.last_call;
     field(dl, "上次通话", last ? friendlyTime(last.started_at) + "，" +
       outcomeLabel(last.outcome) : "没有通话记录");
