@@ -205,12 +205,6 @@ def test_every_nlu_product_word_resolves_to_a_catalogue_product():
     assert problems == []
 
 
-# Catalogue products added after the NLU data was written (bot/playbook/product_extras.yml);
-# data/nlu belongs to the NLU work: once it has examples for them these tests pass and the
-# marks must go (strict xfail fails on an unexpected pass).
-NOT_YET_IN_NLU = {"零钱理财", "定期存款", "基金定投", "对公结算账户"}
-
-
 def _nlu_product_names() -> set[str]:
     items = _nlu_items()
     synonyms = _synonyms(items)
@@ -218,10 +212,6 @@ def _nlu_product_names() -> set[str]:
     return named | {v for v in synonyms.values() if v not in DISPOSITIONS}
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="no NLU examples yet (data/nlu)"))
-    if name in NOT_YET_IN_NLU else name
-    for name in sorted(_catalogue()[0])
-])
+@pytest.mark.parametrize("name", sorted(_catalogue()[0]))
 def test_every_catalogue_product_appears_in_the_nlu_data(name):
     assert name in _nlu_product_names()
