@@ -13,7 +13,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import access, clock, crm
+from bot import access, clock, crm, guidance
 from bot.auth import Identity
 from bot.db import sessions
 from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
@@ -147,6 +147,9 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
     profile = Profile.from_row(client) if client else None
     now = clock.now()
     pending = crm.pending_callbacks(session, client.id, now, tracker.sender_id) if client else []
+    # The call-back opening ("您上次说正在忙，我们约好…") only for a callback due today that the
+    # customer agreed to; an overdue one or a follow-up the agent planned alone gets a note instead.
+    agreed = next((f for f in pending if f.due_at.date() == now.date() and _agreed_callback(session, f)), None)
     last = crm.last_call(session, client.id, tracker.sender_id) if client else None
     later = crm.open_followups(session, client.id) if client else []
     context = Context(
@@ -156,13 +159,19 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
         now=now,
         profile=profile,
         catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
-        pending_callback=pending[0].due_at if pending else None,
-        callback_objection=_objection_of(session, pending[0]) if pending else None,
+        pending_callback=agreed.due_at if agreed else None,
+        callback_objection=_objection_of(session, agreed) if agreed else None,
+        overdue_followup=next((f.due_at for f in pending if f.due_at.date() < now.date()), None),
         later_followup=next((f.due_at for f in later if f.due_at > now), None),
         last_call=LastCall(last.started_at, last.disposition, tuple(last.objections or ()),
                            tuple(last.products or ()), last.opening_style) if last else None,
     )
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
+
+
+def _agreed_callback(session: Session, followup) -> bool:
+    return (_objection_of(session, followup) is not None
+            or (followup.reason or "").startswith(guidance.AGREED_TIME_REASON))
 
 
 def _objection_of(session: Session, followup) -> str | None:

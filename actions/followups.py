@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CallScope, CrmAction
-from bot import access, crm, labels
+from bot import access, crm, guidance, labels
 from bot.playbook import playbook
 from bot.timeparse import describe, parse_callback_time
 
@@ -49,7 +49,7 @@ class ActionScheduleCallback(CrmAction):
         now = scope.context.now
         readable = describe(parsed.when, now)
         booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
-                                   due_at=parsed.when, reason=f"约回访（{parsed.text}）",
+                                   due_at=parsed.when, reason=f"{guidance.AGREED_TIME_REASON}（{parsed.text}）",
                                    conversation_id=scope.conversation_id, now=now)
         followup = booking.followup
         payload = {"type": "followup", "id": followup.id, "client": scope.client.name,

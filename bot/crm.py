@@ -173,15 +173,19 @@ def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: dat
 
 def close_followups_after_call(session: Session, client_id: int, now: datetime, conversation_id: str, *,
                                keep_this_calls_booking: bool) -> int:
-    """An outcome was logged for the client: their open follow-ups are done (they were called);
-    with ``keep_this_calls_booking`` the one booked in this conversation stays open.
-    Returns how many were closed."""
+    """An outcome was logged for a client who was reached: the callbacks this call answered
+    (due by the end of today, booked in earlier calls) are done; this call's own booking is
+    done too unless ``keep_this_calls_booking``. Callbacks agreed for a later day stay open:
+    this call was not the one they were booked for. Returns how many were closed."""
     closed = 0
-    for followup in open_followups(session, client_id):
-        if keep_this_calls_booking and followup.conversation_id == conversation_id:
-            continue
+    for followup in pending_callbacks(session, client_id, now, conversation_id):
         followup.close("done", now)
         closed += 1
+    if not keep_this_calls_booking:
+        for followup in open_followups(session, client_id):
+            if followup.conversation_id == conversation_id:
+                followup.close("done", now)
+                closed += 1
     return closed
 
 

@@ -141,7 +141,10 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
     existing = {c.phone: c for c in session.scalars(select(Client))}
     for spec in [] if catalogue_only else data["clients"]:
         if spec["phone"] in existing:
-            _fill_missing(existing[spec["phone"]], spec, CLIENT_FACTS)
+            row = existing[spec["phone"]]
+            _fill_missing(row, spec, CLIENT_FACTS)
+            if row.note and "seeds/" in row.note and spec.get("note"):
+                row.note = spec["note"]  # the note first shipped cited a seed file; agents see this one
             continue
         client = Client(
             name=spec["name"],

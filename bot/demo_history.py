@@ -49,7 +49,7 @@ STORIES: dict[str, Story] = {
     "13800000001": Story(("no_answer", "refused", "no_answer", "refused"), ("PLATINUM_CARD", "LARGE_CD"),
                          ("direct", "find_fault", "worry")),
     "13800000002": Story(("no_answer", "thinking", "callback", "interested"), ("PLATINUM_CARD",),
-                         ("direct", "herd", "borrow_wind"), last_due_days=-2),
+                         ("direct", "herd", "self_intro"), last_due_days=-2),
     "13800000003": Story(("no_answer",), ("STEADY_WEALTH",), ("referral",), last_due_days=1),
     "13800000004": Story(("interested", "deal", "callback", "deal", "interested"),
                          ("PLATINUM_CARD", "STEADY_WEALTH", "LARGE_CD"), ("familiar", "peer_reference", "worry"),
@@ -59,7 +59,7 @@ STORIES: dict[str, Story] = {
     "13800000007": Story(("no_answer", "refused", "refused"), ("CONSUMER_LOAN", "MOBILE_BANKING"),
                          ("self_intro", "herd", "direct")),
     "13800000008": Story(("no_answer", "refused", "do_not_call"), ("LARGE_CD", "TIME_DEPOSIT"),
-                         ("self_intro", "worry")),
+                         ("self_intro", "direct")),
 }
 
 # What customers said on calls that ended this way (objection intents, contract section 5).
@@ -212,6 +212,9 @@ def load_demo_history(session: Session, now: datetime | None = None,
         from bot.demo_data import read_demo_data
 
         clients = read_demo_data()["clients"]
+    if session.scalar(select(Call.id).where(Call.conversation_id.startswith(PREFIX)).limit(1)) is not None:
+        # Loaded before: the follow-ups have lived on since (moved, closed), never load them again.
+        return {"calls": 0, "followups": 0}
     history = generate(clients, now)
     by_phone = {c.phone: c for c in session.scalars(select(Client))}
     users = {u.login: u for u in session.scalars(select(User))}

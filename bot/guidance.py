@@ -45,6 +45,8 @@ DO_NOT_CALL = "objection_do_not_call"
 # Answers that end on a selling point and "您听着怎么样？": a yes to them is a buying signal.
 BUYING_SIGNAL_AFTER = {"objection_not_interested", "objection_hate_sales", "objection_price"}
 CALLBACK_STYLE = "callback"  # the opening for a callback the customer agreed to
+# The reason of a follow-up booked at a time the agent agreed with the customer (约他明天三点再打).
+AGREED_TIME_REASON = "约回访"
 # Opening styles whose lines presuppose that the client already banks with us.
 RELATIONSHIP_STYLES = ("familiar", "borrow_wind", "find_fault")
 
@@ -144,6 +146,7 @@ class Context:
     pending_callback: datetime | None = None  # a callback agreed in an earlier call, due by today
     callback_objection: str | None = None  # what the client said when that callback was agreed
     later_followup: datetime | None = None  # an open follow-up due after today
+    overdue_followup: datetime | None = None  # an open follow-up from before today, never made
     last_call: LastCall | None = None  # the client's previous call (another conversation)
 
     def product(self, code_or_name: str | None) -> ProductInfo | None:
@@ -175,13 +178,18 @@ class Reply:
 
 # ---- filling lines ---------------------------------------------------------
 
+def _contact_detail(profile: Profile) -> str | None:
+    """Who or what the contact came through; the referrer stands in only for a referral."""
+    return profile.contact_detail or (profile.referrer if profile.contact_source == "referral" else None)
+
+
 def contact_source_line(ctx: Context) -> str:
     """How the bank got this client's number, as true as the CRM knows it."""
     sources = playbook().messages["contact_sources"]
     p = ctx.profile
     source = p.contact_source if p and p.contact_source in sources else "unknown"
-    detail = (p.contact_detail or p.referrer or "") if p else ""
-    if source != "existing_customer" and "{detail}" in sources[source] and not detail:
+    detail = _contact_detail(p) if p else None
+    if "{detail}" in sources[source] and not detail:
         source = "unknown"
     return sources[source].format(detail=detail, bank=ctx.bank)
 
@@ -375,6 +383,8 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
         style, technique, restart, notes = CALLBACK_STYLE, pb.callback_opening, False, ()
         extra["callback_time"] = describe(ctx.pending_callback, ctx.now)
         why = pb.messages["callback_opening_why"].format(time=extra["callback_time"])
+    elif ctx.overdue_followup is not None and not state.opening_styles:
+        notes += (pb.messages["followup_overdue"].format(time=describe(ctx.overdue_followup, ctx.now)),)
     elif ctx.later_followup is not None and not state.opening_styles:
         notes += (pb.messages["followup_later"].format(time=describe(ctx.later_followup, ctx.now)),)
     notes += last_notes
@@ -594,7 +604,7 @@ def contact_source_label(profile: Profile) -> str:
     """Where the number came from, for the agent (the client card)."""
     labels = playbook().messages["contact_source_labels"]
     label = labels.get(profile.contact_source or "", labels["unknown"])
-    detail = profile.contact_detail or (profile.referrer if profile.contact_source == "referral" else None)
+    detail = _contact_detail(profile)
     return f"{label}（{detail}）" if detail else label
 
 

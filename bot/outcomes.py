@@ -92,6 +92,7 @@ class Unsuitable(OutcomeRefused):
 # way a busy-but-warm call ends, and the busy objection has already booked that callback.
 # Any other outcome (a deal, a refusal, no answer) ends the matter the booking was for.
 _NEXT_CALL = {"interested", "callback", "thinking"}
+_NOT_REACHED = {"no_answer", "invalid_number"}
 
 
 @dataclass
@@ -157,9 +158,12 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     if outcome == "do_not_call":
         client.do_not_call = True
         cancelled = crm.cancel_followups(session, client.id, now)
+    elif outcome in _NOT_REACHED:
+        # Nobody answered (or wrong number): no callback happened, every follow-up stays open.
+        done = 0
     else:
-        # The client was called: their open follow-ups are done, except this call's own booking
-        # when the outcome promises that next call (_NEXT_CALL).
+        # The client was reached: the callbacks due by today are done, and this call's own booking
+        # too unless the outcome promises that next call (_NEXT_CALL).
         done = crm.close_followups_after_call(session, client.id, now, conversation_id,
                                               keep_this_calls_booking=outcome in _NEXT_CALL)
     # A product already held keeps its row and amount: the call cannot tell a top-up from a

@@ -8,11 +8,13 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import yaml
 
+from bot import clock
 from bot.models import Client, Product
 from bot.playbook import HERE as PLAYBOOK_DIR
 from bot.playbook import OPENING_STYLES, PlaybookError, find_forbidden, playbook
@@ -80,6 +82,7 @@ class Profile:
     contact_source: str | None = None
     contact_detail: str | None = None
     risk_tolerance: str | None = None  # C1-C5; None = never assessed
+    risk_assessed_at: datetime | None = None
 
     @classmethod
     def from_row(cls, client: Client) -> Profile:
@@ -110,6 +113,7 @@ class Profile:
             contact_source=client.contact_source,
             contact_detail=client.contact_detail,
             risk_tolerance=client.risk_tolerance,
+            risk_assessed_at=client.risk_assessed_at,
         )
 
     @property
@@ -403,6 +407,10 @@ def has_relationship(profile: Profile | None) -> bool:
             or profile.contact_source in RELATIONSHIP_SOURCES)
 
 
+# A risk assessment is valid for a year (then the client repeats it in the app or at a branch).
+RISK_ASSESSMENT_VALID = timedelta(days=365)
+
+
 def suitability_problem(profile: Profile | None, product: ProductInfo) -> str | None:
     """Why ``product`` may not be recommended, pitched or sold to this client, or None.
 
@@ -415,6 +423,9 @@ def suitability_problem(profile: Profile | None, product: ProductInfo) -> str | 
     tolerance = profile.risk_tolerance if profile else None
     if not tolerance:
         return messages["unsuitable_no_assessment"].format(product=product.name)
+    assessed = profile.risk_assessed_at
+    if assessed is not None and clock.now() - assessed > RISK_ASSESSMENT_VALID:
+        return messages["unsuitable_expired"].format(product=product.name, assessed=assessed.strftime("%Y-%m-%d"))
     if not product.risk_level or int(product.risk_level[1:]) > int(tolerance[1:]):
         return messages["unsuitable_above_tolerance"].format(
             product=product.name, risk_level=product.risk_level or "未评级", tolerance=tolerance)

@@ -163,3 +163,28 @@ def test_the_dashboard_api_returns_the_conversion_table(crm_url, web, login, pas
     assert [r for r in data["conversion"]["by_opening"] if r["calls"] > 0]
     assert [r for r in data["conversion"]["by_segment"] if r["calls"] > 0]
     assert sum(sum(row.values()) for row in data["dispositions"].values()) > 0
+
+
+def test_demo_calls_use_only_opening_styles_that_fit_the_client(session):
+    """The conversion-by-style table and the last-call notes must not show, say, 巧借东风 for a prospect."""
+    from bot.profile import Profile, rank_openings
+
+    load_demo_history(session, WORKDAY_MORNING)
+    for client in session.scalars(select(Client)).unique():
+        fits = {style for style, _why in rank_openings(Profile.from_row(client))}
+        used = {c.opening_style for c in session.scalars(select(Call).where(Call.client_id == client.id))
+                if c.opening_style}
+        assert used <= fits, (client.name, used - fits)
+
+
+def test_a_follow_up_moved_after_loading_is_not_loaded_again(session):
+    from bot import crm
+
+    load_demo_history(session, WORKDAY_MORNING)
+    wang = session.scalars(select(Client).where(Client.name == "王华")).unique().one()
+    booking = crm.add_followup(session, client_id=wang.id, agent_id=wang.agent_id,
+                               due_at=WORKDAY_MORNING + timedelta(days=1, hours=5), reason="约回访（明天下午三点）",
+                               conversation_id="live-call-1", now=WORKDAY_MORNING)
+    assert booking.moved
+    load_demo_history(session, WORKDAY_MORNING)  # salesbot prepare runs again (make run)
+    assert len(crm.open_followups(session, wang.id)) == 1

@@ -17,6 +17,9 @@ from bot.models import Client
 from bot.playbook import find_forbidden, playbook
 from bot.profile import has_relationship, rank_openings, suitable
 
+# Suitability reads the clock (a risk assessment is valid for a year): tests run at a fixed date.
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 NOW = datetime(2026, 11, 23, 10, 0)
 HOTLINE = "400-000-9595"
 
@@ -225,3 +228,13 @@ def test_seed_follow_up_after_self_intro_goes_straight_to_the_product(demo):
     # Later in the call the same question gets the general answer (who we are, why we call).
     later = state.apply(guidance.pitch(ctx, state))
     assert guidance.handle_objection("customer_asks_purpose", ctx, later).script.technique != "直接介绍产品"
+
+
+def test_an_expired_risk_assessment_allows_no_wealth_product(demo, frozen_clock):
+    profiles, catalogue = demo
+    zhang = next(p for p in profiles if p.name == "张三")  # C2, assessed 2026-03-12
+    steady = next(p for p in catalogue if p.code == "STEADY_WEALTH")
+    assert suitable(zhang, steady)
+    frozen_clock(datetime(2027, 3, 13, 10, 0))  # a year and a day later
+    assert not suitable(zhang, steady)
+    assert "重新做风险测评" in guidance.pitch(_context(zhang, catalogue), CallState(), "稳享理财").script.notes[0]

@@ -14,6 +14,9 @@ from bot.guidance import PHASES, CallState, Context, ProductInfo, Profile
 from bot.models import Client
 from bot.playbook import OPENING_STYLES, find_forbidden, playbook
 
+# Suitability reads the clock (a risk assessment is valid for a year): tests run at a fixed date.
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 NOW = datetime(2026, 11, 23, 10, 0)
 
 

@@ -13,6 +13,9 @@ from bot.models import Call, Client, FollowUp
 from bot.outcomes import ProductNeeded, Unsuitable, disposition_for, log_call, next_stage
 from tests.conftest import WORKDAY_MORNING
 
+# Suitability reads the clock (a risk assessment is valid for a year): tests run at a fixed date.
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 
 @pytest.mark.parametrize(
     ("phrase", "code"),
@@ -146,7 +149,7 @@ def _book(session, client, when, conversation, now=WORKDAY_MORNING, agent_id=Non
 @pytest.mark.parametrize(
     ("outcome", "stays_open"),
     [("callback", True), ("thinking", True), ("interested", True), ("deal", False), ("refused", False),
-     ("no_answer", False)],
+     ("no_answer", True), ("invalid_number", True)],  # not reached: no callback happened
 )
 def test_this_calls_booking_stays_open_only_when_the_outcome_promises_a_next_call(session, outcome, stays_open):
     zhang = _client(session, "张三")
@@ -156,12 +159,21 @@ def test_this_calls_booking_stays_open_only_when_the_outcome_promises_a_next_cal
     assert logged.done_followups == (0 if stays_open else 1)
 
 
-def test_an_outcome_in_a_later_call_closes_the_earlier_booking_whatever_the_outcome(session):
+def test_an_outcome_in_a_later_call_closes_the_callback_it_answered(session):
+    zhang = _client(session, "张三")
+    booking = _book(session, zhang, WORKDAY_MORNING + timedelta(hours=1), "conv-1")  # due today
+    later = WORKDAY_MORNING + timedelta(hours=2)
+    logged = _log(session, zhang, "refused", conversation="conv-2", now=later)
+    assert (booking.followup.status, booking.followup.closed_at, logged.done_followups) == ("done", later, 1)
+
+
+@pytest.mark.parametrize("outcome", ["callback", "refused", "no_answer"])
+def test_a_callback_agreed_for_a_later_day_survives_an_earlier_call(session, outcome):
+    """李四 agreed on next Monday; a call today (whatever its outcome) was not that callback."""
     zhang = _client(session, "张三")
     booking = _book(session, zhang, datetime(2026, 11, 30, 10, 0), "conv-1")  # next week
-    later = WORKDAY_MORNING + timedelta(hours=2)
-    logged = _log(session, zhang, "callback", conversation="conv-2", now=later)  # no new booking in conv-2
-    assert (booking.followup.status, booking.followup.closed_at, logged.done_followups) == ("done", later, 1)
+    logged = _log(session, zhang, outcome, conversation="conv-2", now=WORKDAY_MORNING + timedelta(hours=2))
+    assert (booking.followup.status, logged.done_followups) == ("open", 0)
 
 
 def test_do_not_call_cancels_the_open_follow_up(session):

@@ -18,6 +18,9 @@ from bot.profile import (
     suitability_problem,
 )
 
+# Suitability reads the clock (a risk assessment is valid for a year): tests run at a fixed date.
+pytestmark = pytest.mark.usefixtures("frozen_clock")
+
 # Styles that speak of the client's account or thank them for their support.
 RELATIONSHIP_STYLES = {"familiar", "borrow_wind", "find_fault"}
 PRESSURE_STYLES = {"worry", "herd"}

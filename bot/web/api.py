@@ -14,7 +14,7 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import access, clock, labels
+from bot import access, clock, crm, labels
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
@@ -146,7 +146,13 @@ def unlogged_lookups(session: Session, identity: Identity,
         if not readable[lookup.conversation_id]:
             continue
         owner = access.conversation_owner(session, lookup.conversation_id) or lookup.login
-        entries.append(_unlogged_json(lookup, clients.get(lookup.client_id), users.get(owner or "")))
+        client, agent = clients.get(lookup.client_id), users.get(owner or "")
+        # A forgotten outcome only where one was due: the owner could log it (their own client,
+        # an agent, not a supervisor's look) and the client may be called at all.
+        if client is None or agent is None or client.do_not_call or not access.may_write_client(
+                Identity(agent.login, agent.role, agent.name), client):
+            continue
+        entries.append(_unlogged_json(lookup, client, agent))
     return entries
 
 
@@ -355,7 +361,7 @@ def query_followups(session: Session, identity: Identity, due: str) -> list[dict
     return [{
         "id": f.id, "client": f.client.name, "client_id": f.client_id, "agent": f.agent.login,
         "phone": access.phone_for(identity, f.client), "due_at": f.due_at.isoformat(timespec="minutes"),
-        "reason": f.reason, "overdue": f.due_at < now, "conversation_id": f.conversation_id,
+        "reason": f.reason, "status": f.status, "overdue": crm.is_overdue(f, now), "conversation_id": f.conversation_id,
     } for f in rows]
 
 
@@ -408,28 +414,12 @@ def opening_titles() -> dict[str, str]:
         return {}
 
 
-# Fallback for client segments while bot.profile.Profile has no ``segments`` (another change adds
-# them from bot/playbook/segments.yml): a few occupation keywords, used only when that is missing.
-_FALLBACK_SEGMENTS = (
-    ("civil_servant", "公职人员", ("国税", "处长", "公务员", "机关", "政府")),
-    ("business_owner", "企业主", ("企业主", "老板", "董事长")),
-    ("corporate", "企业高管/财务", ("财务总监", "经理", "集团")),
-    ("retired", "退休人员", ("退休",)),
-)
-
-
 def client_segments(client: Client) -> list[tuple[str, str]]:
     """(code, label) of each segment the client belongs to; ``OTHER_SEGMENT`` when none."""
     from bot.profile import Profile
 
     profile = Profile.from_row(client)
-    codes, names = getattr(profile, "segments", None), getattr(profile, "segment_labels", None)
-    if codes is not None and names is not None:
-        found = list(zip(codes, names, strict=True))
-    else:  # the local fallback above
-        text = (client.occupation or "") + (client.company or "")
-        found = [(code, label) for code, label, words in _FALLBACK_SEGMENTS if any(w in text for w in words)]
-    return found or [OTHER_SEGMENT]
+    return list(zip(profile.segments, profile.segment_labels, strict=True)) or [OTHER_SEGMENT]
 
 
 def conversion_rows(calls: list[Call], key_of, titles: dict[str, str]) -> list[dict[str, Any]]:
