@@ -152,6 +152,8 @@ class Holding(Base):
     product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
     amount = Column(Numeric(16, 2, asdecimal=False))
     since = Column(DateTime, nullable=False, default=_now)
+    # The call whose deal created it: correcting that call's outcome removes it again.
+    call_id = Column(Integer, ForeignKey("calls.id", ondelete="SET NULL"))
 
     client = relationship("Client", back_populates="holdings")
     product = relationship("Product", lazy="joined")
@@ -175,6 +177,8 @@ class Call(Base):
     products = Column(JSON, nullable=False, default=list)
     amount = Column(Numeric(16, 2, asdecimal=False))
     notes = Column(Text)
+    # The client's stage before this call moved it: a corrected outcome moves it from there.
+    stage_before = Column(String(16))
     updated_at = Column(DateTime, nullable=False, default=_now, onupdate=_now)
 
     agent = relationship("User", lazy="joined")

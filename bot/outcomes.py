@@ -123,6 +123,13 @@ def deal_product_for(session: Session, client: Client, product: str | None) -> P
     return found
 
 
+def _check_amount(product: Product, amount: float | None) -> None:
+    """A deal below the product's minimum cannot have happened (大额存单 from 200,000)."""
+    if amount is not None and product.min_amount and amount < product.min_amount:
+        raise OutcomeRefused(playbook().messages["deal_below_minimum"].format(
+            product=product.name, amount=f"{amount:,.0f}", minimum=f"{product.min_amount:,.0f}"))
+
+
 def log_call(session: Session, *, conversation_id: str, agent_id: int, client: Client, outcome: str,
              started_at: datetime, now: datetime, objections: list[str], opening_style: str | None,
              products: list[str], deal_product: str | None = None, amount: float | None = None,
@@ -137,6 +144,8 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     if outcome not in DISPOSITIONS:
         raise ValueError(f"unknown disposition {outcome!r}")
     sold = deal_product_for(session, client, deal_product) if outcome == "deal" else None
+    if sold is not None:
+        _check_amount(sold, amount)
     previous = crm.call_for(session, conversation_id, client.id)
     # Deals in other conversations: re-logging this call's deal is not a second deal.
     previous_deals = crm.count_deals(session, client.id) - (
@@ -153,7 +162,15 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
         notes=notes,
     )
     old_stage = client.stage
-    client.stage = next_stage(client.stage, outcome, previous_deals)
+    # A corrected outcome (有意向 -> 成交, or a deal that was not one) moves the stage from where
+    # it was before this call, and undoes the holding an earlier deal of this call created.
+    base_stage = previous.stage_before if previous is not None and previous.stage_before else client.stage
+    call.stage_before = base_stage
+    client.stage = next_stage(base_stage, outcome, previous_deals)
+    if previous is not None:
+        for holding in [h for h in client.holdings if h.call_id == call.id]:
+            if sold is None or holding.product_id != sold.id:
+                client.holdings.remove(holding)
     cancelled = done = 0
     if outcome == "do_not_call":
         client.do_not_call = True
@@ -169,6 +186,6 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     # A product already held keeps its row and amount: the call cannot tell a top-up from a
     # re-logged deal, and the bank's core system is the record of balances.
     if sold is not None and all(h.product_id != sold.id for h in client.holdings):
-        client.holdings.append(Holding(product=sold, amount=amount, since=now))
+        client.holdings.append(Holding(product=sold, amount=amount, since=now, call_id=call.id))
     session.flush()
     return LoggedCall(call, created, old_stage, client.stage, cancelled, done, sold)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot import crm
 from bot.models import Call, Client, FollowUp
-from bot.outcomes import ProductNeeded, Unsuitable, disposition_for, log_call, next_stage
+from bot.outcomes import OutcomeRefused, ProductNeeded, Unsuitable, disposition_for, log_call, next_stage
 from tests.conftest import WORKDAY_MORNING
 
 # Suitability reads the clock (a risk assessment is valid for a year): tests run at a fixed date.
@@ -181,3 +181,23 @@ def test_do_not_call_cancels_the_open_follow_up(session):
     booking = _book(session, zhao, WORKDAY_MORNING + timedelta(days=1), "conv-1")
     logged = _log(session, zhao, "do_not_call", conversation="conv-2")
     assert (booking.followup.status, logged.cancelled_followups, zhao.do_not_call) == ("cancelled", 1, True)
+
+
+def test_correcting_a_deal_undoes_its_holding_and_stage(session):
+    """成交 logged by mistake, corrected to 拒绝 in the same call: no sale remains in the CRM."""
+    liu = _client(session, "刘洋")  # 一般客户, holds nothing
+    _log(session, liu, "deal", deal_product="MOBILE_BANKING")
+    assert (liu.stage, [h.product.code for h in liu.holdings]) == ("deal", ["MOBILE_BANKING"])
+    _log(session, liu, "deal", deal_product="PLATINUM_CARD")  # the other product, in fact
+    assert (liu.stage, [h.product.code for h in liu.holdings]) == ("deal", ["PLATINUM_CARD"])
+    _log(session, liu, "refused")
+    assert (liu.stage, liu.holdings) == ("general", [])
+
+
+def test_a_deal_below_the_products_minimum_is_refused(session):
+    zhang = _client(session, "张三")
+    before = _snapshot(session, zhang)
+    with pytest.raises(OutcomeRefused, match="起点金额"):
+        _log(session, zhang, "deal", deal_product="LARGE_CD", amount=50000)
+    assert _snapshot(session, zhang) == before
+    assert _log(session, zhang, "deal", deal_product="LARGE_CD", amount=200000).product.code == "LARGE_CD"

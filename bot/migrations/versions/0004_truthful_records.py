@@ -35,6 +35,13 @@ def upgrade() -> None:
         batch_op.drop_constraint('uq_calls_conversation_id', type_='unique')
         batch_op.create_unique_constraint('uq_calls_conversation_client', ['conversation_id', 'client_id'])
         batch_op.create_index(batch_op.f('ix_calls_conversation_id'), ['conversation_id'], unique=False)
+        batch_op.add_column(sa.Column('stage_before', sa.String(length=16), nullable=True))
+
+    # Which call's deal created a holding, so that correcting the outcome can undo it.
+    with op.batch_alter_table('holdings', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('call_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_holdings_call_id_calls'), 'calls', ['call_id'], ['id'],
+                                    ondelete='SET NULL')
 
     # done (bool) -> status: open / done / cancelled, with when it was closed.
     with op.batch_alter_table('followups', schema=None) as batch_op:
@@ -54,7 +61,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_followups_status'))
         batch_op.drop_column('closed_at')
         batch_op.drop_column('status')
+    with op.batch_alter_table('holdings', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_holdings_call_id_calls'), type_='foreignkey')
+        batch_op.drop_column('call_id')
     with op.batch_alter_table('calls', schema=None) as batch_op:
+        batch_op.drop_column('stage_before')
         batch_op.drop_index(batch_op.f('ix_calls_conversation_id'))
         batch_op.drop_constraint('uq_calls_conversation_client', type_='unique')
         batch_op.create_unique_constraint('uq_calls_conversation_id', ['conversation_id'])
