@@ -31,6 +31,19 @@ def test_downgrade_then_upgrade_round_trips(tmp_path):
     assert "calls" in inspect(engine_for(url)).get_table_names()
 
 
+def test_the_migrations_build_exactly_the_models(tmp_path):
+    """A column added to bot/models.py without a migration (or the reverse) fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from bot.models import metadata
+
+    url = f"sqlite:///{tmp_path / 'diff.sqlite3'}"
+    migrate.upgrade(url)
+    with engine_for(url).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
 def _counts(url):
     with sessions(url).begin() as session:
         return {model.__name__: session.scalar(select(func.count()).select_from(model))
