@@ -44,6 +44,26 @@ def test_the_migrations_build_exactly_the_models(tmp_path):
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
 
+def test_upgrading_keeps_one_open_follow_up_per_client(tmp_path):
+    """Older versions booked a busy client five times; after 0004 the latest booking is the one open."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    migrate.upgrade(url, "0003")
+    with engine_for(url).begin() as db:
+        db.execute(text("insert into users (id, login, name, role, password_hash, active, token_version, "
+                        "created_at) values (1, 'a', 'A', 'agent', 'x', 1, 0, '2026-01-01')"))
+        db.execute(text("insert into clients (id, name, phone, stage, do_not_call, created_at, updated_at) "
+                        "values (1, '张三', '1', 'general', 0, '2026-01-01', '2026-01-01')"))
+        for i, done in enumerate((0, 0, 0, 1, 0), start=1):
+            db.execute(text("insert into followups (id, client_id, agent_id, due_at, reason, done, created_at) "
+                            f"values ({i}, 1, 1, '2026-11-2{i} 10:00', 'r', {done}, '2026-01-01')"))
+    migrate.upgrade(url)
+    with engine_for(url).connect() as db:
+        rows = db.execute(text("select id, status from followups order by id")).all()
+    assert rows == [(1, "done"), (2, "done"), (3, "done"), (4, "done"), (5, "open")]
+
+
 def _counts(url):
     with sessions(url).begin() as session:
         return {model.__name__: session.scalar(select(func.count()).select_from(model))

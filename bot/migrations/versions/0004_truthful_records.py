@@ -49,6 +49,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('closed_at', sa.DateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_followups_status'), ['status'], unique=False)
     op.execute("UPDATE followups SET status = 'done' WHERE done")
+    # At most one open follow-up per client from now on: of the duplicates older versions booked
+    # (a busy client relayed five times), the latest booking stays open.
+    op.execute("UPDATE followups SET status = 'done' WHERE status = 'open' AND id NOT IN "
+               "(SELECT latest FROM (SELECT MAX(id) AS latest FROM followups WHERE status = 'open' "
+               "GROUP BY client_id) AS open_ones)")
     with op.batch_alter_table('followups', schema=None) as batch_op:
         batch_op.drop_column('done')
 
