@@ -188,3 +188,14 @@ def test_a_follow_up_moved_after_loading_is_not_loaded_again(session):
     assert booking.moved
     load_demo_history(session, WORKDAY_MORNING)  # salesbot prepare runs again (make run)
     assert len(crm.open_followups(session, wang.id)) == 1
+
+
+def test_demo_calls_pitch_no_wealth_product_the_client_may_not_buy(session, frozen_clock):
+    from bot import crm
+    from bot.profile import ProductInfo, Profile, suitable
+
+    load_demo_history(session, WORKDAY_MORNING)
+    catalogue = {p.code: ProductInfo.from_row(p) for p in crm.catalogue(session)}
+    for call in session.scalars(select(Call)).unique():
+        profile = Profile.from_row(call.client)
+        assert all(suitable(profile, catalogue[code]) for code in call.products), (call.client.name, call.products)
