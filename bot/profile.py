@@ -407,6 +407,11 @@ def has_relationship(profile: Profile | None) -> bool:
             or profile.contact_source in RELATIONSHIP_SOURCES)
 
 
+def within_tolerance(tolerance: str | None, risk_level: str | None) -> bool:
+    """C2 may buy R1 and R2: the product's risk level (R1-R5) at most the tolerance (C1-C5)."""
+    return bool(tolerance and risk_level) and int(risk_level[1:]) <= int(tolerance[1:])
+
+
 # A risk assessment is valid for a year (then the client repeats it in the app or at a branch).
 RISK_ASSESSMENT_VALID = timedelta(days=365)
 
@@ -426,7 +431,7 @@ def suitability_problem(profile: Profile | None, product: ProductInfo) -> str | 
     assessed = profile.risk_assessed_at
     if assessed is not None and clock.now() - assessed > RISK_ASSESSMENT_VALID:
         return messages["unsuitable_expired"].format(product=product.name, assessed=assessed.strftime("%Y-%m-%d"))
-    if not product.risk_level or int(product.risk_level[1:]) > int(tolerance[1:]):
+    if not within_tolerance(tolerance, product.risk_level):
         return messages["unsuitable_above_tolerance"].format(
             product=product.name, risk_level=product.risk_level or "未评级", tolerance=tolerance)
     return None

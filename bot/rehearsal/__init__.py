@@ -1,0 +1,1 @@
+"""Trainee rehearsal: the bot plays a fictional customer (issue 10)."""

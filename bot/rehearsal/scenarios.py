@@ -1,0 +1,301 @@
+"""Rehearsal scenarios: fictional customers the bot plays for trainees (issue 10, point 1).
+
+The scenarios are data (``scenarios.yml`` beside this file); this module loads them into frozen
+dataclasses and validates them against the playbook and the catalogue when they are loaded, so a
+bad scenario fails at start-up, not in the middle of a rehearsal. No Rasa, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.models import RISK_TOLERANCES
+from bot.profile import within_tolerance
+
+SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yml"
+
+DIFFICULTIES = ("easy", "medium", "hard")
+SUCCESS_KINDS = ("deal_step", "callback_agreed", "polite_end")
+# Not an objection in the playbook's sense, but a customer move all the same (contract section 3).
+EXTRA_MOVES = ("customer_asks_purpose",)
+MAX_AGE_GAP = 5  # a persona's age stays within this many years of the profile it is modelled on
+
+
+class ScenarioError(ValueError):
+    """The scenario file is malformed (raised when it is loaded)."""
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str  # fictional full name, never a real CRM client's
+    title: str  # how the trainee addresses them: 黄先生
+    modelled_on: str  # the demo client whose profile this persona follows
+    gender: str
+    age: int
+    occupation: str
+    temperament: str
+    needs: str
+    risk_tolerance: str | None  # C1-C5; None = never assessed (no wealth products)
+    contact_source: str | None = None  # bot.models.CONTACT_SOURCES, as for the profile
+    contact_detail: str = ""
+    holdings: tuple[str, ...] = ()  # product codes the fictional customer already has
+    referrer: str | None = None  # fictional, for referral openings
+    company: str | None = None  # fictional, for corporate personas
+
+
+@dataclass(frozen=True)
+class Move:
+    objection: str  # a contract intent: objection_* or customer_asks_purpose
+    says: tuple[str, ...]
+    calmed_by: tuple[str, ...]  # cues in the trainee's reply that calm this objection
+    escalates_on: tuple[str, ...] = ()  # cues that make it worse (pushing, forbidden promises)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    title: str
+    difficulty: str
+    persona: Persona
+    product: str  # catalogue product code
+    opening_reaction: str
+    moves: tuple[Move, ...]
+    patience: int  # poor replies before the customer hangs up
+    hang_up_lines: tuple[str, ...]
+    agree_lines: tuple[str, ...]
+    success: str  # deal_step / callback_agreed / polite_end
+    opening_style: str | None = None
+
+    @property
+    def modelled_on(self) -> str:
+        return self.persona.modelled_on
+
+    @property
+    def objections(self) -> tuple[str, ...]:
+        return tuple(move.objection for move in self.moves)
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    return tuple(str(v).strip() for v in value if v is not None and str(v).strip())
+
+
+def _reference() -> tuple[set[str], dict[str, dict[str, Any]], dict[str, dict[str, Any]], set[str]]:
+    """What scenarios are checked against: move intents, catalogue, demo clients, opening styles."""
+    from bot.demo_data import read_demo_data
+    from bot.playbook import OPENING_STYLES, playbook
+
+    data = read_demo_data()
+    intents = set(playbook().objections) | set(EXTRA_MOVES)
+    products = {p["code"]: p for p in data["products"]}
+    clients = {c["name"]: c for c in data["clients"]}
+    return intents, products, clients, set(OPENING_STYLES)
+
+
+def _persona(raw: dict[str, Any]) -> Persona:
+    return Persona(
+        name=str(raw.get("name") or "").strip(),
+        title=str(raw.get("title") or "").strip(),
+        modelled_on=str(raw.get("modelled_on") or "").strip(),
+        gender=str(raw.get("gender") or "").strip(),
+        age=int(raw.get("age") or 0),
+        occupation=str(raw.get("occupation") or "").strip(),
+        temperament=str(raw.get("temperament") or "").strip(),
+        needs=str(raw.get("needs") or "").strip(),
+        risk_tolerance=raw.get("risk_tolerance") or None,
+        contact_source=raw.get("contact_source") or None,
+        contact_detail=str(raw.get("contact_detail") or "").strip(),
+        holdings=tuple(raw.get("holdings") or ()),
+        referrer=raw.get("referrer") or None,
+        company=raw.get("company") or None,
+    )
+
+
+def _scenario(raw: dict[str, Any]) -> Scenario:
+    moves = tuple(
+        Move(
+            objection=str(m.get("objection") or ""),
+            says=_lines(m.get("says")),
+            calmed_by=_lines(m.get("calmed_by")),
+            escalates_on=_lines(m.get("escalates_on")),
+        )
+        for m in raw.get("moves") or ()
+    )
+    return Scenario(
+        id=str(raw.get("id") or ""),
+        title=str(raw.get("title") or "").strip(),
+        difficulty=str(raw.get("difficulty") or ""),
+        persona=_persona(raw.get("persona") or {}),
+        product=str(raw.get("product") or ""),
+        opening_reaction=str(raw.get("opening_reaction") or "").strip(),
+        moves=moves,
+        patience=int(raw.get("patience") or 0),
+        hang_up_lines=_lines(raw.get("hang_up_lines")),
+        agree_lines=_lines(raw.get("agree_lines")),
+        success=str(raw.get("success") or ""),
+        opening_style=raw.get("opening_style") or None,
+    )
+
+
+def _persona_problems(p: Persona, clients: dict[str, dict[str, Any]]) -> list[str]:
+    problems = []
+    for field in ("name", "title", "gender", "occupation", "temperament", "needs"):
+        if not getattr(p, field):
+            problems.append(f"persona without {field}")
+    # Fictional: the persona never carries a real client's name (nor does its referrer or company).
+    real_names = set(clients)
+    real_companies = {c["company"] for c in clients.values() if c.get("company")}
+    if p.name in real_names:
+        problems.append(f"persona {p.name} is a real demo client; personas are fictional")
+    if p.referrer and p.referrer in real_names:
+        problems.append(f"referrer {p.referrer} is a real demo client")
+    if p.company and p.company in real_companies:
+        problems.append(f"company {p.company} is a real demo client's company")
+    tolerance = p.risk_tolerance
+    if tolerance is not None and not (isinstance(tolerance, str) and tolerance in RISK_TOLERANCES):
+        problems.append(f"risk_tolerance must be C1-C5 or null, not {p.risk_tolerance!r}")
+    profile = clients.get(p.modelled_on)
+    if profile is None:
+        problems.append(f"modelled_on {p.modelled_on!r} is not a demo client")
+        return problems
+    # Consistent with the profile it is modelled on.
+    if p.gender != profile.get("gender"):
+        problems.append(f"gender {p.gender} differs from {p.modelled_on} ({profile.get('gender')})")
+    if profile.get("age") and abs(p.age - int(profile["age"])) > MAX_AGE_GAP:
+        problems.append(f"age {p.age} is far from {p.modelled_on}'s ({profile['age']})")
+    if p.risk_tolerance != (profile.get("risk_tolerance") or None):
+        problems.append(f"risk_tolerance {p.risk_tolerance} differs from {p.modelled_on}'s "
+                        f"({profile.get('risk_tolerance')})")
+    if p.contact_source and p.contact_source != profile.get("contact_source"):
+        problems.append(f"contact_source {p.contact_source} differs from {p.modelled_on}'s "
+                        f"({profile.get('contact_source')})")
+    return problems
+
+
+def suitability_problem(persona: Persona, product: dict[str, Any]) -> str | None:
+    """Why ``product`` must not be pitched to ``persona`` (wealth above their tolerance), or None."""
+    if product.get("category") != "wealth":
+        return None
+    level = product.get("risk_level")
+    if not persona.risk_tolerance:
+        return f"wealth product {product['code']} ({level}) for a persona without a risk assessment"
+    if not within_tolerance(persona.risk_tolerance, level):
+        return f"wealth product {product['code']} ({level}) is above the persona's tolerance {persona.risk_tolerance}"
+    return None
+
+
+def _move_problems(move: Move, intents: set[str]) -> list[str]:
+    where = f"move {move.objection or '?'}"
+    problems = []
+    if move.objection not in intents:
+        problems.append(f"unknown objection intent {move.objection!r} (known: {', '.join(sorted(intents))})")
+    if not move.says:
+        problems.append(f"{where}: empty says")
+    if not move.calmed_by:
+        problems.append(f"{where}: empty calmed_by")
+    for calm in move.calmed_by:
+        for worse in move.escalates_on:
+            if calm in worse or worse in calm:
+                problems.append(f"{where}: cue {calm!r} both calms and escalates ({worse!r})")
+    return problems
+
+
+def validate(scenarios: Iterable[Scenario], reference: tuple | None = None) -> None:
+    """Raise ScenarioError listing every problem, each prefixed with its scenario id."""
+    intents, products, clients, styles = reference or _reference()
+    problems: list[str] = []
+    seen: set[str] = set()
+    last_difficulty = 0
+    for s in scenarios:
+        where = s.id or "?"
+
+        def add(problem: str, where: str = where) -> None:
+            problems.append(f"{where}: {problem}")
+
+        if not s.id or not s.id.isascii() or not s.id.replace("_", "").isalnum():
+            add("id must be ascii letters, digits and underscores")
+        if s.id in seen:
+            add("duplicate id")
+        seen.add(s.id)
+        if not s.title:
+            add("no title")
+        if s.difficulty not in DIFFICULTIES:
+            add(f"difficulty must be one of {DIFFICULTIES}, not {s.difficulty!r}")
+        else:
+            if DIFFICULTIES.index(s.difficulty) < last_difficulty:
+                add("scenarios go from easy to hard; this one is out of order")
+            last_difficulty = max(last_difficulty, DIFFICULTIES.index(s.difficulty))
+        if s.success not in SUCCESS_KINDS:
+            add(f"success must be one of {SUCCESS_KINDS}, not {s.success!r}")
+        if s.opening_style is not None and s.opening_style not in styles:
+            add(f"unknown opening_style {s.opening_style!r}")
+        if s.patience < 1:
+            add("patience must be at least 1")
+        for field in ("opening_reaction", "hang_up_lines", "agree_lines", "moves"):
+            if not getattr(s, field):
+                add(f"empty {field}")
+        for problem in _persona_problems(s.persona, clients):
+            add(problem)
+        product = products.get(s.product)
+        if product is None:
+            add(f"unknown product code {s.product!r} (catalogue: {', '.join(sorted(products))})")
+        else:
+            problem = suitability_problem(s.persona, product)
+            if problem:
+                add(problem)
+            if s.product in s.persona.holdings:
+                add(f"the persona already holds {s.product}")
+        for code in s.persona.holdings:
+            if code not in products:
+                add(f"persona holds unknown product {code!r}")
+        for move in s.moves:
+            for problem in _move_problems(move, intents):
+                add(problem)
+    if problems:
+        raise ScenarioError("invalid rehearsal scenarios:\n  " + "\n  ".join(problems))
+
+
+@lru_cache(maxsize=4)
+def load_scenarios(path: Path | str = SCENARIOS_FILE) -> tuple[Scenario, ...]:
+    """The scenarios in ``path``, in file order (easy to hard), validated."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{path}: not valid YAML: {error}") from error
+    entries = raw.get("scenarios") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ScenarioError(f"{path}: expected a non-empty list under 'scenarios'")
+    try:
+        scenarios = tuple(_scenario(entry) for entry in entries)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise ScenarioError(f"{path}: malformed scenario: {error}") from error
+    validate(scenarios)
+    return scenarios
+
+
+def scenario(scenario_id: str) -> Scenario:
+    """The shipped scenario with this id; KeyError if there is none."""
+    for s in load_scenarios():
+        if s.id == scenario_id:
+            return s
+    raise KeyError(scenario_id)
+
+
+def pick(difficulty: str | None = None, modelled_on: str | None = None) -> Scenario | None:
+    """The first shipped scenario (file order) matching the filters; None if none matches."""
+    for s in load_scenarios():
+        if difficulty is not None and s.difficulty != difficulty:
+            continue
+        if modelled_on is not None and s.modelled_on != modelled_on:
+            continue
+        return s
+    return None

@@ -1,0 +1,252 @@
+"""Rehearsal scoring (issue 10, point 3): scripted trainee transcripts with asserted score ranges.
+
+Pure logic: no Rasa, no database.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bot.playbook import find_forbidden, playbook
+from bot.rehearsal import scoring
+from bot.rehearsal.scoring import DNC_FLAG, WEIGHTS, ScoreCard, Turn, score
+
+BANK = "星海银行"
+PRODUCT = "稳享理财"
+# The demo catalogue's selling points of 稳享理财 (R2), bot/data/demo_data.yml.
+POINTS = ("业绩比较基准年化百分之三点二，高于同期存款", "一百天封闭期，期限短流动性好", "手机银行随时查看净值")
+
+
+def T(text: str) -> Turn:  # noqa: N802 - reads like a transcript
+    return Turn("trainee", text)
+
+
+def C(text: str, objection: str | None = None) -> Turn:  # noqa: N802
+    return Turn("customer", text, objection)
+
+
+# A careful, compliant trainee: 30-second opening, one point at a time with a question, the
+# busy / risk / price techniques from the playbook, the disclosure, a concrete next step.
+CAREFUL = [
+    T("张先生您好，我是星海银行的客户经理李明。为了保障您的权益，本次通话会全程录音。今天打电话是想跟您介绍一下我们的"
+      "稳享理财，它最大的特点是一百天封闭期，期限短、流动性好。您现在方便听我简单说两句吗？"),
+    C("我在开会呢，没空。", "objection_busy"),
+    T("不好意思打扰您了！那我一个小时后，也就是下午三点再给您打过来，您看这个时间方便吗？"),
+    C("行，三点吧。"),
+    T("张先生您好，我是星海银行的李明，您上午说正在开会，我们约好三点再通电话，没耽误您吧？接着上次的话题，"
+      "稳享理财的净值在手机银行随时可以查看，心里有数。您听着怎么样？"),
+    C("听着还行，但是理财会不会亏啊？", "objection_risk"),
+    T("您关心风险是对的。稳享理财的风险等级是R2，属于稳健型，净值会有小幅波动，不能排除亏损的可能。按规定也提醒您："
+      "理财非存款、产品有风险、投资须谨慎。购买前需要先做风险测评，确认和您的承受能力匹配才能买。您看还有哪方面想了解？"),
+    C("收益才三点几，比别的地方低多了吧。", "objection_price"),
+    T("理解您很在意收益，我如实跟您说：稳享理财的业绩比较基准是年化百分之三点二，这只是比较基准，不代表实际收益，"
+      "具体以我行公布为准。除了价格，它还有一点：一百天就到期，钱不会压太久。您觉得这样比较是不是更清楚？"),
+    C("嗯，那怎么买？"),
+    T("办理很简单：您可以在星海银行手机银行里先完成风险测评，再搜索“稳享理财”申请购买；也可以带上身份证到附近网点办理。"
+      "您看是今天在手机银行办，还是我约您明天上午在网点见？谢谢您耐心听我介绍！"),
+]
+
+# A mediocre trainee: the opening says who and what but not why they call; selling points with no
+# question after them; the trust objection answered with reassurance instead of the technique;
+# only part of the disclosure; a vague ending.
+MEDIOCRE = [
+    T("喂，您好，我是星海银行的小王。我们的稳享理财业绩比较基准年化百分之三点二，高于同期存款。您有兴趣吗？"),
+    C("星海银行？现在骗子这么多，我怎么知道你是真的？", "objection_trust"),
+    T("您放心好了，我们是正规银行，怎么会是骗子呢。稳享理财一百天封闭期，期限短，流动性好。"),
+    C("那风险大不大？", "objection_risk"),
+    T("风险不大的，风险等级是R2，净值会有一点波动，产品有风险。手机银行随时查看净值，很方便。"),
+    C("我再考虑考虑吧。", "objection_think_it_over"),
+    T("好的，那您考虑一下，有需要再联系我，谢谢。"),
+]
+
+# A pushy trainee: promises guaranteed returns, dumps every selling point, keeps selling after the
+# customer asks not to be called again, and is rude.
+PUSHY = [
+    T("喂，我是星海银行的，给你推荐个好东西：稳享理财，保本的，稳赚，业绩比较基准年化百分之三点二高于同期存款，"
+      "一百天封闭期流动性好，手机银行随时查看净值，比存款强多了！"),
+    C("你们这种电话烦死了，以后别再给我打了！", "objection_do_not_call"),
+    T("别急着挂啊，你懂不懂，这个产品稳赚，错过就没了，现在就买点吧。"),
+    C("我说了别再打了！"),
+    T("那我明天再打给你，到时候你再考虑。"),
+]
+
+
+def card(turns: list[Turn], wealth: bool = True) -> ScoreCard:
+    return score(turns, bank=BANK, product_name=PRODUCT, product_is_wealth=wealth, selling_points=POINTS)
+
+
+def items(result: ScoreCard) -> dict[str, scoring.ItemScore]:
+    return {item.key: item for item in result.items}
+
+
+def test_weights_sum_to_100_and_every_item_is_scored():
+    assert sum(WEIGHTS.values()) == 100
+    result = card(CAREFUL)
+    assert [item.key for item in result.items] == list(WEIGHTS)
+    assert all(item.max_points == WEIGHTS[item.key] for item in result.items)
+    assert result.total == sum(item.points for item in result.items)
+
+
+def test_careful_compliant_trainee_scores_at_least_80():
+    result = card(CAREFUL)
+    assert result.total >= 80, result.readable()
+    assert result.flags == ()
+    by_key = items(result)
+    assert by_key["opening"].points == WEIGHTS["opening"]
+    assert by_key["objections"].points == WEIGHTS["objections"], by_key["objections"].feedback
+    assert by_key["compliance"].points == WEIGHTS["compliance"]
+    assert by_key["next_step"].points == WEIGHTS["next_step"]
+
+
+def test_mediocre_trainee_lands_between_45_and_75():
+    result = card(MEDIOCRE)
+    assert 45 <= result.total <= 75, result.readable()
+    assert result.flags == ()
+    by_key = items(result)
+    opening = by_key["opening"]
+    assert opening.points < opening.max_points and "目的" in opening.feedback
+    questions = by_key["questions"]
+    assert questions.points < questions.max_points and "没有问客户感受" in questions.feedback
+    objections = by_key["objections"]
+    assert "不信任" in objections.feedback and "热线" in objections.model_line
+    assert "不会向您索要密码和验证码" in objections.model_line
+    assert by_key["compliance"].points < WEIGHTS["compliance"]
+    assert "理财非存款" in by_key["compliance"].feedback
+
+
+def test_pushy_trainee_scores_at_most_40_and_is_told_why():
+    result = card(PUSHY)
+    assert result.total <= 40, result.readable()
+    assert "保本" in result.flags and "稳赚" in result.flags
+    assert DNC_FLAG in result.flags
+    by_key = items(result)
+    assert by_key["compliance"].points == 0
+    assert "保本" in by_key["compliance"].feedback and "稳赚" in by_key["compliance"].feedback
+    assert by_key["objections"].points == 0
+    assert by_key["courtesy"].points < WEIGHTS["courtesy"] and "你懂不懂" in by_key["courtesy"].feedback
+    assert "一口气" in by_key["questions"].feedback
+    assert "说出自己是谁" in by_key["opening"].feedback  # "我是星海银行的" names no one
+    text = result.readable()
+    assert "保本" in text and "稳赚" in text and f"最高{scoring.CAP}分" in text
+
+
+def test_forbidden_phrase_caps_an_otherwise_perfect_call_at_40():
+    turns = list(CAREFUL)
+    turns[8] = T(turns[8].text.replace("这只是比较基准，不代表实际收益", "而且是保本的"))
+    result = card(turns)
+    assert result.flags == ("保本",)
+    assert result.total == 40
+    assert sum(item.points for item in result.items) > 40
+
+
+def test_selling_after_do_not_call_is_flagged():
+    opening = CAREFUL[0]
+    stopped = [opening, C("请不要再给我打这种电话了。", "objection_do_not_call"),
+               T("非常抱歉打扰您了！我这就把您的号码登记为不再联系，以后不会再给您打推销电话。祝您生活愉快，再见。")]
+    kept_selling = [opening, C("请不要再给我打这种电话了。", "objection_do_not_call"),
+                    T("非常抱歉打扰您了，我这就登记，以后不再给您打推销电话。"),
+                    C("好。"),
+                    T("不过稳享理财真的挺适合您，一百天封闭期，您要不要再考虑一下？")]
+    good = card(stopped)
+    assert DNC_FLAG not in good.flags
+    assert items(good)["objections"].points == WEIGHTS["objections"]
+    assert items(good)["next_step"].points == WEIGHTS["next_step"]
+    bad = card(kept_selling)
+    assert DNC_FLAG in bad.flags
+    assert bad.total <= scoring.CAP
+    objections = items(bad)["objections"]
+    assert objections.points == 0 and "第5句" in objections.feedback and "严重违规" in objections.feedback
+    assert "登记为不再联系" in objections.model_line
+
+
+def test_every_miss_has_feedback_and_a_model_line():
+    for turns in (CAREFUL, MEDIOCRE, PUSHY):
+        for item in card(turns).items:
+            assert item.feedback and re.search(r"[\u4e00-\u9fff]", item.feedback)
+            if item.points < item.max_points:
+                assert item.model_line, item
+                assert "{" not in item.model_line and "}" not in item.model_line, item.model_line
+                assert not find_forbidden(item.model_line), item.model_line
+            else:
+                assert item.model_line is None
+
+
+def test_model_lines_render_the_playbook_with_this_rehearsal_values():
+    by_key = items(card(MEDIOCRE))
+    assert "星海银行" in by_key["opening"].model_line and "坐席" in by_key["opening"].model_line
+    assert POINTS[0] in by_key["opening"].model_line
+    assert playbook().recording_notice in by_key["opening"].model_line
+    # A wealth product is never presented in a model line without its risk level and the disclosure.
+    assert playbook().disclosure in by_key["opening"].model_line and "R2" in by_key["opening"].model_line
+
+
+def test_same_transcript_gives_the_same_card():
+    for turns in (CAREFUL, MEDIOCRE, PUSHY):
+        first, second = card(turns), card(list(turns))
+        assert first == second
+        assert first.readable() == second.readable()
+
+
+def test_readable_card_is_chinese_and_lists_every_item():
+    for turns in (CAREFUL, MEDIOCRE, PUSHY):
+        result = card(turns)
+        text = result.readable()
+        assert f"总分 {result.total}/100" in text
+        for item in result.items:
+            assert f"{item.title}：{item.points}/{item.max_points}" in text
+            assert item.feedback in text
+        assert len(re.findall(r"[\u4e00-\u9fff]", text)) > len(re.findall(r"[A-Za-z]", text))
+
+
+@pytest.mark.parametrize("intent", sorted(scoring.OBJECTION_CUES))
+def test_every_objection_model_line_uses_its_own_technique(intent):
+    """The model line shown for a missed objection passes the cue table (cues and playbook agree)."""
+    result = card([CAREFUL[0], C("……", intent), T("嗯。")])
+    objections = items(result)["objections"]
+    assert objections.points == 0
+    line = objections.model_line.split("】", 1)[1]
+    again = card([CAREFUL[0], C("……", intent), T(line)])
+    assert items(again)["objections"].points == WEIGHTS["objections"], (intent, line, items(again)["objections"])
+
+
+def test_disparaging_another_bank_voids_the_has_provider_answer():
+    base = [CAREFUL[0], C("我在别的银行买过理财了。", "objection_has_provider")]
+    fair = card(base + [T("那挺好的，我也不是要您换掉原来的银行。我们不一样的地方是一百天封闭期，期限短。"
+                          "您可以当作补充，您觉得呢？")])
+    unfair = card(base + [T("那家银行不靠谱的，坑人，我们不一样，一百天封闭期，期限短。您觉得呢？")])
+    assert items(fair)["objections"].points == WEIGHTS["objections"]
+    assert items(unfair)["objections"].points == 0 and "贬低同业" in items(unfair)["objections"].feedback
+
+
+def test_non_wealth_product_needs_no_disclosure_but_forbidden_phrases_still_count():
+    turns = [T("您好，我是星海银行的李明，今天打电话是想给您推荐白金信用卡，亮点是全球机场贵宾厅免费使用。"
+               "您听着怎么样？"),
+             C("听起来不错。"),
+             T("谢谢您！办理方式很简单，在手机银行申请就行，或者带上身份证到网点办理，您看哪种方便？")]
+    result = score(turns, bank=BANK, product_name="白金信用卡", product_is_wealth=False,
+                   selling_points=("全球机场贵宾厅免费使用",))
+    assert items(result)["compliance"].points == WEIGHTS["compliance"]
+    assert result.total == 100, result.readable()
+    risky = score(turns[:2] + [T("这张卡绝对安全，谢谢您！在手机银行申请就行。")], bank=BANK, product_name="白金信用卡",
+                  product_is_wealth=False)
+    assert risky.flags == ("绝对安全",) and risky.total <= scoring.CAP
+
+
+def test_unknown_placeholders_render_empty_and_unknown_speakers_are_refused():
+    assert scoring.fill_template("{title}好，{nobody}我是{bank}", {"title": "您", "bank": BANK}) == "您好，我是星海银行"
+    assert scoring.fill_template("坏模板{", {}) == "坏模板{"
+    with pytest.raises(ValueError, match="speaker"):
+        score([Turn("bot", "您好")], bank=BANK, product_name=PRODUCT, product_is_wealth=True)
+
+
+def test_no_trainee_line_scores_zero_with_model_lines():
+    result = card([C("喂？")])
+    assert result.total == 0
+    assert all(item.model_line for item in result.items)
+
+
+def test_traditional_chinese_and_full_width_lines_are_read_like_simplified():
+    opening = T("您好，我是星海銀行的李明，今天打電話是想給您介紹穩享理財，它最大的特點是一百天封閉期。您聽著怎麼樣？")
+    assert items(card([opening]))["opening"].points == WEIGHTS["opening"]
