@@ -1,0 +1,277 @@
+"""Role-play: the bot plays a scenario's fictional customer (issue 10, point 2).
+
+A pure, deterministic customer simulator over the scenario data (``scenarios.yml``): no Rasa, no
+database, no randomness except the seeded ``random.Random`` the caller passes in (it only picks
+among equivalent lines, never what the customer decides). The rehearsal's state is an immutable
+``Session``; ``reply`` is the one place it changes, returning a new session with the customer's
+answer. The transcript is kept as ``scoring.Turn`` objects, so ``finish`` scores it directly.
+
+How the customer reacts to each trainee line:
+
+* first line: the scenario's ``opening_reaction``; the first move's objection starts (a forbidden
+  promise in the opening already makes the customer cooler and costs patience);
+* later lines are judged against the current move, on the normalised line (Traditional Chinese
+  and full-width input are accepted):
+
+  - the customer asked not to be called again (``objection_do_not_call``) and the trainee still
+    sells or books a callback: immediate hang-up;
+  - a forbidden promise (bot.playbook.find_forbidden) or one of the move's ``escalates_on`` cues:
+    the customer gets cooler (calm -> neutral -> annoyed), patience -1, and says so, then repeats
+    the objection; when patience runs out they say a ``hang_up_lines`` line and hang up;
+  - one of the move's ``calmed_by`` cues: the move is settled, the customer warms up one step,
+    patience is back to the scenario's (``patience`` counts poor replies *in a row*, as the
+    scenario file says), acknowledges and raises the next move's objection (one of its ``says``);
+    after the last move they say an ``agree_lines`` line and the call ends with the scenario's
+    ``success`` outcome (a settled do-not-call move always ends politely: ``polite_end``);
+  - neither: patience -1 and the customer repeats the objection in other words (another of the
+    move's ``says``), or hangs up when patience runs out.
+
+Customer turns carry the objection they raise (None for hang-up and agree lines), so the scoring
+grades the trainee's next line against it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+from bot.playbook import find_forbidden
+from bot.rehearsal import scoring
+from bot.rehearsal.scenarios import Move, Scenario, scenario
+from bot.rehearsal.scoring import CUSTOMER, DNC, TRAINEE, ScoreCard, Turn
+from bot.text import normalize
+
+MOODS = ("calm", "neutral", "annoyed")  # warm to cool
+STATUSES = ("opening", "in_call", "ended")
+OUTCOMES = ("deal_step", "callback_agreed", "polite_end", "hung_up")
+HUNG_UP = "hung_up"
+START_MOOD = {"easy": "calm", "medium": "neutral", "hard": "neutral"}
+
+# What the customer says when an objection has been handled well, before raising the next one.
+ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {
+    "objection_busy": ("嗯，行。", "那好吧。"),
+    "objection_send_materials": ("好，我记下了。", "嗯，可以。"),
+    "objection_trust": ("哦，这样我还放心点。", "嗯，那我回头自己核实一下。"),
+    "customer_asks_purpose": ("哦，银行的啊。", "哦，这样啊。"),
+    "objection_wrong_number": ("哦，可能是我记不清了。", "嗯，也许吧。"),
+    "objection_referral_doubt": ("哦，这样啊，那倒没关系。", "嗯，行吧。"),
+    "objection_hate_sales": ("呵，你倒挺实在，那你说吧。", "行，一分钟，你说。"),
+    "objection_not_interested": ("嗯，这个听着倒还行。", "哦，这倒有点用。"),
+    "objection_has_provider": ("嗯，这倒是不一样的地方。", "哦，多一个选择也行。"),
+    "objection_price": ("嗯，这个价钱说得还算实在。", "哦，这样算下来还行。"),
+    "objection_risk": ("嗯，你这么说我心里有数了。", "哦，说得挺实在的。"),
+    "objection_already_customer": ("哦，那倒是还没有。", "嗯，这个确实还没弄。"),
+    "objection_no_money": ("不花什么钱的话，倒可以听听。", "嗯，那还行。"),
+    "objection_think_it_over": ("嗯，行。", "好吧。"),
+}
+DEFAULT_ACKNOWLEDGEMENTS = ("嗯，好吧。", "哦，这样啊。")
+# What a cooler customer says to a forbidden promise ({phrase}: the first one the trainee said).
+FORBIDDEN_REACTIONS = (
+    "“{phrase}”？银行哪有敢这么说的，你这话我可不信。",
+    "{phrase}？说得这么好听，我反而更不放心了。",
+)
+# What a cooler customer says to pressure (one of the move's escalates_on cues).
+PUSHED_REACTIONS = (
+    "你别催我，我不喜欢被人逼着做决定。",
+    "你这么急，我反而不想听了。",
+)
+
+
+class RehearsalOver(ValueError):
+    """A line was said to a customer who has already ended the call."""
+
+
+@dataclass(frozen=True)
+class Session:
+    scenario_id: str
+    turns: tuple[Turn, ...] = ()
+    move_index: int = 0  # the move (objection) the customer is on; len(moves) once all are settled
+    patience: int = 0  # poor replies the customer still takes before hanging up
+    mood: str = "neutral"  # calm / neutral / annoyed
+    status: str = "opening"  # opening (trainee not yet spoken) / in_call / ended
+    outcome: str | None = None  # None while the call goes on; deal_step / callback_agreed / polite_end / hung_up
+
+    @property
+    def scenario(self) -> Scenario:
+        return scenario(self.scenario_id)
+
+    @property
+    def current_move(self) -> Move | None:
+        moves = self.scenario.moves
+        return moves[self.move_index] if self.status == "in_call" and self.move_index < len(moves) else None
+
+    @property
+    def ended(self) -> bool:
+        return self.status == "ended"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is not None and self.outcome != HUNG_UP
+
+
+def start(scenario_id: str) -> Session:
+    """A new rehearsal of the scenario ``scenario_id`` (KeyError if there is none); the trainee speaks first."""
+    s = scenario(scenario_id)
+    return Session(scenario_id=s.id, patience=s.patience, mood=START_MOOD.get(s.difficulty, "neutral"))
+
+
+def _cooler(mood: str) -> str:
+    return MOODS[min(MOODS.index(mood) + 1, len(MOODS) - 1)]
+
+
+def _warmer(mood: str) -> str:
+    return MOODS[max(MOODS.index(mood) - 1, 0)]
+
+
+def _norm(text: str) -> str:
+    return normalize(text or "").upper()
+
+
+def _has_cue(text: str, cues: tuple[str, ...]) -> bool:
+    return any(_norm(cue) in text for cue in cues if cue)
+
+
+@lru_cache(maxsize=32)
+def _product(code: str) -> dict:
+    from bot.demo_data import read_demo_data
+
+    for product in read_demo_data()["products"]:
+        if product["code"] == code:
+            return product
+    raise KeyError(code)
+
+
+@lru_cache(maxsize=32)
+def _pitch_words(code: str) -> tuple[str, ...]:
+    """The product's names and selling-point fragments: saying any of them is selling it."""
+    product = _product(code)
+    words = [product["name"], *(product.get("aliases") or ())]
+    for point in product.get("advantages") or ():
+        words += [p for p in re.split(r"[，,。；;、：:！!？?\s（）()]+", point) if len(p) >= 3]
+    return tuple(dict.fromkeys(_norm(w) for w in words if w))
+
+
+def _sells(text: str, s: Scenario, move: Move | None) -> bool:
+    """Selling or booking a callback, in a clause that is not itself a promise to stop (as the
+    scoring's "pitch after 勿扰" check reads it)."""
+    words = _pitch_words(s.product)
+    for clause in re.split(r"[。！!？?；;…，,：:\n]", text):
+        if not clause.strip() or scoring.NEGATION_RE.search(clause):
+            continue
+        if move is not None and _has_cue(clause, move.escalates_on):
+            return True
+        if scoring.PITCH_RE.search(clause) or scoring.BENEFIT_CUE_RE.search(clause):
+            return True
+        if any(word in clause for word in words):
+            return True
+    return False
+
+
+def _other(rng: random.Random, lines: tuple[str, ...], last: str) -> str:
+    """One of ``lines``, not the one the customer has just said if there is another."""
+    fresh = tuple(line for line in lines if line not in last) or lines
+    return rng.choice(fresh)
+
+
+def _last_customer_line(session: Session) -> str:
+    return next((t.text for t in reversed(session.turns) if t.speaker == CUSTOMER), "")
+
+
+def _hang_up(session: Session, turns: tuple[Turn, ...], s: Scenario, rng: random.Random) -> tuple[Session, str]:
+    line = rng.choice(s.hang_up_lines)
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line),), patience=0, mood="annoyed",
+                  status="ended", outcome=HUNG_UP)
+    return new, line
+
+
+def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
+            rng: random.Random) -> tuple[Session, str]:
+    index = session.move_index + 1
+    mood = _warmer(session.mood)
+    if move.objection == DNC or index >= len(s.moves):
+        line = rng.choice(s.agree_lines)
+        outcome = "polite_end" if move.objection == DNC else s.success
+        new = replace(session, turns=turns + (Turn(CUSTOMER, line),), move_index=index, mood=mood,
+                      patience=s.patience, status="ended", outcome=outcome)
+        return new, line
+    nxt = s.moves[index]
+    line = rng.choice(ACKNOWLEDGEMENTS.get(move.objection, DEFAULT_ACKNOWLEDGEMENTS)) + rng.choice(nxt.says)
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line, nxt.objection),), move_index=index, mood=mood,
+                  patience=s.patience)
+    return new, line
+
+
+def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, text: str,
+             rng: random.Random) -> tuple[Session, str]:
+    first = s.moves[0]
+    forbidden = find_forbidden(text)
+    if not forbidden:
+        new = replace(session, turns=turns + (Turn(CUSTOMER, s.opening_reaction, first.objection),),
+                      status="in_call")
+        return new, s.opening_reaction
+    patience = session.patience - 1
+    if patience <= 0:
+        return _hang_up(session, turns, s, rng)
+    line = rng.choice(FORBIDDEN_REACTIONS).format(phrase=forbidden[0]) + s.opening_reaction
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line, first.objection),), patience=patience,
+                  mood=_cooler(session.mood), status="in_call")
+    return new, line
+
+
+def reply(session: Session, trainee_line: str, rng: random.Random) -> tuple[Session, str]:
+    """The customer's answer, in character, to ``trainee_line``, and the session after it.
+
+    ``session`` is left as it was; RehearsalOver if the customer has already ended the call."""
+    if session.ended:
+        raise RehearsalOver(f"the rehearsal of {session.scenario_id} has ended ({session.outcome})")
+    s = session.scenario
+    text = _norm(trainee_line)
+    turns = session.turns + (Turn(TRAINEE, trainee_line or ""),)
+    if session.status == "opening":
+        return _opening(session, turns, s, text, rng)
+
+    move = s.moves[session.move_index]
+    last = _last_customer_line(session)
+    dnc_raised = any(t.speaker == CUSTOMER and t.objection == DNC for t in session.turns)
+    if dnc_raised and _sells(text, s, move if move.objection == DNC else None):
+        return _hang_up(session, turns, s, rng)
+
+    forbidden = find_forbidden(text)
+    # After 勿扰 the selling cues were judged above, clause by clause (a promise to stop is no push).
+    pushed = move.objection != DNC and _has_cue(text, move.escalates_on)
+    if forbidden or pushed:
+        patience = session.patience - 1
+        if patience <= 0:
+            return _hang_up(session, turns, s, rng)
+        if forbidden:
+            reaction = rng.choice(FORBIDDEN_REACTIONS).format(phrase=forbidden[0])
+        else:
+            reaction = rng.choice(PUSHED_REACTIONS)
+        line = reaction + _other(rng, move.says, last)
+        new = replace(session, turns=turns + (Turn(CUSTOMER, line, move.objection),), patience=patience,
+                      mood=_cooler(session.mood))
+        return new, line
+
+    if _has_cue(text, move.calmed_by):
+        return _settle(session, turns, s, move, rng)
+
+    patience = session.patience - 1
+    if patience <= 0:
+        return _hang_up(session, turns, s, rng)
+    line = _other(rng, move.says, last)
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line, move.objection),), patience=patience)
+    return new, line
+
+
+def finish(session: Session, *, bank: str) -> ScoreCard:
+    """The score card of the rehearsal so far (usually after it ended), for the scenario's product."""
+    product = _product(session.scenario.product)
+    return scoring.score(
+        list(session.turns),
+        bank=bank,
+        product_name=product["name"],
+        product_is_wealth=product.get("category") == "wealth",
+        selling_points=tuple(product.get("advantages") or ()),
+    )
