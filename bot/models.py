@@ -247,3 +247,37 @@ class LoginThrottle(Base):
     failures = Column(Integer, nullable=False, default=0)
     last_failure_at = Column(DateTime, nullable=False, default=_now)
     locked_until = Column(DateTime)
+
+
+class Rehearsal(Base):
+    """One rehearsal (issue 10): who practised which scenario, how it ended and its score card."""
+
+    __tablename__ = "rehearsals"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"), nullable=False, index=True)  # who rehearsed
+    scenario_id = Column(String(64), nullable=False)
+    conversation_id = Column(String(128), index=True)  # the transcript (Rasa sender id)
+    started_at = Column(DateTime, nullable=False, default=_now)
+    ended_at = Column(DateTime)
+    outcome = Column(String(16))  # deal_step / callback_agreed / polite_end / hung_up
+    total = Column(Integer)  # 0-100
+    # Per item: key, title, points, max_points, feedback, model_line.
+    items = Column(JSON, nullable=False, default=list)
+    flags = Column(JSON, nullable=False, default=list)  # forbidden phrases said, by name
+
+    user = relationship("User", lazy="joined")
+
+
+class CoachingComment(Base):
+    """A supervisor's comment on a transcript: a rehearsal's or a live call's."""
+
+    __tablename__ = "coaching_comments"
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    author_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    body = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=_now)
+
+    author = relationship("User", lazy="joined")
