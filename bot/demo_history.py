@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot import clock
 from bot.models import Call, Client, FollowUp, User
+from bot.outcomes import REACHED
 
 SEED = 20261123
 PREFIX = "demo-"
@@ -91,8 +92,6 @@ FOLLOWUP_REASONS = {
     "interested": "客户有意向，跟进办理",
     "deal": "办理后回访，了解使用情况",
 }
-# Outcomes after which the customer was reached and heard an opening line.
-REACHED = {"refused", "thinking", "callback", "interested", "deal", "do_not_call"}
 
 
 @dataclass

@@ -233,11 +233,15 @@ def _spoken(text: str, product: ProductInfo | None) -> str:
     """Wealth products: the risk level and the disclosure are part of what the agent says."""
     if product is None or not product.is_wealth or not product.risk_level:
         return text
+    return with_risk_disclosure(text, product.name, product.risk_level)
+
+
+def with_risk_disclosure(text: str, product: str, risk_level: str) -> str:
+    """``text`` about a wealth product, with its risk level and the disclosure said (appended if missing)."""
     pb = playbook()
-    if pb.disclosure in text and product.risk_level in text:
+    if pb.disclosure in text and risk_level in text:
         return text
-    return text + pb.messages["risk_spoken"].format(product=product.name, risk_level=product.risk_level,
-                                                    disclosure=pb.disclosure)
+    return text + pb.messages["risk_spoken"].format(product=product, risk_level=risk_level, disclosure=pb.disclosure)
 
 
 def _say(technique: Technique, ctx: Context, product: ProductInfo | None, state: CallState,

@@ -92,7 +92,9 @@ class Unsuitable(OutcomeRefused):
 # way a busy-but-warm call ends, and the busy objection has already booked that callback.
 # Any other outcome (a deal, a refusal, no answer) ends the matter the booking was for.
 _NEXT_CALL = {"interested", "callback", "thinking"}
-_NOT_REACHED = {"no_answer", "invalid_number"}
+NOT_REACHED = frozenset({"no_answer", "invalid_number"})
+# Calls on which the customer was reached (heard an opening): the denominator of a conversion rate.
+REACHED = frozenset(DISPOSITIONS) - NOT_REACHED
 
 
 @dataclass
@@ -175,7 +177,7 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     if outcome == "do_not_call":
         client.do_not_call = True
         cancelled = crm.cancel_followups(session, client.id, now)
-    elif outcome in _NOT_REACHED:
+    elif outcome in NOT_REACHED:
         # Nobody answered (or wrong number): no callback happened, every follow-up stays open.
         done = 0
     else:

@@ -52,6 +52,7 @@ import string
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from bot.guidance import with_risk_disclosure
 from bot.playbook import Technique, find_forbidden, playbook
 from bot.text import normalize
 
@@ -455,11 +456,7 @@ def _spoken(line: str, ctx: _Ctx) -> str:
     """Like bot/guidance.py: a wealth product is never presented without its risk level and the disclosure."""
     if not ctx.wealth or ctx.values["product"] not in line:
         return line
-    pb = playbook()
-    if pb.disclosure in line:
-        return line
-    risk = pb.messages.get("risk_spoken", "")
-    return line + fill_template(risk, ctx.values)
+    return with_risk_disclosure(line, ctx.values["product"], ctx.values["risk_level"])
 
 
 def _model(technique: Technique, ctx: _Ctx, check: Callable[[str], bool] | None = None) -> str:

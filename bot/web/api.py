@@ -18,6 +18,7 @@ from bot import access, clock, crm, labels
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
+from bot.outcomes import REACHED
 from bot.transcripts import ClientLookup, client_lookups, conversation_ids_matching, transcript
 from bot.web.session import csrf_ok, require_identity
 
@@ -400,8 +401,6 @@ def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
                                 .order_by(Call.started_at, Call.id)).unique())
 
 
-# Calls on which the customer was reached (heard an opening): the denominator of a conversion rate.
-REACHED = {"deal", "interested", "callback", "thinking", "refused", "do_not_call"}
 OTHER_SEGMENT = ("other", "其他客户")
 
 
