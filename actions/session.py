@@ -24,7 +24,8 @@ class ActionSessionStart(Action):
         # Carry the client and the call state over a session timeout: the call goes on.
         for slot in ("current_client_id", "current_client_name", "client_do_not_call",
                      "used_selling_points", "opening_styles_used", "objections_seen",
-                     "products_pitched", "refusal_count", "opening_style"):
+                     "products_pitched", "refusal_count", "opening_style",
+                     "rehearsal", "rehearsal_last_scenario"):
             value = tracker.get_slot(slot)
             if value is not None:
                 events.append(SlotSet(slot, value))

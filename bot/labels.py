@@ -29,6 +29,9 @@ def _text_map(raw: Any, section: str) -> dict[str, str]:
     return {str(k): v for k, v in raw.items()}
 
 
+REHEARSAL_SECTIONS = ("difficulties", "moods", "rehearsal_outcomes", "line_functions", "rehearsal_buttons")
+
+
 @lru_cache(maxsize=1)
 def _labels() -> dict[str, Any]:
     raw = yaml.safe_load(LABELS_FILE.read_text(encoding="utf-8")) or {}
@@ -39,6 +42,7 @@ def _labels() -> dict[str, Any]:
         "unlogged": raw.get("unlogged"),
         "outcome_bar": list(raw.get("outcome_bar") or []),
         "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
+        **{section: _text_map(raw.get(section), section) for section in REHEARSAL_SECTIONS},
     }
     if not isinstance(data["unlogged"], str) or not data["unlogged"]:
         raise LabelsError("labels.yml: unlogged needs a text")
@@ -48,6 +52,11 @@ def _labels() -> dict[str, Any]:
     if unknown:
         raise LabelsError(f"labels.yml: outcome_bar/shortcuts name unknown keys: {unknown}")
     return data
+
+
+def rehearsal(section: str) -> dict[str, str]:
+    """A rehearsal label map (one of REHEARSAL_SECTIONS): code -> label, in display order."""
+    return dict(_labels()[section])
 
 
 def dispositions() -> dict[str, str]:
@@ -104,4 +113,5 @@ def for_pages() -> dict[str, Any]:
         "outcome_bar": list(data["outcome_bar"]),
         "shortcuts": [dict(s) for s in data["shortcuts"]],
         "intents": dict(intent_titles()),
+        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS},
     }

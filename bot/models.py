@@ -265,6 +265,9 @@ class Rehearsal(Base):
     # Per item: key, title, points, max_points, feedback, model_line.
     items = Column(JSON, nullable=False, default=list)
     flags = Column(JSON, nullable=False, default=list)  # forbidden phrases said, by name
+    # The scored transcript itself (speaker, text, objection raised, what each trainee line does):
+    # one conversation may hold several rehearsals, so the card's lines are kept with the card.
+    turns = Column(JSON, nullable=False, default=list)
 
     user = relationship("User", lazy="joined")
 

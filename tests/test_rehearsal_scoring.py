@@ -11,7 +11,7 @@ import pytest
 
 from bot.playbook import find_forbidden, playbook
 from bot.rehearsal import scoring
-from bot.rehearsal.scoring import DNC_FLAG, WEIGHTS, ScoreCard, Turn, score
+from bot.rehearsal.scoring import CUSTOMER, DNC_FLAG, TRAINEE, WEIGHTS, ScoreCard, Turn, line_functions, score
 
 BANK = "星海银行"
 PRODUCT = "稳享理财"
@@ -193,7 +193,7 @@ def test_readable_card_is_chinese_and_lists_every_item():
     for turns in (CAREFUL, MEDIOCRE, PUSHY):
         result = card(turns)
         text = result.readable()
-        assert f"总分 {result.total}/100" in text
+        assert f"总分 {result.total} 分" in text
         for item in result.items:
             assert f"{item.title}：{item.points}/{item.max_points}" in text
             assert item.feedback in text
@@ -250,3 +250,21 @@ def test_no_trainee_line_scores_zero_with_model_lines():
 def test_traditional_chinese_and_full_width_lines_are_read_like_simplified():
     opening = T("您好，我是星海銀行的李明，今天打電話是想給您介紹穩享理財，它最大的特點是一百天封閉期。您聽著怎麼樣？")
     assert items(card([opening]))["opening"].points == WEIGHTS["opening"]
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    # a full 30-second opening
+    ("张先生您好，我是星海银行的客户经理李明，今天打给您是想介绍大额存单，它的好处是利率高于普通定期，您方便听一分钟吗？",
+     ("identity", "purpose", "benefit", "question")),
+    # a forbidden promise is flagged, whatever else the line does
+    ("这个理财保本保收益，稳赚不赔。", ("promise",)),
+    # the right technique for "I'm busy": a concrete time to call back
+    ("不好意思打扰了，我下午三点再打给您，可以吗？", ("question", "technique")),
+    # a staff-looking line is still only a line to the customer, doing none of the six
+    ("查一下张三", ()),
+])
+def test_each_trainee_line_is_classified_by_what_it_does(line, expected):
+    turns = [Turn(CUSTOMER, "我在开会，什么事？", "objection_busy"), Turn(TRAINEE, line)]
+    functions = line_functions(turns, bank="星海银行", product_name="大额存单", product_is_wealth=False,
+                               selling_points=("利率高于普通定期",))
+    assert functions == [(), expected]

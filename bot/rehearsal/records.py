@@ -18,8 +18,10 @@ with a Chinese message the caller can show as is).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,8 +29,8 @@ from sqlalchemy.orm import Session
 from bot import access
 from bot.auth import Identity
 from bot.models import ROLES, CoachingComment, Rehearsal, User
-from bot.rehearsal.roleplay import OUTCOMES
-from bot.rehearsal.scoring import ScoreCard
+from bot.rehearsal.roleplay import ABANDONED, OUTCOMES
+from bot.rehearsal.scoring import SPEAKERS, ScoreCard
 
 MAX_COMMENT_CHARS = 2000
 
@@ -60,13 +62,21 @@ def _may_read(session: Session, identity: Identity | None, conversation_id: str)
     return identity is not None and _owner(session, conversation_id) == identity.login
 
 
+def _turn_json(turn: Mapping[str, Any]) -> dict[str, Any]:
+    if turn.get("speaker") not in SPEAKERS or not isinstance(turn.get("text"), str):
+        raise ValueError("练习记录的对话内容无效。")
+    return {"speaker": turn["speaker"], "text": turn["text"], "objection": turn.get("objection"),
+            "functions": [str(f) for f in turn.get("functions") or ()]}
+
+
 # --- rehearsals ------------------------------------------------------------------------------
 
 def save_rehearsal(session: Session, *, user: Identity | None, scenario_id: str, conversation_id: str | None,
                    started_at: datetime, ended_at: datetime | None, outcome: str | None,
-                   card: ScoreCard) -> Rehearsal:
+                   card: ScoreCard, turns: Sequence[Mapping[str, Any]] = ()) -> Rehearsal:
     """File a finished (or abandoned) rehearsal with its score card under ``user``, the verified
-    identity of whoever rehearsed. Binds an unowned transcript id to them."""
+    identity of whoever rehearsed. Binds an unowned transcript id to them. ``turns`` is the
+    transcript the card was scored on (speaker, text, objection, functions per line)."""
     row = _active_user(session, user)
     if row is None:
         raise PermissionError("只有已登录的用户才能保存自己的练习记录。")
@@ -75,7 +85,7 @@ def save_rehearsal(session: Session, *, user: Identity | None, scenario_id: str,
         raise ValueError("练习场景编号无效。")
     if conversation_id is not None and not (0 < len(conversation_id) <= 128):
         raise ValueError("对话编号无效。")
-    if outcome is not None and outcome not in OUTCOMES:
+    if outcome is not None and outcome not in (*OUTCOMES, ABANDONED):
         raise ValueError(f"练习结果无效：{outcome}。")
     if ended_at is not None and ended_at < started_at:
         raise ValueError("练习结束时间早于开始时间。")
@@ -88,6 +98,7 @@ def save_rehearsal(session: Session, *, user: Identity | None, scenario_id: str,
         user_id=row.id, scenario_id=scenario_id, conversation_id=conversation_id,
         started_at=started_at, ended_at=ended_at, outcome=outcome, total=card.total,
         items=[asdict(item) for item in card.items], flags=list(card.flags),
+        turns=[_turn_json(turn) for turn in turns],
     )
     session.add(rehearsal)
     session.flush()

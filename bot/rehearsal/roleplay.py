@@ -47,6 +47,8 @@ MOODS = ("calm", "neutral", "annoyed")  # warm to cool
 STATUSES = ("opening", "in_call", "ended")
 OUTCOMES = ("deal_step", "callback_agreed", "polite_end", "hung_up")
 HUNG_UP = "hung_up"
+# The trainee stopped (or started another scenario) before the customer ended the call.
+ABANDONED = "abandoned"
 START_MOOD = {"easy": "calm", "medium": "neutral", "hard": "neutral"}
 
 # What the customer says when an objection has been handled well, before raising the next one.
@@ -109,6 +111,31 @@ class Session:
     @property
     def succeeded(self) -> bool:
         return self.outcome is not None and self.outcome != HUNG_UP
+
+
+    def to_json(self) -> dict:
+        """Plain JSON (for the tracker's ``rehearsal`` slot); ``from_json`` reads it back."""
+        return {
+            "scenario_id": self.scenario_id,
+            "turns": [[t.speaker, t.text, t.objection] for t in self.turns],
+            "move_index": self.move_index, "patience": self.patience, "mood": self.mood,
+            "status": self.status, "outcome": self.outcome,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Session:
+        """The session ``to_json`` wrote; ValueError (or KeyError for an unknown scenario) if it is
+        not one, so a damaged slot ends the rehearsal instead of confusing the customer."""
+        if not isinstance(data, dict):
+            raise ValueError("not a rehearsal session")
+        scenario(str(data["scenario_id"]))
+        turns = tuple(Turn(str(sp), str(text), obj) for sp, text, obj in data.get("turns") or ())
+        if any(t.speaker not in scoring.SPEAKERS for t in turns) or data.get("mood") not in MOODS \
+                or data.get("status") not in STATUSES or data.get("outcome") not in (None, *OUTCOMES):
+            raise ValueError("not a rehearsal session")
+        return cls(scenario_id=str(data["scenario_id"]), turns=turns, move_index=int(data["move_index"]),
+                   patience=int(data["patience"]), mood=data["mood"], status=data["status"],
+                   outcome=data.get("outcome"))
 
 
 def start(scenario_id: str) -> Session:
@@ -265,13 +292,27 @@ def reply(session: Session, trainee_line: str, rng: random.Random) -> tuple[Sess
     return new, line
 
 
+def _product_facts(session: Session) -> dict:
+    product = _product(session.scenario.product)
+    return {
+        "product_name": product["name"],
+        "product_is_wealth": product.get("category") == "wealth",
+        "selling_points": tuple(product.get("advantages") or ()),
+    }
+
+
+def product_name(session: Session) -> str:
+    return _product(session.scenario.product)["name"]
+
+
 def finish(session: Session, *, bank: str) -> ScoreCard:
     """The score card of the rehearsal so far (usually after it ended), for the scenario's product."""
-    product = _product(session.scenario.product)
-    return scoring.score(
-        list(session.turns),
-        bank=bank,
-        product_name=product["name"],
-        product_is_wealth=product.get("category") == "wealth",
-        selling_points=tuple(product.get("advantages") or ()),
-    )
+    return scoring.score(list(session.turns), bank=bank, **_product_facts(session))
+
+
+def transcript(session: Session, *, bank: str) -> list[dict]:
+    """The rehearsal's lines as kept with its record: speaker, text, the objection a customer line
+    raises, and what each trainee line does (scoring.line_functions)."""
+    functions = scoring.line_functions(session.turns, bank=bank, **_product_facts(session))
+    return [{"speaker": t.speaker, "text": t.text, "objection": t.objection, "functions": list(f)}
+            for t, f in zip(session.turns, functions, strict=True)]

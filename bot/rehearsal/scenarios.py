@@ -264,6 +264,91 @@ def validate(scenarios: Iterable[Scenario], reference: tuple | None = None) -> N
         raise ScenarioError("invalid rehearsal scenarios:\n  " + "\n  ".join(problems))
 
 
+@dataclass(frozen=True)
+class Requests:
+    """How a trainee asks for a kind of rehearsal in their own words (``requests`` in the file)."""
+
+    repeat: tuple[str, ...] = ()
+    difficulty: dict[str, tuple[str, ...]] | None = None  # difficulty -> words
+    objection: dict[str, tuple[str, ...]] | None = None  # objection intent -> words
+
+
+@dataclass(frozen=True)
+class Choice:
+    scenario: Scenario
+    unmet: tuple[str, ...] = ()  # wishes no scenario has (Chinese, for the trainee), e.g. "推个人消费贷"
+
+
+@lru_cache(maxsize=4)
+def load_requests(path: Path | str = SCENARIOS_FILE) -> Requests:
+    raw = (yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}).get("requests") or {}
+    intents = _reference()[0]
+    difficulty = {str(k): _lines(v) for k, v in (raw.get("difficulty") or {}).items()}
+    objection = {str(k): _lines(v) for k, v in (raw.get("objection") or {}).items()}
+    unknown = [k for k in difficulty if k not in DIFFICULTIES] + [k for k in objection if k not in intents]
+    if unknown:
+        raise ScenarioError(f"{path}: requests name unknown difficulties or intents: {unknown}")
+    return Requests(repeat=_lines(raw.get("repeat")), difficulty=difficulty, objection=objection)
+
+
+def _words_in(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
+    return [key for key, words in table.items() if any(w in text for w in words)]
+
+
+def choose(text: str = "", *, scenario_id: str | None = None, product: str | None = None,
+           client_name: str | None = None, last: str | None = None) -> Choice:
+    """The scenario a trainee asked for: by id (the picker's buttons), else by what they said:
+    "再练一次" repeats ``last``; a product (name or alias), a demo client the persona is modelled
+    on, a difficulty word and an objection word narrow the choice. A wish no scenario meets is
+    dropped (and reported in ``unmet``); among equal matches the one after ``last`` is taken, so
+    asking again gives another customer. KeyError for an unknown ``scenario_id``."""
+    from bot.text import normalize
+
+    if scenario_id:
+        return Choice(scenario(scenario_id))
+    everything = load_scenarios()
+    requests = load_requests()
+    said = normalize(text or "")
+    if last and any(w in said for w in requests.repeat):
+        try:
+            return Choice(scenario(last))
+        except KeyError:
+            pass
+    names = _product_names()
+    filters: list[tuple[str, object]] = []
+    if product:
+        wanted = normalize(product)
+        filters.append((f"推{product}", lambda s: wanted in names.get(s.product, ())))
+    if client_name:
+        filters.append((f"像{client_name}这样的客户", lambda s: s.modelled_on == client_name))
+    for level in _words_in(said, requests.difficulty or {}):
+        filters.append((f"难度“{level}”", lambda s, level=level: s.difficulty == level))
+        break  # the first named difficulty (file order: easy, medium, hard)
+    for intent in _words_in(said, requests.objection or {}):
+        filters.append((intent, lambda s, intent=intent: intent in s.objections))
+    candidates = list(everything)
+    unmet: list[str] = []
+    for wish, keep in filters:
+        narrowed = [s for s in candidates if keep(s)]
+        if narrowed:
+            candidates = narrowed
+        else:
+            unmet.append(wish)
+    ids = [s.id for s in candidates]
+    start = (ids.index(last) + 1) if last in ids else 0
+    return Choice(candidates[start % len(candidates)], tuple(unmet))
+
+
+@lru_cache(maxsize=1)
+def _product_names() -> dict[str, tuple[str, ...]]:
+    """Product code -> its normalised name and aliases."""
+    from bot.demo_data import read_demo_data
+    from bot.text import normalize
+
+    return {p["code"]: tuple(normalize(n) for n in [p["name"], *(p.get("aliases") or ())])
+            for p in read_demo_data()["products"]}
+
+
 @lru_cache(maxsize=4)
 def load_scenarios(path: Path | str = SCENARIOS_FILE) -> tuple[Scenario, ...]:
     """The scenarios in ``path``, in file order (easy to hard), validated."""

@@ -107,7 +107,7 @@ class ScoreCard:
 
     def readable(self) -> str:
         """The score card in Chinese, every item with its points, feedback and model line."""
-        lines = [f"练习评分：总分 {self.total}/100"]
+        lines = [f"练习评分：总分 {self.total} 分（满分100）"]
         if self.flags:
             lines.append(f"⚠️ 违规：{'、'.join(self.flags)}（总分最高{CAP}分）")
         for number, item in enumerate(self.items, 1):
@@ -695,6 +695,54 @@ def _norm(turn: Turn) -> str:
     return normalize(turn.text or "").upper()
 
 
+def _context(trainee: list[tuple[int, str]], bank: str, product_name: str, product_is_wealth: bool,
+             selling_points: Sequence[str]) -> _Ctx:
+    spoken = "\n".join(t for _i, t in trainee)
+    risk_level = next(iter(re.findall(r"R[1-5]", spoken)), "产品说明书上标明的等级")
+    return _Ctx(
+        bank=normalize(bank).upper(),
+        product=normalize(product_name).upper(),
+        wealth=product_is_wealth,
+        selling_points=tuple(c for c in (_chunks(p) for p in selling_points) if c),
+        values=_values(bank, product_name, tuple(selling_points), risk_level),
+    )
+
+
+# What a trainee line does, in the order the transcript shows the tags (labels.yml line_functions).
+LINE_FUNCTIONS = ("identity", "purpose", "benefit", "question", "technique", "promise")
+
+
+def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
+                   selling_points: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Per turn, what the trainee's line does (customer turns: ``()``), by the rubric's own cues:
+    says who is calling (identity), why (purpose), a benefit, asks a question, answers the
+    objection just raised with its playbook technique (technique), or makes a forbidden or
+    reckless promise (promise). This is how a rehearsal reads every message: as a line said to
+    the customer, never as a request to the assistant."""
+    trainee = [(i + 1, _norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
+    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points)
+    result: list[tuple[str, ...]] = []
+    pending: str | None = None  # the objection the customer raised last, not yet answered
+    for turn in turns:
+        if turn.speaker != TRAINEE:
+            pending = turn.objection
+            result.append(())
+            continue
+        text = _norm(turn)
+        found = {
+            "identity": _identity(text, ctx) or ctx.bank in text,
+            # "我一个小时后再打给您" books a callback; it does not say why the agent calls.
+            "purpose": bool(PURPOSE_RE.search(text)) and not TIME_RE.search(text),
+            "benefit": _is_benefit(text, ctx),
+            "question": _asks(text),
+            "technique": pending is not None and _answer_result(pending, text, ctx)[0] >= 0.5,
+            "promise": _promises(text, ctx),
+        }
+        result.append(tuple(key for key in LINE_FUNCTIONS if found[key]))
+        pending = None
+    return result
+
+
 def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
           selling_points: tuple[str, ...] = ()) -> ScoreCard:
     """The score card of a rehearsal transcript (deterministic: same transcript, same card)."""
@@ -702,16 +750,7 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
         if turn.speaker not in SPEAKERS:
             raise ValueError(f"unknown speaker {turn.speaker!r}: expected one of {SPEAKERS}")
     trainee = [(i + 1, _norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
-    spoken = "\n".join(t for _i, t in trainee)
-    risk_level = next(iter(re.findall(r"R[1-5]", spoken)), "产品说明书上标明的等级")
-    bank_n, product_n = normalize(bank).upper(), normalize(product_name).upper()
-    ctx = _Ctx(
-        bank=bank_n,
-        product=product_n,
-        wealth=product_is_wealth,
-        selling_points=tuple(c for c in (_chunks(p) for p in selling_points) if c),
-        values=_values(bank, product_name, tuple(selling_points), risk_level),
-    )
+    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points)
     forbidden = list(dict.fromkeys(p for _i, t in trainee for p in find_forbidden(t)))
     if not trainee:
         items = tuple(
