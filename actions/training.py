@@ -7,6 +7,7 @@ picker's start payload. None of these actions reads or writes clients, calls or 
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 from typing import Any
@@ -73,7 +74,7 @@ def _current(dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[Runnin
         return None, [SlotSet(SLOT, None)]
 
 
-class TrainingAction(Action):
+class TrainingAction(Action, metaclass=abc.ABCMeta):
     """Base: runs the blocking work (DB, scoring) off the event loop, never leaves the user unanswered."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -85,8 +86,9 @@ class TrainingAction(Action):
             dispatcher.utter_message(response="utter_internal_error")
             return []
 
+    @abc.abstractmethod
     def handle(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        """Do the action's work (in a worker thread)."""
 
 
 class ActionStartTraining(TrainingAction):
