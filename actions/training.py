@@ -151,9 +151,11 @@ class ActionStopTraining(TrainingAction):
         running, events = _current(dispatcher, tracker)
         if running is None:
             if not events:
-                dispatcher.utter_message(text=_message("rehearsal_not_started"))
+                dispatcher.utter_message(text=_message("rehearsal_not_started"),
+                                         json_message={"type": "rehearsal_stopped", "scored": False})
             return events
         if not running.trainee_spoke:
-            dispatcher.utter_message(text=_message("rehearsal_nothing_said"))
+            dispatcher.utter_message(text=_message("rehearsal_nothing_said"),
+                                     json_message={"type": "rehearsal_stopped", "scored": False})
             return [SlotSet(SLOT, None)]
         return _finish(dispatcher, tracker, running)

@@ -65,7 +65,7 @@ def test_a_pushy_trainee_is_hung_up_on_and_scores_at_most_40(servers):
 def test_stop_training_always_works_mid_rehearsal(servers):
     sender = "e2e-rehearsal-stop"
     say(servers, sender, '/start_training{"scenario":"cfo_group_accounts"}', login="agent01")
-    say(servers, sender, "罗总您好，我是星海银行的客户经理李明，想跟您介绍一下对公结算账户，您方便吗？", login="agent01")
+    say(servers, sender, "罗总您好，我是星海银行的客户经理李明，想介绍一下对公结算账户，您方便吗？", login="agent01")
     replies = say(servers, sender, "结束练习", login="agent01")
     [card] = customs(replies, "score_card")
     assert card["outcome"] == "abandoned"

@@ -153,12 +153,24 @@ def test_the_supervisor_gets_each_trainees_daily_averages(db):
     }
 
 
-@pytest.mark.parametrize("who", [None, TRAINEE, AGENT])
-def test_only_supervisors_get_the_averages(db, who):
-    save(db, TRAINEE, "t-1")
-    with pytest.raises(PermissionError) as refused:
-        records.average_by_trainee(db, who)
-    assert CHINESE.search(str(refused.value))
+def test_others_get_only_their_own_averages(db):
+    save(db, TRAINEE, "t-1", total=40, when=DAY)
+    save(db, OTHER_TRAINEE, "o-1", total=90, when=DAY)
+    assert records.average_by_trainee(db, TRAINEE) == {"trainee01": [(date(2026, 11, 23), 40.0)]}
+    assert records.average_by_trainee(db, AGENT) == {}
+    assert records.average_by_trainee(db, None) == {}
+
+
+def test_a_rehearsal_is_read_by_its_trainee_and_supervisors_only(db):
+    row = save(db, TRAINEE, "t-1")
+    assert records.rehearsal_for(db, TRAINEE, row.id) is row
+    assert records.rehearsal_for(db, SUPERVISOR, row.id) is row
+    for who in (OTHER_TRAINEE, AGENT, None):
+        with pytest.raises(PermissionError) as refused:
+            records.rehearsal_for(db, who, row.id)
+        assert CHINESE.search(str(refused.value))
+    with pytest.raises(LookupError):
+        records.rehearsal_for(db, SUPERVISOR, row.id + 1)
 
 
 # --- coaching comments -----------------------------------------------------------------------

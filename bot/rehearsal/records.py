@@ -116,19 +116,29 @@ def rehearsals_for(session: Session, identity: Identity | None) -> list[Rehearsa
 
 
 def average_by_trainee(session: Session, identity: Identity | None) -> dict[str, list[tuple[date, float]]]:
-    """For the progress chart (supervisors only): per login of whoever rehearsed, the average
-    score of each day they rehearsed, oldest day first, rounded to one decimal. Rehearsals
-    without a score are left out."""
-    if not access.is_supervisor(identity):
-        raise PermissionError("只有主管可以查看学员的平均成绩。")
+    """For the progress charts: per login of whoever rehearsed, the average score of each day they
+    rehearsed, oldest day first, rounded to one decimal. A supervisor gets everyone (the review
+    chart); anyone else their own series only (their progress). Rehearsals without a score are
+    left out."""
     totals: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(list))
-    query = select(Rehearsal).where(Rehearsal.total.is_not(None)).order_by(Rehearsal.started_at, Rehearsal.id)
-    for rehearsal in session.scalars(query).unique():
-        totals[rehearsal.user.login][rehearsal.started_at.date()].append(rehearsal.total)
+    for rehearsal in reversed(rehearsals_for(session, identity)):
+        if rehearsal.total is not None:
+            totals[rehearsal.user.login][rehearsal.started_at.date()].append(rehearsal.total)
     return {
         login: [(day, round(sum(scores) / len(scores), 1)) for day, scores in sorted(days.items())]
         for login, days in sorted(totals.items())
     }
+
+
+def rehearsal_for(session: Session, identity: Identity | None, rehearsal_id: int) -> Rehearsal:
+    """One rehearsal, for its trainee or a supervisor (LookupError / PermissionError otherwise)."""
+    rehearsal = session.get(Rehearsal, rehearsal_id)
+    if rehearsal is None:
+        raise LookupError("没有这条练习记录。")
+    if not access.is_supervisor(identity) and (
+            _active_user(session, identity) is None or rehearsal.user.login != identity.login):
+        raise PermissionError("这是其他学员的练习记录，您无权查看。")
+    return rehearsal
 
 
 # --- coaching comments -----------------------------------------------------------------------

@@ -25,11 +25,12 @@ from bot.web.session import csrf_ok, require_identity
 api = Blueprint("api", url_prefix="/api")
 
 
-def _error(message: str, status: int) -> response.HTTPResponse:
+def error_json(message: str, status: int) -> response.HTTPResponse:
+    """The API's refusal: ``{"error": <Chinese message>}`` with the status."""
     return response.json({"error": message}, status=status)
 
 
-async def _in_session(fn, *args):
+async def in_session(fn, *args):
     """Run blocking DB work off the event loop, in one transaction."""
 
     def work():
@@ -203,7 +204,7 @@ def real_crm_only(handler):
     @functools.wraps(handler)
     async def wrapper(request: Request, *args, identity: Identity, **kwargs):
         if not access.reads_real_crm(identity):
-            return _error(NO_REAL_CRM, 403)
+            return error_json(NO_REAL_CRM, 403)
         return await handler(request, *args, identity=identity, **kwargs)
 
     return wrapper
@@ -243,10 +244,10 @@ async def get_client(request: Request, key: str, identity: Identity):
     def work(session: Session):
         client = _client_by_key(session, identity, key)
         if client is None:
-            return _error("没有这个客户。", 404)
+            return error_json("没有这个客户。", 404)
         return response.json(client_json(identity, client))
 
-    return await _in_session(work)
+    return await in_session(work)
 
 
 @api.post("/clients/<key>/phone")
@@ -255,20 +256,20 @@ async def get_client(request: Request, key: str, identity: Identity):
 async def reveal_phone(request: Request, key: str, identity: Identity):
     """A supervisor's "show number": the full number, written to the audit table."""
     if not csrf_ok_for(request):
-        return _error("页面已过期，请刷新后再试。", 403)
+        return error_json("页面已过期，请刷新后再试。", 403)
 
     def work(session: Session):
         client = _client_by_key(session, identity, key)
         if client is None:
-            return _error("没有这个客户。", 404)
+            return error_json("没有这个客户。", 404)
         if access.may_see_full_phone(identity, client):
             return response.json({"client_id": client.id, "phone": client.phone})
         phone = access.record_phone_reveal(session, identity, client)
         if phone is None:
-            return _error("只有主管可以查看其他坐席客户的号码。", 403)
+            return error_json("只有主管可以查看其他坐席客户的号码。", 403)
         return response.json({"client_id": client.id, "phone": phone, "audited": True})
 
-    return await _in_session(work)
+    return await in_session(work)
 
 
 def phone_reveals(session: Session, limit: int = 200) -> list[dict[str, Any]]:
@@ -283,16 +284,16 @@ def phone_reveals(session: Session, limit: int = 200) -> list[dict[str, Any]]:
 async def list_phone_reveals(request: Request, identity: Identity):
     """Who pressed "show number" for which client, and when (supervisors only)."""
     if not access.may_list_phone_reveals(identity):
-        return _error("只有主管可以查看号码查看记录。", 403)
-    return response.json(await _in_session(phone_reveals))
+        return error_json("只有主管可以查看号码查看记录。", 403)
+    return response.json(await in_session(phone_reveals))
 
 
 async def _visible_calls(request: Request, identity: Identity):
     """(calls, None) or (None, error response) for the request's filters."""
     try:
-        return await _in_session(query_calls, identity, _args(request)), None
+        return await in_session(query_calls, identity, _args(request)), None
     except ValueError as error:
-        return None, _error(str(error), 400)
+        return None, error_json(str(error), 400)
 
 
 @api.get("/calls")
@@ -310,9 +311,9 @@ async def list_conversations(request: Request, identity: Identity):
     """The review list: every conversation about a client (logged or not), one entry per client."""
     lookups = await asyncio.to_thread(client_lookups)
     try:
-        rows = await _in_session(query_conversations, identity, _args(request), lookups)
+        rows = await in_session(query_conversations, identity, _args(request), lookups)
     except ValueError as error:
-        return _error(str(error), 400)
+        return error_json(str(error), 400)
     return response.json(rows)
 
 
@@ -371,9 +372,9 @@ def query_followups(session: Session, identity: Identity, due: str) -> list[dict
 @real_crm_only
 async def list_followups(request: Request, identity: Identity):
     try:
-        rows = await _in_session(query_followups, identity, request.args.get("due", "all"))
+        rows = await in_session(query_followups, identity, request.args.get("due", "all"))
     except ValueError as error:
-        return _error(str(error), 400)
+        return error_json(str(error), 400)
     return response.json(rows)
 
 
@@ -384,12 +385,12 @@ async def get_conversation(request: Request, conversation_id: str, identity: Ide
         allowed = access.may_read_conversation(session, identity, conversation_id)
         return allowed, [call_json(c) for c in conversation_calls(session, conversation_id)] if allowed else []
 
-    allowed, calls = await _in_session(work)
+    allowed, calls = await in_session(work)
     if not allowed:
-        return _error("这是其他坐席的会话，您无权查看。", 403)
+        return error_json("这是其他坐席的会话，您无权查看。", 403)
     turns = await asyncio.to_thread(transcript, conversation_id)
     if not turns and not calls:
-        return _error("没有这个会话。", 404)
+        return error_json("没有这个会话。", 404)
     # "call": the first call row (contract); "calls": every client's call row of the conversation.
     return response.json({"conversation_id": conversation_id, "call": calls[0] if calls else None,
                           "calls": calls, "turns": turns})
@@ -399,6 +400,10 @@ def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
     """Every call row of a conversation (one per client since migration 0004), in call order."""
     return list(session.scalars(select(Call).where(Call.conversation_id == conversation_id)
                                 .order_by(Call.started_at, Call.id)).unique())
+
+
+def product_names(session: Session) -> dict[str, str]:
+    return {p.code: p.name for p in crm.catalogue(session)}
 
 
 OTHER_SEGMENT = ("other", "其他客户")
@@ -500,4 +505,4 @@ def dashboard_data(session: Session, identity: Identity, lookups: list[ClientLoo
 @real_crm_only
 async def dashboard(request: Request, identity: Identity):
     lookups = await asyncio.to_thread(client_lookups)
-    return response.json(await _in_session(dashboard_data, identity, lookups))
+    return response.json(await in_session(dashboard_data, identity, lookups))

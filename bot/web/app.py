@@ -24,6 +24,7 @@ from bot.auth import (
 from bot.db import sessions
 from bot.settings import PROJECT_ROOT
 from bot.web.api import api
+from bot.web.rehearsal_api import rehearsal_api
 from bot.web.review import review
 from bot.web.session import (
     LOGIN_CSRF_COOKIE,
@@ -78,6 +79,7 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
     app = Sanic(name)
     app.config.RASA_URL = rasa_url
     app.blueprint(api)
+    app.blueprint(rehearsal_api)
     app.blueprint(review)
     if SOCKETIO_CLIENT.exists():
         app.static("/static/vendor/socket.io.min.js", str(SOCKETIO_CLIENT), name="socketio_client",
@@ -111,23 +113,39 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
             resp.cookies[LOGIN_CSRF_COOKIE]["secure"] = True
         return resp
 
+    def page_context(request: Request, identity) -> dict:
+        claims = session_claims(request) or {}
+        # The pages draw every disposition, stage and button text from these (bot/labels.py).
+        return {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL,
+                "labels": labels.for_pages()}
+
+    async def chat_page(request: Request, identity, template: str):
+        """A page that talks to Rasa's socket.io (the widget, the rehearsal) with a short-lived
+        token of its own (renewed through GET /api/chat-token while the page is open)."""
+        chat_token = await asyncio.to_thread(_chat_token, request.cookies.get(SESSION_COOKIE))
+        if chat_token is None:
+            return login_page(request)
+        return render(template, chat_token=chat_token, **page_context(request, identity))
+
     @app.get("/")
     async def index(request: Request):
         identity = await current_identity(request)
         if identity is None:
             return login_page(request)
-        claims = session_claims(request) or {}
-        # The pages draw every disposition, stage and button text from these (bot/labels.py).
-        context = {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL,
-                   "labels": labels.for_pages()}
         if identity.role == "supervisor":
-            return render("review.html", **context)
-        # The widget talks to Rasa's socket.io with a short-lived token of its own (renewed
-        # through GET /api/chat-token while the page is open).
-        chat_token = await asyncio.to_thread(_chat_token, request.cookies.get(SESSION_COOKIE))
-        if chat_token is None:
-            return login_page(request)
-        return render("widget.html", chat_token=chat_token, **context)
+            return render("review.html", **page_context(request, identity))
+        # Trainees never see the live widget (it is about real clients): they rehearse.
+        return await chat_page(request, identity, "rehearsal.html" if identity.role == "trainee" else "widget.html")
+
+    @app.get("/rehearsal")
+    async def rehearsal(request: Request):
+        """The rehearsal screen: a trainee's home page, an agent's own practice."""
+        identity = await current_identity(request)
+        if identity is None:
+            return response.redirect("/")
+        if identity.role == "supervisor":
+            return response.redirect("/#rehearsals")  # supervisors review rehearsals, they do not take them
+        return await chat_page(request, identity, "rehearsal.html")
 
     @app.post("/login")
     async def login(request: Request):

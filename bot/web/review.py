@@ -1,4 +1,5 @@
-"""Supervisor review pages: the transcript view (server-rendered) and the metadata the review page uses.
+"""Supervisor review pages: the transcript view (server-rendered), a rehearsal's page (its transcript
+beside the score card, with coaching comments) and the metadata the review page uses.
 
 The conversation list and the dashboard on ``GET /`` (review.html) read the JSON API
 (/api/calls, /api/dashboard); the transcript page reads the same data as
@@ -20,12 +21,12 @@ from sanic.request import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import access, crm, labels
-from bot.db import sessions
+from bot import access, labels
 from bot.models import Call, User
 from bot.playbook import intent_titles
 from bot.transcripts import client_lookups, transcript
-from bot.web.api import call_json, conversation_calls, opening_titles, unlogged_lookups
+from bot.web.api import call_json, conversation_calls, in_session, opening_titles, product_names, unlogged_lookups
+from bot.web.rehearsal_api import rehearsal_detail
 from bot.web.session import current_identity, session_claims
 
 review = Blueprint("review", url_prefix="/review")
@@ -51,10 +52,6 @@ ACTION_TITLES = {
 }
 SPEAKERS = {"user": "坐席", "bot": "助手", "action": "动作"}
 ROLE_TITLES = {"agent": "坐席", "trainee": "学员", "supervisor": "主管"}
-
-
-def product_names(session: Session) -> dict[str, str]:
-    return {p.code: p.name for p in crm.catalogue(session)}
 
 
 def _button_text(text: str) -> str | None:
@@ -148,21 +145,13 @@ def _conversation(session: Session, identity, conversation_id: str, lookups):
     return calls, unlogged, names, product_names(session)
 
 
-async def _db(fn, *args):
-    def work():
-        with sessions().begin() as session:
-            return fn(session, *args)
-
-    return await asyncio.to_thread(work)
-
-
 @review.get("/conversations/<conversation_id>")
 async def conversation_page(request: Request, conversation_id: str):
     identity = await current_identity(request)
     if identity is None:
         return response.redirect("/")
     lookups = await asyncio.to_thread(client_lookups, conversation_id=conversation_id)
-    found = await _db(_conversation, identity, conversation_id, lookups)
+    found = await in_session(_conversation, identity, conversation_id, lookups)
     if found is None:
         return error_page(request, identity, 403, "无权查看",
                           "这是其他坐席的会话，您无权查看。如需查看，请联系主管。")
@@ -180,6 +169,25 @@ async def conversation_page(request: Request, conversation_id: str):
         product_names=products, opening_titles=opening_titles(),
         back_url="/" if identity.role != "supervisor" else "/#calls",
     )
+
+
+@review.get("/rehearsals/<rehearsal_id:int>")
+async def rehearsal_page(request: Request, rehearsal_id: int):
+    """One rehearsal: the transcript with each trainee line's function tags, the score card beside
+    it, and the coaching comments (a form for supervisors). For its trainee and supervisors."""
+    identity = await current_identity(request)
+    if identity is None:
+        return response.redirect("/")
+    try:
+        rehearsal = await in_session(rehearsal_detail, identity, rehearsal_id)
+    except PermissionError as error:
+        return error_page(request, identity, 403, "无权查看", str(error))
+    except LookupError as error:
+        return error_page(request, identity, 404, "没有这条练习记录", str(error))
+    back = {"supervisor": ("/#rehearsals", "陪练记录"), "trainee": ("/", "练习")}.get(identity.role,
+                                                                                    ("/rehearsal", "练习"))
+    return _render("rehearsal_detail.html", identity=identity, csrf=_csrf(request), rehearsal=rehearsal,
+                   when=_when, labels=labels.for_pages(), back_url=back[0], back_title=back[1])
 
 
 def _meta(session: Session) -> dict[str, Any]:
@@ -202,7 +210,7 @@ async def meta(request: Request):
         return response.json({"error": "未登录或令牌无效。"}, status=401)
     if not access.is_supervisor(identity):
         return response.json({"error": "只有主管可以查看。"}, status=403)
-    return response.json(await _db(_meta))
+    return response.json(await in_session(_meta))
 
 
 @review.get("/")

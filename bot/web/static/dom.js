@@ -1,5 +1,5 @@
-/* Small DOM helpers shared by the widget and the review page. Text always goes in
-   through textContent, never innerHTML, so user strings cannot become markup. */
+/* Small DOM and fetch helpers shared by every page. Text always goes in through textContent,
+   never innerHTML, so user strings cannot become markup. */
 (function () {
   "use strict";
   var labels = null;
@@ -11,9 +11,51 @@
     var node = document.getElementById("labels");
     try { labels = node ? JSON.parse(node.textContent) : null; } catch (e) { labels = null; }
     labels = labels || {};
-    ["dispositions", "stages", "buttons", "intents"].forEach(function (k) { labels[k] = labels[k] || {}; });
+    ["dispositions", "stages", "buttons", "intents", "difficulties", "moods", "rehearsal_outcomes",
+     "line_functions", "rehearsal_buttons"].forEach(function (k) { labels[k] = labels[k] || {}; });
     ["disposition_order", "stage_order", "outcome_bar", "shortcuts"].forEach(function (k) { labels[k] = labels[k] || []; });
     return labels;
+  }
+
+  /* JSON data the server embedded in the page (<script type="application/json" id=...>). */
+  function embedded(id) {
+    var node = document.getElementById(id);
+    try { return node ? JSON.parse(node.textContent) : null; } catch (e) { return null; }
+  }
+
+  /* fetch() for the JSON API: resolves with the data, rejects with the server's Chinese error. */
+  function requestJSON(url, init) {
+    init = init || {};
+    init.credentials = "same-origin";
+    init.headers = Object.assign({ Accept: "application/json" }, init.headers || {});
+    return fetch(url, init).then(function (r) {
+      return r.json().catch(function () { return null; }).then(function (data) {
+        if (r.status === 401) { throw new Error("登录已过期，请刷新页面重新登录。"); }
+        if (!r.ok) { throw new Error((data && data.error) || ("服务器返回错误 " + r.status)); }
+        return data;
+      });
+    }, function () { throw new Error("网络错误，无法连接到服务器。"); });
+  }
+
+  /* A POST of the session-cookie API: JSON body, the page's CSRF token in the header. */
+  function postJSON(url, body, csrf) {
+    return requestJSON(url, {
+      method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" }
+    });
+  }
+
+  /* "2026-11-23T10:05:00" -> "2026-11-23 10:05". */
+  function when(iso) {
+    if (!iso) { return "—"; }
+    return String(iso).replace("T", " ").slice(0, 16);
+  }
+
+  function showError(box, err) {
+    if (!box) { return; }
+    if (!err) { box.hidden = true; box.textContent = ""; return; }
+    box.textContent = err.message || String(err);
+    box.hidden = false;
   }
 
   window.SalesbotDom = {
@@ -24,6 +66,11 @@
       if (text !== undefined && text !== null) { node.textContent = String(text); }
       return node;
     },
-    labels: readLabels
+    labels: readLabels,
+    embedded: embedded,
+    getJSON: function (url) { return requestJSON(url); },
+    postJSON: postJSON,
+    when: when,
+    showError: showError
   };
 })();

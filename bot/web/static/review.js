@@ -7,8 +7,10 @@
   "use strict";
   var byId = window.SalesbotDom.byId;
   var el = window.SalesbotDom.el;
-
-  var SVGNS = "http://www.w3.org/2000/svg";
+  var getJSON = window.SalesbotDom.getJSON;
+  var when = window.SalesbotDom.when;
+  var Charts = window.SalesbotCharts;
+  var svg = Charts.svg;
   var FILTERS = ["client", "agent", "outcome", "from", "to", "q"];
   // Disposition, stage and intent labels come from the server (bot/playbook/labels.yml).
   var LABELS = window.SalesbotDom.labels();
@@ -27,34 +29,7 @@
   var metaReady = null;
 
 
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(SVGNS, tag);
-    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, String(attrs[k])); });
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function getJSON(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
-      return r.json().catch(function () { return null; }).then(function (data) {
-        if (r.status === 401) { throw new Error("登录已过期，请刷新页面重新登录。"); }
-        if (!r.ok) { throw new Error((data && data.error) || ("服务器返回错误 " + r.status)); }
-        return data;
-      });
-    }, function () { throw new Error("网络错误，无法连接到服务器。"); });
-  }
-
-  function showError(id, err) {
-    var box = byId(id);
-    if (!err) { box.hidden = true; box.textContent = ""; return; }
-    box.textContent = err.message || String(err);
-    box.hidden = false;
-  }
-
-  function when(iso) {
-    if (!iso) { return "—"; }
-    return String(iso).replace("T", " ").slice(0, 16);
-  }
+  function showError(id, err) { window.SalesbotDom.showError(byId(id), err); }
 
   function intentTitle(name) { return meta.intents[name] || name; }
   function outcomeLabel(code) { return meta.dispositions[code] || code || LABELS.unlogged; }
@@ -73,6 +48,8 @@
     });
     if (name === "dashboard") { loadDashboard(); }
     if (name === "audit") { loadAudit(); }
+    // Panels drawn by other scripts (review-rehearsals.js) listen for this.
+    byId("panel-" + name).dispatchEvent(new CustomEvent("tabshown"));
     if (location.hash !== "#" + name) {
       history.replaceState(null, "", location.pathname + location.search + "#" + name);
     }
@@ -219,64 +196,17 @@
 
   /* ---------- charts ---------- */
 
-  function niceMax(value) {
-    if (value <= 5) { return 5; }
-    var power = Math.pow(10, Math.floor(Math.log10(value)));
-    var steps = [1, 2, 2.5, 5, 10];
-    for (var i = 0; i < steps.length; i++) {
-      if (steps[i] * power * 5 >= value) { return steps[i] * power * 5; }
-    }
-    return 10 * power * 5;
-  }
-
-  function emptyChart(container, text) {
-    container.textContent = "";
-    container.appendChild(el("p", "empty", text || "暂无数据"));
-  }
-
-  function dataTable(caption, head, rows) {
-    var details = el("details", "data-table");
-    details.appendChild(el("summary", null, "查看数据表"));
-    var table = el("table", "data");
-    table.appendChild(el("caption", "visually-hidden", caption));
-    var thead = el("thead");
-    var tr = el("tr");
-    head.forEach(function (h) { var th = el("th", null, h); th.scope = "col"; tr.appendChild(th); });
-    thead.appendChild(tr);
-    table.appendChild(thead);
-    var tbody = el("tbody");
-    rows.forEach(function (row) {
-      var r = el("tr");
-      row.forEach(function (cell, i) { r.appendChild(el(i ? "td" : "th", i ? "num" : null, cell)); });
-      tbody.appendChild(r);
-    });
-    table.appendChild(tbody);
-    details.appendChild(table);
-    return details;
-  }
-
-  function legend(series) {
-    var ul = el("ul", "legend");
-    series.forEach(function (s) {
-      var li = el("li");
-      li.appendChild(el("span", "swatch s-" + s.code));
-      li.appendChild(el("span", null, s.label));
-      ul.appendChild(li);
-    });
-    return ul;
-  }
-
   /* Disposition counts per agent: one group per agent, one bar per disposition. */
   function groupedBars(container, dispositions) {
     var agents = Object.keys(dispositions || {});
     var series = DISPOSITION_ORDER.filter(function (code) {
       return agents.some(function (a) { return (dispositions[a][code] || 0) > 0; });
     }).map(function (code) { return { code: code, label: outcomeLabel(code) }; });
-    if (!agents.length || !series.length) { emptyChart(container, "还没有记录任何通话结果。"); return; }
+    if (!agents.length || !series.length) { Charts.emptyChart(container, "还没有记录任何通话结果。"); return; }
     var max = 0;
     agents.forEach(function (a) { series.forEach(function (s) { max = Math.max(max, dispositions[a][s.code] || 0); }); });
-    var top = niceMax(max);
-    var W = chartWidth(container), H = 280, L = 40, R = 12, T = 18, B = 40;
+    var top = Charts.niceMax(max);
+    var W = Charts.chartWidth(container), H = 280, L = 40, R = 12, T = 18, B = 40;
     var plotW = W - L - R, plotH = H - T - B;
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": "svg-disp-title" });
     root.appendChild(svg("title", { id: "svg-disp-title" }, "各坐席通话结果：" + agents.map(function (a) {
@@ -310,19 +240,19 @@
     });
     container.textContent = "";
     container.appendChild(root);
-    container.appendChild(legend(series));
-    container.appendChild(dataTable("各坐席通话结果", ["坐席"].concat(series.map(function (s) { return s.label; })),
+    container.appendChild(Charts.legend(series));
+    container.appendChild(Charts.dataTable("各坐席通话结果", ["坐席"].concat(series.map(function (s) { return s.label; })),
       agents.map(function (a) { return [a].concat(series.map(function (s) { return dispositions[a][s.code] || 0; })); })));
   }
 
   /* Horizontal bars; ``centered`` draws them around the middle, like a funnel. */
   function horizontalBars(container, items, opts) {
     if (!items.length || !items.some(function (i) { return i.value > 0; })) {
-      emptyChart(container, opts.empty);
+      Charts.emptyChart(container, opts.empty);
       return;
     }
     var max = Math.max.apply(null, items.map(function (i) { return i.value; }));
-    var rowH = 34, W = chartWidth(container), labelW = 120, valueW = 40, T = 6;
+    var rowH = 34, W = Charts.chartWidth(container), labelW = 120, valueW = 40, T = 6;
     var H = T * 2 + rowH * items.length;
     var barArea = W - labelW - valueW;
     var root = svg("svg", { viewBox: "0 0 " + W + " " + H, role: "img", "aria-labelledby": opts.id + "-title" });
@@ -344,12 +274,7 @@
     });
     container.textContent = "";
     container.appendChild(root);
-    container.appendChild(dataTable(opts.title, opts.head, items.map(function (i) { return [i.label, i.value]; })));
-  }
-
-  /* Charts are drawn at the container's pixel width, so text keeps its real size. */
-  function chartWidth(container) {
-    return Math.max(300, Math.round(container.clientWidth || 560));
+    container.appendChild(Charts.dataTable(opts.title, opts.head, items.map(function (i) { return [i.label, i.value]; })));
   }
 
   function drawTotals(data) {
@@ -383,7 +308,7 @@
   /* Conversion by opening style or client segment: a table (exact numbers matter more than a picture). */
   function conversionTable(container, rows, firstHead, empty) {
     container.textContent = "";
-    if (!rows.length) { emptyChart(container, empty); return; }
+    if (!rows.length) { Charts.emptyChart(container, empty); return; }
     var table = el("table", "data conversion-table");
     var thead = el("thead");
     var tr = el("tr");
@@ -441,12 +366,8 @@
     { id: "svg-objections", title: "客户异议出现次数", head: ["异议", "次数"], cls: "s-objection", empty: "还没有记录到客户异议。" });
   }
 
-  var resizeTimer = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(function () {
-      if (lastDashboard && !byId("panel-dashboard").hidden) { drawDashboard(lastDashboard); }
-    }, 150);
+  Charts.redrawOnResize(function () {
+    if (lastDashboard && !byId("panel-dashboard").hidden) { drawDashboard(lastDashboard); }
   });
 
   /* ---------- who revealed which phone number ---------- */
@@ -493,5 +414,6 @@
   fillForm(new URLSearchParams(location.search));
   loadCalls();
   metaReady = loadMeta();
-  selectTab(location.hash === "#dashboard" ? "dashboard" : "calls");
+  var hashTab = location.hash.slice(1);
+  selectTab(tabs.some(function (tab) { return tab.getAttribute("data-tab") === hashTab; }) ? hashTab : "calls");
 })();

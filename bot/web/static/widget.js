@@ -13,97 +13,15 @@
   function outcomeLabel(code) { return LABELS.dispositions[code] || code || LABELS.unlogged; }
   function stageLabel(code) { return LABELS.stages[code] || code; }
   function intentLabel(name) { return LABELS.intents[name] || name; }
-  var REPLY_TIMEOUT_MS = 30000;
-  // The chat token lives 15 minutes: renew it (and reconnect with it) well before that.
-  var TOKEN_REFRESH_MS = 10 * 60 * 1000;
 
   var body = document.body;
-  var cfg = {
-    rasaUrl: body.getAttribute("data-rasa-url") || "",
-    token: body.getAttribute("data-chat-token") || "",
-    login: body.getAttribute("data-login") || ""
-  };
-  var SESSION_KEY = "salesbot.session." + cfg.login;
-
   var log = byId("log");
   var input = byId("input");
-  var statusEl = byId("status");
   var currentClientEl = byId("current-client");
-  var socket = null;
-  var sessionId = null;
   var historyLoadedFor = null;
-  var composing = false;
-  var waitTimer = null;
-  var typingEl = null;
   var followupTimer = null;
   var currentClient = null;
-  var turnItems = [];  // bot bubbles since the last user message (text first, card after)
-  var tokenFetchedAt = Date.now();
-  var tokenStale = false;      // the server said our token is no longer good
-  var sessionEnded = false;    // logged out (here or elsewhere) or the account was disabled
-  var refusedOnce = false;     // one retry with a fresh token after a refused handshake
-  var reconnectWanted = false; // a renewed token waits for the reply in flight
-  var reconnectTimer = null;
-  var lastSent = null;         // the last message we sent, resent if the server refused it
-  var resendText = null;
-
-
-  function storage() {
-    try { return window.sessionStorage; } catch (e) { return null; }
-  }
-
-  function storedSession() {
-    var s = storage();
-    return s ? s.getItem(SESSION_KEY) : null;
-  }
-
-  function storeSession(id) {
-    var s = storage();
-    if (!s) { return; }
-    if (id) { s.setItem(SESSION_KEY, id); } else { s.removeItem(SESSION_KEY); }
-  }
-
-  /* ---------- status and notices ---------- */
-
-  function setStatus(kind, text) {
-    statusEl.className = "status " + kind;
-    statusEl.textContent = text;
-  }
-
-  function notice(text, kind) {
-    var item = el("div", "notice " + (kind || "error"), text);
-    item.setAttribute("role", kind === "info" ? "status" : "alert");
-    appendToLog(item);
-    return item;
-  }
-
-  function appendToLog(node) {
-    var hint = byId("empty-hint");
-    if (hint) { hint.remove(); }
-    if (typingEl && typingEl.parentNode === log) {
-      log.insertBefore(node, typingEl);
-    } else {
-      log.appendChild(node);
-    }
-    log.scrollTop = log.scrollHeight;
-  }
-
-  function showTyping() {
-    hideTyping();
-    typingEl = el("div", "typing", "助手正在思考…");
-    log.appendChild(typingEl);
-    log.scrollTop = log.scrollHeight;
-    clearTimeout(waitTimer);
-    waitTimer = setTimeout(function () {
-      hideTyping();
-      notice("助手暂时没有回应，请稍后再试，或检查网络连接。");
-    }, REPLY_TIMEOUT_MS);
-  }
-
-  function hideTyping() {
-    clearTimeout(waitTimer);
-    if (typingEl) { typingEl.remove(); typingEl = null; }
-  }
+  var chat = null;  // SalesbotChat (chat.js): the socket, the token, the log's bubbles
 
   /* ---------- formatting ---------- */
 
@@ -151,63 +69,7 @@
     return values.length ? label + "：" + values.join(" ") : label;
   }
 
-  /* ---------- rendering ---------- */
-
-  function renderUser(text) {
-    turnItems = [];
-    var row = el("div", "msg user");
-    row.appendChild(el("div", "bubble", text));
-    appendToLog(row);
-  }
-
-  function buttonRow(buttons) {
-    var row = el("div", "quick-replies");
-    row.setAttribute("role", "group");
-    row.setAttribute("aria-label", "快捷回复");
-    buttons.forEach(function (b) {
-      if (!b || typeof b.payload !== "string") { return; }
-      var title = b.title || b.payload;
-      var btn = el("button", "btn chip", title);
-      btn.type = "button";
-      btn.addEventListener("click", function () { send(b.payload, title); });
-      row.appendChild(btn);
-    });
-    return row;
-  }
-
-  function renderBotText(text, buttons) {
-    var row = el("div", "msg bot");
-    var bubble = el("div", "bubble", text);
-    row.appendChild(bubble);
-    if (buttons && buttons.length) { row.appendChild(buttonRow(buttons)); }
-    row._text = text || "";
-    appendToLog(row);
-    turnItems.push(row);
-    return row;
-  }
-
-  /* A card replaces the plain-text bubble of the same reply (Rasa sends text, then the custom payload). */
-  function placeCard(card, matches) {
-    var target = null;
-    for (var i = turnItems.length - 1; i >= 0; i--) {
-      if (!turnItems[i]._card && matches(turnItems[i]._text || "")) { target = turnItems[i]; break; }
-    }
-    var row = el("div", "msg bot card-row");
-    row.appendChild(card);
-    row._card = true;
-    if (target) {
-      row._replaced = target._text;
-      var replies = target.querySelector(".quick-replies");
-      if (replies) { row.appendChild(replies); }
-      target.replaceWith(row);
-      turnItems[turnItems.indexOf(target)] = row;
-    } else {
-      appendToLog(row);
-      turnItems.push(row);
-    }
-    log.scrollTop = log.scrollHeight;
-    return row;
-  }
+  /* ---------- cards ---------- */
 
   function field(dl, label, value) {
     if (value === null || value === undefined || value === "") { return; }
@@ -241,7 +103,7 @@
       field(owner, "负责坐席", c.agent_name || c.agent);
       card.appendChild(owner);
       // Not this agent's call: the current client stays as it was.
-      placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+      chat.placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
       return;
     }
 
@@ -281,7 +143,7 @@
         btn.type = "button";
         btn.title = "让助手介绍" + p.name;
         btn.addEventListener("click", function () {
-          send("/request_product_pitch" + JSON.stringify({ product: p.name }), p.name + "怎么介绍");
+          chat.send("/request_product_pitch" + JSON.stringify({ product: p.name }), p.name + "怎么介绍");
         });
         li.appendChild(btn);
         if (p.why) { li.appendChild(el("span", "muted", " " + p.why)); }
@@ -291,7 +153,7 @@
       card.appendChild(box);
     }
     setCurrentClient(c);
-    placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+    chat.placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
   }
 
   function setCurrentClient(c) {
@@ -345,7 +207,7 @@
       notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
       card.appendChild(ul);
     }
-    placeCard(card, function (text) { return !!payload.text && text.indexOf(payload.text) !== -1; });
+    chat.placeCard(card, function (text) { return !!payload.text && text.indexOf(payload.text) !== -1; });
   }
 
   function renderFollowupBooked(payload) {
@@ -354,7 +216,7 @@
     card.appendChild(el("div", "card-title", "已预约回访：" + (payload.client || "") + " · " + friendlyTime(payload.due_at)));
     var body = el("p", "logged-text");
     card.appendChild(body);
-    var row = placeCard(card, function (text) { return !!payload.client && text.indexOf(payload.client) !== -1; });
+    var row = chat.placeCard(card, function (text) { return !!payload.client && text.indexOf(payload.client) !== -1; });
     body.textContent = row._replaced || payload.reason || "";
     scheduleFollowupRefresh(200);
   }
@@ -373,7 +235,7 @@
     });
     card.appendChild(ul);
     var first = items[0] && items[0].client;
-    placeCard(card, function (text) { return text.indexOf("回访") !== -1 && (!first || text.indexOf(first) !== -1); });
+    chat.placeCard(card, function (text) { return text.indexOf("回访") !== -1 && (!first || text.indexOf(first) !== -1); });
   }
 
   function renderCallLogged(payload) {
@@ -387,7 +249,7 @@
     next.type = "button";
     next.addEventListener("click", newCall);
     card.appendChild(next);
-    var row = placeCard(card, function (text) { return !!label && text.indexOf(label) !== -1; });
+    var row = chat.placeCard(card, function (text) { return !!label && text.indexOf(label) !== -1; });
     var replaced = row._replaced;
     body.textContent = replaced || (payload.stage ? "客户阶段：" + stageLabel(payload.stage) : "");
     if (payload.stage && currentClient) {
@@ -407,21 +269,15 @@
       case "followups": renderFollowupList(custom); break;
       case "call_logged": renderCallLogged(custom); break;
       default:
-        if (custom.text) { renderBotText(String(custom.text)); }
+        if (custom.text) { chat.renderBotText(String(custom.text)); }
     }
   }
 
   /* One bot_uttered event: {text, quick_replies|buttons} or {custom: {...}} (or a bare custom payload). */
   function onBotMessage(message) {
-    hideTyping();
-    if (reconnectWanted) {  // renew the connection once this reply is complete (2 s of quiet)
-      clearTimeout(reconnectTimer);
-      reconnectTimer = setTimeout(reconnectWithFreshToken, 2000);
-    }
-    if (!message || typeof message !== "object") { return; }
     var buttons = message.quick_replies || message.buttons || [];
-    if (message.text) { renderBotText(String(message.text), buttons); }
-    else if (buttons.length) { renderBotText("", buttons); }
+    if (message.text) { chat.renderBotText(String(message.text), buttons); }
+    else if (buttons.length) { chat.renderBotText("", buttons); }
     if (message.custom) { renderCustom(message.custom); }
     else if (message.type && !message.text) { renderCustom(message); }
     scheduleFollowupRefresh(500);
@@ -435,13 +291,12 @@
     fetch("/api/conversations/" + encodeURIComponent(id), { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
-        if (!data || !data.turns || !data.turns.length || sessionId !== id) { return; }
-        var marker = el("div", "notice info", "已恢复本次通话的记录");
-        appendToLog(marker);
+        if (!data || !data.turns || !data.turns.length || chat.sessionId() !== id) { return; }
+        chat.notice("已恢复本次通话的记录", "info");
         data.turns.forEach(function (t) {
-          if (t.speaker === "user" && t.text) { renderUser(displayText(t.text)); }
+          if (t.speaker === "user" && t.text) { chat.renderUser(displayText(t.text)); }
           else if (t.speaker === "bot") {
-            if (t.text) { renderBotText(t.text); }
+            if (t.text) { chat.renderBotText(t.text); }
             if (t.custom) { renderCustom(t.custom); }
           }
         });
@@ -449,173 +304,13 @@
       .catch(function () { /* history is a convenience only */ });
   }
 
-  /* ---------- the chat token ---------- */
-
-  function endSession() {
-    sessionEnded = true;
-    hideTyping();
-    setStatus("error", "登录已失效（可能已退出登录或账号已停用），请重新登录。");
-    var item = notice("登录已失效，消息无法发送。");
-    item.appendChild(document.createTextNode(" "));
-    var link = el("a", null, "重新登录");
-    link.href = "/";
-    item.appendChild(link);
-    if (socket) { socket.disconnect(); }
-  }
-
-  /* A fresh chat token from the web app (our session cookie); rejects if there is none. */
-  function refreshToken() {
-    return fetch("/api/chat-token", { credentials: "same-origin", cache: "no-store", headers: { Accept: "application/json" } })
-      .then(function (r) {
-        if (r.status === 401) { endSession(); throw new Error("session ended"); }
-        if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.json();
-      })
-      .then(function (data) {
-        if (!data || !data.token) { throw new Error("no token"); }
-        cfg.token = data.token;
-        tokenFetchedAt = Date.now();
-        tokenStale = false;
-        return data.token;
-      });
-  }
-
-  /* socket.io asks for credentials on every (re)connect: a fresh token if ours is old or refused. */
-  function socketAuth(cb) {
-    if (!tokenStale && Date.now() - tokenFetchedAt < TOKEN_REFRESH_MS) {
-      cb({ token: cfg.token });
-      return;
-    }
-    refreshToken().then(function (token) { cb({ token: token }); }, function () { cb({ token: cfg.token }); });
-  }
-
-  /* The server checks the token of the connection on every message: reconnect with the new one. */
-  function reconnectWithFreshToken() {
-    if (!socket || sessionEnded) { return; }
-    if (typingEl) { reconnectWanted = true; return; }  // after the reply in flight
-    reconnectWanted = false;
-    socket.disconnect();
-    socket.connect();
-  }
-
-  function renewToken() {
-    if (sessionEnded) { return; }
-    refreshToken().then(reconnectWithFreshToken, function (err) {
-      if (window.console) { window.console.warn("chat token renewal failed", err && err.message); }
-    });
-  }
-
-  /* ---------- socket.io ---------- */
-
-  function connect() {
-    if (typeof window.io !== "function") {
-      setStatus("error", "无法加载聊天组件（socket.io），请刷新页面或联系管理员。");
-      return;
-    }
-    if (!cfg.rasaUrl || !cfg.token) {
-      setStatus("error", "缺少对话服务器地址或登录凭证，请重新登录。");
-      return;
-    }
-    socket = window.io(cfg.rasaUrl, {
-      path: "/socket.io",
-      // HTTP long-polling only: the WebSocket transport of python-engineio under Rasa's
-      // Sanic 21.12 fails its handshake ("Invalid frame header"), and a failed upgrade
-      // attempt leaves the connection stuck. Polling is plenty for a chat.
-      transports: ["polling"],
-      upgrade: false,
-      auth: socketAuth,
-      reconnectionDelayMax: 10000
-    });
-    socket.on("connect", function () {
-      refusedOnce = false;
-      setStatus("pending", "已连接，正在打开会话…");
-      socket.emit("session_request", { session_id: sessionId || storedSession() || null });
-    });
-    socket.on("session_confirm", function (data) {
-      var id = typeof data === "string" ? data : (data && data.session_id);
-      if (!id) { return; }
-      var restored = storedSession() === id;
-      sessionId = id;
-      storeSession(id);
-      setStatus("ok", "已连接");
-      if (restored && !log.querySelector(".msg")) { loadHistory(id); }
-      if (resendText) {
-        // Refused only because the token had expired: send it again on the new connection.
-        socket.emit("user_uttered", { message: resendText, session_id: sessionId });
-        resendText = null;
-        showTyping();
-      }
-    });
-    socket.on("auth_error", function () {
-      // Our token expired or was revoked; the server disconnects us next, and the reconnect
-      // fetches a fresh token (or finds out that the login itself has ended).
-      var waiting = !!typingEl;
-      hideTyping();
-      tokenStale = true;
-      resendText = waiting && lastSent ? lastSent : null;
-      setStatus("pending", "登录凭证已过期，正在更新…");
-    });
-    socket.on("session_error", function (data) {
-      var text = (data && data.error) || "会话无法打开。";
-      storeSession(null);
-      sessionId = null;
-      notice(text + " 已为您开始新的会话。");
-      socket.emit("session_request", { session_id: null });
-    });
-    socket.on("connect_error", function (err) {
-      if (sessionEnded) { return; }
-      if (socket.active) {
-        setStatus("error", "无法连接到对话服务器，正在重试…");
-      } else if (!refusedOnce) {
-        // Refused: perhaps only our token is too old. Try once more with a fresh one.
-        refusedOnce = true;
-        tokenStale = true;
-        setStatus("pending", "正在更新登录凭证…");
-        socket.connect();
-      } else {
-        // The server refused the handshake: our token is missing, forged or expired.
-        setStatus("error", "对话服务器拒绝连接：登录凭证无效或已过期，请刷新页面或重新登录。");
-      }
-      if (window.console) { window.console.warn("socket.io connect_error", err && err.message); }
-    });
-    socket.on("disconnect", function (reason) {
-      hideTyping();
-      if (reason === "io client disconnect" || sessionEnded) { return; }
-      setStatus("error", "与对话服务器的连接已断开，正在重新连接…");
-      if (reason === "io server disconnect") { socket.connect(); }
-    });
-    socket.on("bot_uttered", onBotMessage);
-  }
-
-  function send(text, shown) {
-    text = (text || "").trim();
-    if (!text) { return false; }
-    if (!socket || !socket.connected || !sessionId) {
-      notice("还没有连接到对话服务器，消息未发送。请稍候重试。");
-      return false;
-    }
-    renderUser(shown || displayText(text));
-    lastSent = text;
-    socket.emit("user_uttered", { message: text, session_id: sessionId });
-    showTyping();
-    return true;
-  }
-
   function newCall() {
-    storeSession(null);
-    sessionId = null;
     historyLoadedFor = null;
-    turnItems = [];
-    hideTyping();
-    log.textContent = "";
+    chat.newSession();
     currentClient = null;
     currentClientEl.textContent = "";
     currentClientEl.appendChild(el("span", "muted", "当前客户：未选择"));
-    notice("新通话已开始。先查客户，例如“查一下张三”。", "info");
-    if (socket && socket.connected) {
-      setStatus("pending", "正在打开新会话…");
-      socket.emit("session_request", { session_id: null });
-    }
+    chat.notice("新通话已开始。先查客户，例如“查一下张三”。", "info");
     input.focus();
   }
 
@@ -629,13 +324,7 @@
   function loadFollowups() {
     var list = byId("followups");
     var errorEl = byId("followups-error");
-    fetch("/api/followups?due=today", { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (data) {
-          if (!r.ok) { throw new Error((data && data.error) || ("服务器返回 " + r.status)); }
-          return data;
-        });
-      })
+    window.SalesbotDom.getJSON("/api/followups?due=today")
       .then(function (items) {
         errorEl.hidden = true;
         list.textContent = "";
@@ -658,7 +347,7 @@
             (f.overdue ? "，已逾期" : "") + (f.reason ? "，" + f.reason : ""));
           btn.addEventListener("click", function () {
             // By id: unambiguous, and no phone number travels in the message.
-            send("/lookup_client" + JSON.stringify({ client_id: String(f.client_id) }), "查一下" + f.client);
+            chat.send("/lookup_client" + JSON.stringify({ client_id: String(f.client_id) }), "查一下" + f.client);
           });
           li.appendChild(btn);
           list.appendChild(li);
@@ -672,31 +361,6 @@
 
   /* ---------- wiring ---------- */
 
-  function submitComposer() {
-    if (send(input.value)) {
-      input.value = "";
-    }
-    input.focus();
-  }
-
-  byId("composer").addEventListener("submit", function (e) {
-    e.preventDefault();
-    submitComposer();
-  });
-
-  // Chinese input methods: Enter while composing picks a candidate, it must not send.
-  input.addEventListener("compositionstart", function () { composing = true; });
-  input.addEventListener("compositionend", function () {
-    // Some browsers fire keydown(Enter) right after compositionend: let that one pass too.
-    setTimeout(function () { composing = false; }, 0);
-  });
-  input.addEventListener("keydown", function (e) {
-    if (e.key !== "Enter" || e.shiftKey || e.altKey) { return; }
-    if (e.isComposing || composing || e.keyCode === 229) { return; }
-    e.preventDefault();
-    submitComposer();
-  });
-
   /* The outcome bar and the shortcuts: buttons drawn from the served labels. */
   function labelButton(container, className, text, onClick) {
     var btn = el("button", className, text);
@@ -708,14 +372,14 @@
 
   LABELS.outcome_bar.forEach(function (code) {
     var btn = labelButton(byId("outcome-bar"), "btn outcome o-" + code, outcomeLabel(code), function () {
-      send("/log_outcome" + JSON.stringify({ outcome: code }), displayText("/log_outcome" + JSON.stringify({ outcome: code })));
+      chat.send("/log_outcome" + JSON.stringify({ outcome: code }), displayText("/log_outcome" + JSON.stringify({ outcome: code })));
     });
     btn.setAttribute("data-outcome", code);
   });
 
   LABELS.shortcuts.forEach(function (shortcut) {
     labelButton(byId("shortcuts"), "btn chip", LABELS.buttons[shortcut.button] || shortcut.say, function () {
-      send(shortcut.say);
+      chat.send(shortcut.say);
     });
   });
 
@@ -735,26 +399,33 @@
     e.preventDefault();
     var value = timeInput.value;  // "2026-11-24T15:00"
     if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}/.test(value)) {
-      notice("请选择回访的日期和时间。");
+      chat.notice("请选择回访的日期和时间。");
       timeInput.focus();
       return;
     }
     if (parseLocal(value) < new Date()) {
-      notice("回访时间已经过去了，请选一个以后的时间。");
+      chat.notice("回访时间已经过去了，请选一个以后的时间。");
       timeInput.focus();
       return;
     }
     var when = value.slice(0, 10) + " " + value.slice(11, 16);
-    send("/schedule_callback" + JSON.stringify({ time: when }), intentLabel("schedule_callback") + "：" + friendlyTime(when));
+    chat.send("/schedule_callback" + JSON.stringify({ time: when }), intentLabel("schedule_callback") + "：" + friendlyTime(when));
   });
 
   byId("new-call").addEventListener("click", newCall);
   byId("refresh-followups").addEventListener("click", loadFollowups);
 
-  sessionId = null;
-  connect();
+  chat = window.SalesbotChat.create({
+    log: log, input: input, form: byId("composer"), status: byId("status"),
+    storageKey: "salesbot.session." + (body.getAttribute("data-login") || ""),
+    emptyHint: "empty-hint",
+    displayText: displayText,
+    onBotMessage: onBotMessage,
+    onSessionConfirmed: function (id, restored) {
+      if (restored && !log.querySelector(".msg")) { loadHistory(id); }
+    }
+  });
   loadFollowups();
   setInterval(loadFollowups, 60000);
-  setInterval(renewToken, TOKEN_REFRESH_MS);
   input.focus();
 })();
