@@ -394,3 +394,53 @@ def test_keyboard_only_chinese_ime_and_the_callback_picker(context, servers):
         expect(page.locator("#followups")).to_contain_text("朱丽")
     shot(page, "07-keyboard-callback.png")
     assert problems == []
+
+
+def test_a_trainee_rehearses_in_the_widget_and_the_supervisor_coaches(context, browser, servers):
+    """Issue 10: a trainee picks a scenario, role-plays it to the end, reads the score card and
+    their history; the supervisor sees the rehearsal with its rubric and writes a comment, which
+    the trainee then reads."""
+    from bot.rehearsal.scenarios import scenario
+    from tests.test_rehearsal_roleplay import GOOD
+
+    s = scenario("busy_official_callback")
+    page, problems = open_widget(context, "trainee01")
+    # Trainees get the rehearsal screen, never the live widget over real clients.
+    expect(page.locator("#picker")).to_be_visible()
+    expect(page.locator("#outcome-bar")).to_have_count(0)
+    page.get_by_role("button", name=f"开始练习：{s.title}").click()
+    expect(page.locator(".brief-card")).to_contain_text(s.persona.title)
+    for number, line in enumerate(GOOD[s.id], 1):
+        page.locator("#input").fill(line)
+        page.locator("#input").press("Enter")
+        expect(page.locator(".customer-line")).to_have_count(number)
+    expect(page.locator(".customer-line").first).to_contain_text(s.opening_reaction)
+    total = page.locator(".score-card .score-total")
+    expect(total).to_contain_text("总分")
+    score = int(re.search(r"\d+", total.inner_text()).group())
+    assert score >= 80
+    expect(page.locator("#history .history-item").first).to_contain_text(s.title)
+    shot(page, "rehearsal-trainee.png")
+
+    supervisor = context.browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN",
+                                             base_url=servers["web"])
+    supervisor.set_default_timeout(REPLY_TIMEOUT_MS)
+    review = supervisor.new_page()
+    review_problems = watch(review)
+    login(review, "super01")
+    review.get_by_role("tab", name="陪练").click()
+    row = review.locator("#rehearsals-body tr", has_text="吴昊").filter(has_text=s.title).first
+    expect(row).to_contain_text(str(score))
+    row.get_by_role("link").first.click()
+    expect(review.locator("#rehearsal-turns")).to_contain_text(s.opening_reaction)
+    expect(review.locator("#rehearsal-card")).to_contain_text("30秒开场白")
+    comment = "开场很完整，回电时间也给得具体。下次试试在约回电时顺带确认客户方便的联系方式。"
+    review.locator("#comment-body").fill(comment)
+    review.get_by_role("button", name="保存点评").click()
+    expect(review.locator("[data-comments-list]")).to_contain_text(comment)
+    shot(review, "rehearsal-review.png", full_page=True)
+    supervisor.close()
+
+    page.reload()
+    expect(page.locator("#comments-mine")).to_contain_text(comment)
+    assert not problems and not review_problems, problems + review_problems

@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from bot.rehearsal.scenarios import scenario
-from tests.test_e2e import _query, say
+from tests.conftest import ARTIFACTS
+from tests.test_e2e import _query
+from tests.test_e2e import say as send
 from tests.test_rehearsal_roleplay import GOOD, PUSHY
 
 pytestmark = pytest.mark.e2e
@@ -18,6 +20,20 @@ CRM_TABLES = ("calls", "followups", "clients", "holdings", "phone_reveals")
 
 def crm_counts(servers) -> dict[str, int]:
     return {t: _query(servers["crm"], f"select count(*) from {t}")[0][0] for t in CRM_TABLES}  # noqa: S608
+
+
+TRANSCRIPTS: dict[str, list[str]] = {}
+
+
+def say(servers, sender: str, text: str, login: str) -> list[dict]:
+    """Send a line and keep the exchange, written to test-artifacts/rehearsal-<sender>.md for review."""
+    replies = send(servers, sender, text, login=login)
+    lines = TRANSCRIPTS.setdefault(sender, [])
+    lines.append(f"**{login}**: {text}")
+    lines += [f"> {r['text']}".replace("\n", "\n> ") for r in replies if r.get("text")]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"rehearsal-{sender}.md").write_text("\n\n".join(lines) + "\n", encoding="utf-8")
+    return replies
 
 
 def customs(replies: list[dict], kind: str) -> list[dict]:

@@ -730,7 +730,7 @@ def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, produ
             continue
         text = _norm(turn)
         found = {
-            "identity": _identity(text, ctx) or ctx.bank in text,
+            "identity": _identity(text, ctx),  # 我是/我叫 + a name or role; the bank's name alone is not
             # "我一个小时后再打给您" books a callback; it does not say why the agent calls.
             "purpose": bool(PURPOSE_RE.search(text)) and not TIME_RE.search(text),
             "benefit": _is_benefit(text, ctx),
