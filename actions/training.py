@@ -98,8 +98,15 @@ class ActionStartTraining(TrainingAction):
         return "action_start_training"
 
     def handle(self, dispatcher, tracker):
-        if _identity(tracker) is None:
+        identity = _identity(tracker)
+        if identity is None:
             dispatcher.utter_message(text=_message("not_signed_in"))
+            return []
+        typed = not (tracker.latest_message.get("text") or "").startswith("/")
+        if typed and identity.role != "trainee" and not tracker.get_slot(SLOT):
+            # An agent's chat is a live call: a misheard "练一下" must not turn the assistant into a
+            # customer mid-call. Rehearsals for agents run on their own screen (the picker's payload).
+            dispatcher.utter_message(text=_message("rehearsal_own_screen"))
             return []
         running, events = _current(dispatcher, tracker)
         if running is not None and running.trainee_spoke:
@@ -110,8 +117,7 @@ class ActionStartTraining(TrainingAction):
             dispatcher.utter_message(text=_message("rehearsal_abandoned", title=running.scenario.title, total=total))
         try:
             choice = choose(tracker.latest_message.get("text") or "", scenario_id=_entity(tracker, "scenario"),
-                            product=_entity(tracker, "product"), client_name=_entity(tracker, "client_name"),
-                            last=tracker.get_slot(LAST_SLOT))
+                            product=_entity(tracker, "product"), last=tracker.get_slot(LAST_SLOT))
         except KeyError:
             choice = choose("", last=tracker.get_slot(LAST_SLOT))
         started = runner.begin(choice, clock.now())

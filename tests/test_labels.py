@@ -215,3 +215,14 @@ def _nlu_product_names() -> set[str]:
 @pytest.mark.parametrize("name", sorted(_catalogue()[0]))
 def test_every_catalogue_product_appears_in_the_nlu_data(name):
     assert name in _nlu_product_names()
+
+
+def test_every_rehearsal_code_has_exactly_one_label():
+    from bot.rehearsal.roleplay import ABANDONED, MOODS, OUTCOMES
+    from bot.rehearsal.scenarios import DIFFICULTIES
+    from bot.rehearsal.scoring import LINE_FUNCTIONS
+
+    assert list(labels.rehearsal("rehearsal_outcomes")) == [*OUTCOMES, ABANDONED]
+    assert list(labels.rehearsal("moods")) == list(MOODS)
+    assert list(labels.rehearsal("difficulties")) == list(DIFFICULTIES)
+    assert list(labels.rehearsal("line_functions")) == list(LINE_FUNCTIONS)

@@ -161,6 +161,12 @@ def test_others_get_only_their_own_averages(db):
     assert records.average_by_trainee(db, None) == {}
 
 
+def test_filing_the_same_rehearsal_again_keeps_one_record(db):
+    first = save(db, TRAINEE, "t-1", when=DAY)
+    again = save(db, TRAINEE, "t-1", when=DAY)
+    assert again.id == first.id and len(records.rehearsals_for(db, TRAINEE)) == 1
+
+
 def test_a_rehearsal_is_read_by_its_trainee_and_supervisors_only(db):
     row = save(db, TRAINEE, "t-1")
     assert records.rehearsal_for(db, TRAINEE, row.id) is row

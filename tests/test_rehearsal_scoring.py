@@ -74,7 +74,8 @@ PUSHY = [
 
 
 def card(turns: list[Turn], wealth: bool = True) -> ScoreCard:
-    return score(turns, bank=BANK, product_name=PRODUCT, product_is_wealth=wealth, selling_points=POINTS)
+    return score(turns, bank=BANK, product_name=PRODUCT, product_is_wealth=wealth, selling_points=POINTS,
+                 risk_level="R2" if wealth else None)
 
 
 def items(result: ScoreCard) -> dict[str, scoring.ItemScore]:
@@ -268,3 +269,16 @@ def test_each_trainee_line_is_classified_by_what_it_does(line, expected):
     functions = line_functions(turns, bank="星海银行", product_name="大额存单", product_is_wealth=False,
                                selling_points=("利率高于普通定期",))
     assert functions == [(), expected]
+
+
+def test_a_wrong_risk_level_loses_the_compliance_points_and_the_model_states_the_right_one():
+    line = ("唐处长您好，我是星海银行的客户经理李明，稳享理财的好处是业绩比较基准年化百分之三点二，您听着怎么样？"
+            "风险等级R5，理财非存款、产品有风险、投资须谨慎。")
+    turns = [Turn(TRAINEE, line)]
+    facts = dict(bank="星海银行", product_name="稳享理财", product_is_wealth=True,
+                 selling_points=("业绩比较基准年化百分之三点二，高于同期存款",))
+    wrong = next(i for i in score(turns, risk_level="R2", **facts).items if i.key == "compliance")
+    assert wrong.points == 16 and "R2" in wrong.feedback and "R5" in wrong.feedback
+    assert "R2" in wrong.model_line and "R5" not in wrong.model_line
+    right = score([Turn(TRAINEE, line.replace("R5", "R2"))], risk_level="R2", **facts)
+    assert next(i for i in right.items if i.key == "compliance").points == 20

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from actions.training import ActionRehearsalTurn, ActionStartTraining, ActionStopTraining
 from bot.db import sessions
+from bot.labels import intent_titles
 from bot.models import Call, Client, FollowUp, Holding, PhoneReveal, Rehearsal
 from bot.rasa_ext.rehearsal_policy import RehearsalPolicy
 from bot.rehearsal.scenarios import scenario
@@ -154,7 +155,7 @@ async def test_picking_another_scenario_midway_keeps_the_first_as_abandoned(crm_
     ("模拟一个在开会的客户", {}, "busy_official_callback"),  # an objection named in words
     ("来个难缠的客户考考我", {}, "cfo_group_accounts"),  # a difficulty
     ("练一下推白金信用卡", {"product": "白金信用卡"}, "card_lover_platinum"),  # a product
-    ("练一下像孙丽这样的客户", {"client_name": "孙丽"}, "retiree_do_not_call"),  # a demo client's profile
+    ("练一下宋淑芬这个客户", {}, "retiree_do_not_call"),  # a persona by its (fictional) name
     ("来一個嫌貴的客戶", {}, "card_lover_platinum"),  # Traditional Chinese
 ])
 async def test_start_training_in_the_trainees_own_words(crm_url, text, entities, expected):
@@ -171,6 +172,33 @@ async def test_a_wish_no_scenario_meets_is_said_and_the_closest_is_started(crm_u
     assert conversation.slots["rehearsal"]
 
 
+async def test_a_real_client_never_picks_the_persona_modelled_on_them(crm_url):
+    """A trainee learns nothing about a real client from the persona that comes back."""
+    chosen = set()
+    for name in ("孙丽", "王华", "张三"):
+        conversation = Conversation(login="trainee01")
+        messages = await conversation.run(ActionStartTraining(), f"练一下像{name}这样的客户", "start_training",
+                                          client_name=name)
+        chosen.add(messages[-1]["custom"]["scenario"]["id"])
+        assert name not in messages[-1]["text"]
+    assert len(chosen) == 1  # the same default scenario, whoever is named
+
+
+async def test_unmet_wishes_are_said_in_chinese(crm_url):
+    conversation = Conversation(login="trainee01")
+    messages = await conversation.run(ActionStartTraining(), "来个简单的要求勿扰的客户", "start_training")
+    text = messages[-1]["text"]
+    title = intent_titles()["objection_do_not_call"]
+    assert f"没有客户会说“{title}”的练习场景" in text  # easy scenarios exist; none with 勿扰
+    assert "objection_" not in text and "easy" not in text
+
+
+async def test_an_agent_typing_practice_mid_call_stays_in_live_mode(crm_url):
+    conversation = Conversation(login="agent01")
+    messages = await conversation.run(ActionStartTraining(), "我想练一下开场白", "start_training")
+    assert "陪练页面" in messages[0]["text"] and not conversation.slots.get("rehearsal")
+
+
 async def test_again_repeats_the_last_scenario(crm_url):
     conversation = Conversation(login="trainee01")
     await rehearse(conversation, "official_wealth_risk", ["唐处长您好"])
@@ -185,8 +213,15 @@ async def test_an_unknown_user_cannot_rehearse(crm_url):
     assert "登录" in messages[0]["text"] and "rehearsal" not in conversation.slots
 
 
-async def test_a_damaged_rehearsal_state_ends_with_a_message_not_a_crash(crm_url):
-    conversation = Conversation(login="trainee01", slots={"rehearsal": {"scenario_id": "nope", "turns": "x"}})
+@pytest.mark.parametrize("damaged", [
+    {"scenario_id": "nope", "turns": "x"},
+    {"scenario_id": "cfo_group_accounts", "turns": [], "move_index": 99, "patience": 2, "mood": "calm",
+     "status": "in_call", "outcome": None, "started_at": "2026-11-26T10:00:00"},
+    {"scenario_id": "cfo_group_accounts", "turns": [], "move_index": 0, "patience": 2, "mood": "calm",
+     "status": "ended", "outcome": "hung_up", "started_at": "2026-11-26T10:00:00"},
+])
+async def test_a_damaged_rehearsal_state_ends_with_a_message_not_a_crash(crm_url, damaged):
+    conversation = Conversation(login="trainee01", slots={"rehearsal": damaged})
     messages = await conversation.run(ActionRehearsalTurn(), "您好", "greet")
     assert "重新开始" in messages[0]["text"] and conversation.slots["rehearsal"] is None
 
@@ -234,6 +269,11 @@ def predicted(policy: RehearsalPolicy, domain: Domain, t: DialogueStateTracker) 
 def test_every_rehearsal_message_is_a_line_to_the_customer(policy, domain, text, intent):
     confidence = 0.5 if intent == "stop_training" else 0.99
     assert predicted(policy, domain, tracker(domain, text, intent, confidence)) == "action_rehearsal_turn"
+
+
+def test_a_less_sure_stop_counts_when_it_names_the_rehearsal(policy, domain):
+    assert predicted(policy, domain, tracker(domain, "结束练习吧", "stop_training", 0.5)) == "action_stop_training"
+    assert predicted(policy, domain, tracker(domain, "那先这样吧", "stop_training", 0.5)) == "action_rehearsal_turn"
 
 
 def test_stop_and_the_picker_leave_the_role_play(policy, domain):

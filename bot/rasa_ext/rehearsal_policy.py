@@ -27,7 +27,8 @@ from rasa.shared.core.domain import Domain
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
-SLOT = "rehearsal"
+from bot.rehearsal.runner import SLOT
+
 START, TURN, STOP = "action_start_training", "action_rehearsal_turn", "action_stop_training"
 OWN_ACTIONS = (START, TURN, STOP)
 
@@ -39,7 +40,11 @@ class RehearsalPolicy(Policy):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         # Above the RulePolicy (6): a rule for the same turn must not win a tie.
-        return {"priority": 7, "stop_confidence": 0.6}
+        # A clear stop_training ends the rehearsal; a less sure one only if it names the rehearsal
+        # ("结束练习" typed fast), so a trainee's goodbye to the customer never ends it by chance.
+        return {"priority": 7, "stop_confidence": 0.6,
+                "stop_words": ["练", "陪练", "演练", "模拟", "打分", "评分", "成绩", "分数", "得分",
+                               "score", "practi", "train", "rehears", "roleplay"]}
 
     def train(self, training_trackers: list[TrackerWithCachedStates], domain: Domain,
               **kwargs: Any) -> Resource:
@@ -67,9 +72,20 @@ class RehearsalPolicy(Policy):
         intent = message.intent or {}
         text = (message.text or "").strip()
         payload = text.startswith("/")
-        if intent.get("name") == "stop_training" and (
-                payload or float(intent.get("confidence") or 0.0) >= float(self.config["stop_confidence"])):
+        if self._asks_to_stop(message, text, payload):
             return STOP
         if intent.get("name") == "start_training" and payload:
             return START
         return TURN
+
+    def _asks_to_stop(self, message: Any, text: str, payload: bool) -> bool:
+        # The best reading other than the fallback (the FallbackClassifier puts itself first).
+        ranking = [r for r in (message.parse_data.get("intent_ranking") or [message.intent or {}])
+                   if r.get("name") != "nlu_fallback"]
+        best = ranking[0] if ranking else {}
+        if best.get("name") != "stop_training":
+            return False
+        if payload or float(best.get("confidence") or 0.0) >= float(self.config["stop_confidence"]):
+            return True
+        lowered = text.lower()
+        return any(word in lowered for word in self.config["stop_words"])

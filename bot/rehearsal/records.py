@@ -6,7 +6,7 @@ Pure functions over a SQLAlchemy session (the caller owns the transaction). Who 
   practising), and only as their own: the record is filed under the caller's identity, and a
   transcript id already owned by someone else (another user's rehearsal, a live call) is refused;
 * listing rehearsals: a trainee or agent sees their own, a supervisor sees everyone's;
-* per-day averages (the progress chart of the review pages): supervisors only;
+* per-day averages (the progress charts): a supervisor gets everyone's, anyone else their own;
 * coaching comments: supervisors write them on any rehearsal or live transcript they may read
   (``bot.access.may_read_conversation``); the transcript's owner and supervisors read them.
 
@@ -94,6 +94,13 @@ def save_rehearsal(session: Session, *, user: Identity | None, scenario_id: str,
         if (owner is not None and owner != user.login) or not access.claim_conversation(
                 session, conversation_id, user):
             raise PermissionError("这段对话不是您的练习，不能保存为您的练习记录。")
+    if conversation_id is not None:
+        # The same rehearsal filed again (a retried action): the record it already has.
+        again = session.scalars(select(Rehearsal).where(
+            Rehearsal.conversation_id == conversation_id, Rehearsal.user_id == row.id,
+            Rehearsal.scenario_id == scenario_id, Rehearsal.started_at == started_at)).first()
+        if again is not None:
+            return again
     rehearsal = Rehearsal(
         user_id=row.id, scenario_id=scenario_id, conversation_id=conversation_id,
         started_at=started_at, ended_at=ended_at, outcome=outcome, total=card.total,

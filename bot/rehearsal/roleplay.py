@@ -40,6 +40,7 @@ from functools import lru_cache
 from bot.playbook import find_forbidden
 from bot.rehearsal import scoring
 from bot.rehearsal.scenarios import Move, Scenario, scenario
+from bot.rehearsal.scenarios import product as _product
 from bot.rehearsal.scoring import CUSTOMER, DNC, TRAINEE, ScoreCard, Turn
 from bot.text import normalize
 
@@ -128,10 +129,14 @@ class Session:
         not one, so a damaged slot ends the rehearsal instead of confusing the customer."""
         if not isinstance(data, dict):
             raise ValueError("not a rehearsal session")
-        scenario(str(data["scenario_id"]))
         turns = tuple(Turn(str(sp), str(text), obj) for sp, text, obj in data.get("turns") or ())
+        moves = len(scenario(str(data["scenario_id"])).moves)
+        ended = data.get("status") == "ended"
         if any(t.speaker not in scoring.SPEAKERS for t in turns) or data.get("mood") not in MOODS \
-                or data.get("status") not in STATUSES or data.get("outcome") not in (None, *OUTCOMES):
+                or data.get("status") not in STATUSES or data.get("outcome") not in (None, *OUTCOMES) \
+                or ended != (data.get("outcome") is not None) or ended \
+                or not 0 <= int(data["move_index"]) < moves:
+            # A running rehearsal is never "ended" in the slot: the action that ends it clears it.
             raise ValueError("not a rehearsal session")
         return cls(scenario_id=str(data["scenario_id"]), turns=turns, move_index=int(data["move_index"]),
                    patience=int(data["patience"]), mood=data["mood"], status=data["status"],
@@ -158,16 +163,6 @@ def _norm(text: str) -> str:
 
 def _has_cue(text: str, cues: tuple[str, ...]) -> bool:
     return any(_norm(cue) in text for cue in cues if cue)
-
-
-@lru_cache(maxsize=32)
-def _product(code: str) -> dict:
-    from bot.demo_data import read_demo_data
-
-    for product in read_demo_data()["products"]:
-        if product["code"] == code:
-            return product
-    raise KeyError(code)
 
 
 @lru_cache(maxsize=32)
@@ -298,6 +293,7 @@ def _product_facts(session: Session) -> dict:
         "product_name": product["name"],
         "product_is_wealth": product.get("category") == "wealth",
         "selling_points": tuple(product.get("advantages") or ()),
+        "risk_level": product.get("risk_level"),
     }
 
 

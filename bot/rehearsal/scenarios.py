@@ -271,6 +271,7 @@ class Requests:
     repeat: tuple[str, ...] = ()
     difficulty: dict[str, tuple[str, ...]] | None = None  # difficulty -> words
     objection: dict[str, tuple[str, ...]] | None = None  # objection intent -> words
+    wishes: dict[str, str] | None = None  # how an unmet wish is named: product/difficulty/objection
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,11 @@ def load_requests(path: Path | str = SCENARIOS_FILE) -> Requests:
     unknown = [k for k in difficulty if k not in DIFFICULTIES] + [k for k in objection if k not in intents]
     if unknown:
         raise ScenarioError(f"{path}: requests name unknown difficulties or intents: {unknown}")
-    return Requests(repeat=_lines(raw.get("repeat")), difficulty=difficulty, objection=objection)
+    wishes = {str(k): str(v) for k, v in (raw.get("wishes") or {}).items()}
+    if set(wishes) != {"product", "difficulty", "objection"}:
+        raise ScenarioError(f"{path}: requests.wishes needs product, difficulty and objection")
+    return Requests(repeat=_lines(raw.get("repeat")), difficulty=difficulty, objection=objection,
+                    wishes=wishes)
 
 
 def _words_in(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
@@ -296,17 +301,18 @@ def _words_in(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
 
 
 def choose(text: str = "", *, scenario_id: str | None = None, product: str | None = None,
-           client_name: str | None = None, last: str | None = None) -> Choice:
+           last: str | None = None) -> Choice:
     """The scenario a trainee asked for: by id (the picker's buttons), else by what they said:
-    "再练一次" repeats ``last``; a product (name or alias), a demo client the persona is modelled
-    on, a difficulty word and an objection word narrow the choice. A wish no scenario meets is
+    "再练一次" repeats ``last``; a product (name or alias), a persona's (fictional) name, a
+    difficulty word and an objection word narrow the choice. Real clients are never a filter: a
+    trainee learns nothing about them from which persona comes back. A wish no scenario meets is
     dropped (and reported in ``unmet``); among equal matches the one after ``last`` is taken, so
     asking again gives another customer. KeyError for an unknown ``scenario_id``."""
+    from bot import labels
     from bot.text import normalize
 
     if scenario_id:
         return Choice(scenario(scenario_id))
-    everything = load_scenarios()
     requests = load_requests()
     said = normalize(text or "")
     if last and any(w in said for w in requests.repeat):
@@ -314,39 +320,50 @@ def choose(text: str = "", *, scenario_id: str | None = None, product: str | Non
             return Choice(scenario(last))
         except KeyError:
             pass
-    names = _product_names()
+    wishes = requests.wishes or {}
     filters: list[tuple[str, object]] = []
     if product:
         wanted = normalize(product)
-        filters.append((f"推{product}", lambda s: wanted in names.get(s.product, ())))
-    if client_name:
-        filters.append((f"像{client_name}这样的客户", lambda s: s.modelled_on == client_name))
-    for level in _words_in(said, requests.difficulty or {}):
-        filters.append((f"难度“{level}”", lambda s, level=level: s.difficulty == level))
-        break  # the first named difficulty (file order: easy, medium, hard)
+        filters.append((wishes["product"].format(label=product),
+                        lambda s: wanted in _product_names(s.product)))
+    named = [s for s in load_scenarios() if s.persona.name in said]
+    if named:
+        filters.append(("", lambda s: s in named))
+    for level in _words_in(said, requests.difficulty or {})[:1]:  # the first named (file order: easy to hard)
+        filters.append((wishes["difficulty"].format(label=labels.rehearsal("difficulties")[level]),
+                        lambda s, level=level: s.difficulty == level))
+    titles = labels.intent_titles()
     for intent in _words_in(said, requests.objection or {}):
-        filters.append((intent, lambda s, intent=intent: intent in s.objections))
-    candidates = list(everything)
+        filters.append((wishes["objection"].format(label=titles.get(intent, intent)),
+                        lambda s, intent=intent: intent in s.objections))
+    candidates = list(load_scenarios())
     unmet: list[str] = []
     for wish, keep in filters:
         narrowed = [s for s in candidates if keep(s)]
         if narrowed:
             candidates = narrowed
-        else:
+        elif wish:
             unmet.append(wish)
     ids = [s.id for s in candidates]
     start = (ids.index(last) + 1) if last in ids else 0
     return Choice(candidates[start % len(candidates)], tuple(unmet))
 
 
-@lru_cache(maxsize=1)
-def _product_names() -> dict[str, tuple[str, ...]]:
-    """Product code -> its normalised name and aliases."""
-    from bot.demo_data import read_demo_data
+@lru_cache(maxsize=32)
+def product(code: str) -> dict[str, Any]:
+    """A scenario's product, from the shipped catalogue (scenarios sell only catalogue products)."""
+    for entry in _reference()[1].values():
+        if entry["code"] == code:
+            return entry
+    raise KeyError(code)
+
+
+def _product_names(code: str) -> tuple[str, ...]:
+    """The product's normalised name and aliases."""
     from bot.text import normalize
 
-    return {p["code"]: tuple(normalize(n) for n in [p["name"], *(p.get("aliases") or ())])
-            for p in read_demo_data()["products"]}
+    entry = product(code)
+    return tuple(normalize(n) for n in [entry["name"], *(entry.get("aliases") or ())])
 
 
 @lru_cache(maxsize=4)
@@ -365,6 +382,10 @@ def load_scenarios(path: Path | str = SCENARIOS_FILE) -> tuple[Scenario, ...]:
         raise ScenarioError(f"{path}: malformed scenario: {error}") from error
     validate(scenarios)
     return scenarios
+
+
+def scenarios_by_id() -> dict[str, Scenario]:
+    return {s.id: s for s in load_scenarios()}
 
 
 def scenario(scenario_id: str) -> Scenario:

@@ -173,6 +173,7 @@ DISCLOSURE_PARTS = (
     ("投资须谨慎", re.compile(r"投资[须需应要]谨慎|谨慎投资")),
 )
 RISK_LEVEL_RE = re.compile(r"风险等级|风险级别|R[1-5]")
+UNKNOWN_RISK_LEVEL = "产品说明书上标明的等级"
 NEGATION_RE = re.compile(r"不再|不会|再也不|停止|不用再|不打扰|不给您打")
 PITCH_RE = re.compile(
     r"介绍|推荐|办理|了解一下|考虑|购买|买|开通|收益|利率|起购|理财|再打|回电|再联系|约|错过|名额|优惠"
@@ -204,6 +205,7 @@ class _Ctx:
     wealth: bool
     selling_points: tuple[tuple[tuple[str, frozenset[str]], ...], ...]  # per point: (chunk, its bigrams)
     values: _Values
+    risk_level: str | None = None  # the product's own (R1-R5), when known
 
     def points_in(self, text: str) -> int:
         """How many of the product's selling points ``text`` mentions (paraphrases count)."""
@@ -679,9 +681,14 @@ def _score_compliance(trainee: list[tuple[int, str]], ctx: _Ctx, forbidden: list
         return _item("compliance", WEIGHTS["compliance"], "没有违规承诺；本产品不是理财产品，"
                      "不需要理财风险提示。", None)
     said = [(name, bool(pattern.search(text))) for name, pattern in DISCLOSURE_PARTS]
-    said.append(("风险等级", bool(RISK_LEVEL_RE.search(text))))
+    wrong = sorted({level for level in re.findall(r"R[1-5]", text) if ctx.risk_level and level != ctx.risk_level})
+    said.append(("风险等级", bool(RISK_LEVEL_RE.search(text)) and not wrong))
     points = 4 + 4 * sum(ok for _name, ok in said)
     missed = [name for name, ok in said if not ok]
+    if wrong:
+        model = fill_template(pb.messages.get("risk_spoken", ""), ctx.values).removeprefix("同时")
+        return _item("compliance", points, f"风险等级说错了：{ctx.values['product']}是{ctx.risk_level}，"
+                     f"不是{'、'.join(wrong)}。风险等级必须照产品说明如实说。", model)
     if not missed:
         return _item("compliance", points, f"完整宣读了风险提示“{pb.disclosure}”并说明了风险等级，没有违规承诺。", None)
     risk = pb.messages.get("risk_spoken", "")
@@ -696,15 +703,15 @@ def _norm(turn: Turn) -> str:
 
 
 def _context(trainee: list[tuple[int, str]], bank: str, product_name: str, product_is_wealth: bool,
-             selling_points: Sequence[str]) -> _Ctx:
-    spoken = "\n".join(t for _i, t in trainee)
-    risk_level = next(iter(re.findall(r"R[1-5]", spoken)), "产品说明书上标明的等级")
+             selling_points: Sequence[str], risk_level: str | None = None) -> _Ctx:
+    # The model lines state the product's own level; without one, they point to the product sheet.
     return _Ctx(
         bank=normalize(bank).upper(),
         product=normalize(product_name).upper(),
         wealth=product_is_wealth,
         selling_points=tuple(c for c in (_chunks(p) for p in selling_points) if c),
-        values=_values(bank, product_name, tuple(selling_points), risk_level),
+        values=_values(bank, product_name, tuple(selling_points), risk_level or UNKNOWN_RISK_LEVEL),
+        risk_level=risk_level,
     )
 
 
@@ -713,14 +720,14 @@ LINE_FUNCTIONS = ("identity", "purpose", "benefit", "question", "technique", "pr
 
 
 def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
-                   selling_points: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+                   selling_points: tuple[str, ...] = (), risk_level: str | None = None) -> list[tuple[str, ...]]:
     """Per turn, what the trainee's line does (customer turns: ``()``), by the rubric's own cues:
     says who is calling (identity), why (purpose), a benefit, asks a question, answers the
     objection just raised with its playbook technique (technique), or makes a forbidden or
     reckless promise (promise). This is how a rehearsal reads every message: as a line said to
     the customer, never as a request to the assistant."""
     trainee = [(i + 1, _norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
-    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points)
+    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points, risk_level)
     result: list[tuple[str, ...]] = []
     pending: str | None = None  # the objection the customer raised last, not yet answered
     for turn in turns:
@@ -744,13 +751,13 @@ def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, produ
 
 
 def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
-          selling_points: tuple[str, ...] = ()) -> ScoreCard:
+          selling_points: tuple[str, ...] = (), risk_level: str | None = None) -> ScoreCard:
     """The score card of a rehearsal transcript (deterministic: same transcript, same card)."""
     for turn in turns:
         if turn.speaker not in SPEAKERS:
             raise ValueError(f"unknown speaker {turn.speaker!r}: expected one of {SPEAKERS}")
     trainee = [(i + 1, _norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
-    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points)
+    ctx = _context(trainee, bank, product_name, product_is_wealth, selling_points, risk_level)
     forbidden = list(dict.fromkeys(p for _i, t in trainee for p in find_forbidden(t)))
     if not trainee:
         items = tuple(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -21,7 +22,7 @@ from bot import labels
 from bot.auth import Identity
 from bot.models import Call, CoachingComment, ConversationOwner, Rehearsal, User
 from bot.rehearsal import records
-from bot.rehearsal.scenarios import Scenario, load_scenarios
+from bot.rehearsal.scenarios import Scenario, load_scenarios, scenarios_by_id
 from bot.web.api import csrf_ok_for, error_json, in_session, opening_titles, product_names
 from bot.web.session import require_identity
 
@@ -89,7 +90,7 @@ def rehearsal_json(r: Rehearsal, scenarios: dict[str, Scenario], comments: int =
 
 def rehearsal_list(session: Session, identity: Identity) -> list[dict[str, Any]]:
     rows = records.rehearsals_for(session, identity)
-    scenarios = {s.id: s for s in load_scenarios()}
+    scenarios = scenarios_by_id()
     counts = _comment_counts(session, {r.conversation_id for r in rows})
     return [rehearsal_json(r, scenarios, counts.get(r.conversation_id, 0)) for r in rows]
 
@@ -103,7 +104,7 @@ def rehearsal_detail(session: Session, identity: Identity, rehearsal_id: int) ->
     """One rehearsal with its score card items, transcript and coaching comments, for its
     trainee or a supervisor (LookupError / PermissionError otherwise)."""
     r = records.rehearsal_for(session, identity, rehearsal_id)
-    scenarios = {s.id: s for s in load_scenarios()}
+    scenarios = scenarios_by_id()
     comments = records.comments_for(session, identity, r.conversation_id) if r.conversation_id else []
     s = scenarios.get(r.scenario_id)
     return {
@@ -142,7 +143,7 @@ def my_comments(session: Session, identity: Identity, limit: int = 100) -> list[
         .where(CoachingComment.conversation_id.in_(owned) | CoachingComment.conversation_id.in_(called))
         .order_by(CoachingComment.created_at.desc(), CoachingComment.id.desc()).limit(limit)).unique())
     ids = {c.conversation_id for c in comments}
-    scenarios = {s.id: s for s in load_scenarios()}
+    scenarios = scenarios_by_id()
     rehearsals = {r.conversation_id: r for r in session.scalars(
         select(Rehearsal).where(Rehearsal.conversation_id.in_(ids)).order_by(Rehearsal.id.desc())).unique()}
     clients = {c.conversation_id: c.client.name for c in session.scalars(
@@ -157,7 +158,7 @@ def my_comments(session: Session, identity: Identity, limit: int = 100) -> list[
                          url=f"/review/rehearsals/{r.id}")
         else:
             entry.update(kind="call", rehearsal_id=None, about=clients.get(c.conversation_id),
-                         url=f"/review/conversations/{c.conversation_id}")
+                         url=f"/review/conversations/{quote(c.conversation_id, safe='')}")
         entries.append(entry)
     return entries
 

@@ -59,9 +59,9 @@
     tags.appendChild(el("span", "tool-label", "会提的异议"));
     (s.objections || []).forEach(function (o) { tags.appendChild(el("span", "tag", o.title || intentLabel(o.intent))); });
     card.appendChild(tags);
-    var start = el("button", "btn primary", "开始练习");
+    var start = el("button", "btn primary", LABELS.rehearsal_buttons.start);
     start.type = "button";
-    start.setAttribute("aria-label", "开始练习：" + s.title);
+    start.setAttribute("aria-label", LABELS.rehearsal_buttons.start + "：" + s.title);
     start.addEventListener("click", function () { begin(s); });
     card.appendChild(start);
     return card;
