@@ -83,13 +83,18 @@ def acks(objection: str) -> tuple[str, ...]:
     return ACKNOWLEDGEMENTS.get(objection, DEFAULT_ACKNOWLEDGEMENTS)
 
 
-def expected_replies(s: Scenario, step: int) -> set[str]:
-    """What the customer may say after the trainee's line ``step`` when every objection is handled."""
+def expected_replies(s: Scenario, step: int, time: str = "晚点") -> set[str]:
+    """What the customer may say after the trainee's line ``step`` when every objection is handled
+    (an agreeing customer repeats ``time``, the callback time the trainee proposed)."""
     if step == 0:
         return {s.opening_reaction}
     if step < len(s.moves):
         return {ack + says for ack in acks(s.moves[step - 1].objection) for says in s.moves[step].says}
-    return set(s.agree_lines)
+    return {line.replace("{time}", time) for line in s.agree_lines}
+
+
+# The callback time each good script proposes last (what the agreeing customer repeats).
+GOOD_TIMES = {"busy_official_callback": "下午三点"}
 
 
 def test_the_good_scripts_cover_easy_medium_and_do_not_call():
@@ -105,7 +110,7 @@ def test_good_trainee_reaches_the_success_outcome_in_character(scenario_id, seed
     s = scenario(scenario_id)
     session, replies, sessions = play(scenario_id, GOOD[scenario_id], seed)
     for step, answer in enumerate(replies):
-        assert answer in expected_replies(s, step), (step, answer)
+        assert answer in expected_replies(s, step, GOOD_TIMES.get(scenario_id, "晚点")), (step, answer)
         after = sessions[step + 1]
         assert after.turns[-1] == Turn(CUSTOMER, answer, after.turns[-1].objection)
         if step < len(s.moves):
@@ -220,6 +225,18 @@ def test_settling_an_objection_restores_patience():
     assert sessions[3].patience == s.patience and sessions[3].move_index == 1
 
 
+@pytest.mark.parametrize(("said", "repeated"), [
+    ("好的，介绍在手机银行上就能看到，我明天下午三点再打给您，您看可以吗？", "明天下午三点"),
+    ("好的，官网上有介绍，那我一个小时后再给您打过来，行吗？", "一个小时后"),
+    ("好的，官网上能看到介绍，我周五上午10:30再打给您，可以吗？", "周五上午10:30"),
+])
+def test_an_agreeing_customer_repeats_the_time_the_trainee_proposed(said, repeated):
+    s = scenario("busy_official_callback")
+    session, replies, _sessions = play(s.id, [GOOD[s.id][0], GOOD[s.id][1], said])
+    assert session.outcome == "callback_agreed"
+    assert repeated in replies[-1] and "{time}" not in replies[-1]
+
+
 def test_traditional_chinese_input_is_understood():
     s = scenario("busy_official_callback")
     traditional = [
@@ -230,7 +247,7 @@ def test_traditional_chinese_input_is_understood():
     session, replies, _sessions = play(s.id, traditional)
     assert session.outcome == "callback_agreed"
     for step, answer in enumerate(replies):
-        assert answer in expected_replies(s, step)
+        assert answer in expected_replies(s, step, "下午三点")
     assert session.turns[0].text == traditional[0]  # the transcript keeps what the trainee said
     assert finish(session, bank=BANK).total >= 80
     # A forbidden promise in Traditional characters is caught as well.

@@ -70,6 +70,9 @@ ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {
     "objection_think_it_over": ("嗯，行。", "好吧。"),
 }
 DEFAULT_ACKNOWLEDGEMENTS = ("嗯，好吧。", "哦，这样啊。")
+# An agree line may repeat the callback time the trainee proposed ({time} in scenarios.yml).
+TIME_SLOT = "{time}"
+DEFAULT_TIME = "晚点"
 # What a cooler customer says to a forbidden promise ({phrase}: the first one the trainee said).
 FORBIDDEN_REACTIONS = (
     "“{phrase}”？银行哪有敢这么说的，你这话我可不信。",
@@ -208,12 +211,31 @@ def _hang_up(session: Session, turns: tuple[Turn, ...], s: Scenario, rng: random
     return new, line
 
 
+def _time_phrase(text: str) -> str | None:
+    """The first time the line names ("明天下午三点", "一个小时后"), adjacent pieces joined."""
+    spans: list[list[int]] = []
+    for match in scoring.TIME_RE.finditer(text):
+        if spans and match.start() - spans[-1][1] <= 1:
+            spans[-1][1] = match.end()
+        else:
+            spans.append([match.start(), match.end()])
+    return text[spans[0][0]:spans[0][1]] if spans else None
+
+
+def _agreed_time(turns: tuple[Turn, ...]) -> str:
+    """What an agreeing customer repeats: the time the trainee proposed last, else "晚点"."""
+    for turn in reversed(turns):
+        if turn.speaker == TRAINEE and (phrase := _time_phrase(normalize(turn.text or ""))):
+            return phrase
+    return DEFAULT_TIME
+
+
 def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
             rng: random.Random) -> tuple[Session, str]:
     index = session.move_index + 1
     mood = _warmer(session.mood)
     if move.objection == DNC or index >= len(s.moves):
-        line = rng.choice(s.agree_lines)
+        line = rng.choice(s.agree_lines).replace(TIME_SLOT, _agreed_time(turns))
         outcome = "polite_end" if move.objection == DNC else s.success
         new = replace(session, turns=turns + (Turn(CUSTOMER, line),), move_index=index, mood=mood,
                       patience=s.patience, status="ended", outcome=outcome)
