@@ -193,6 +193,7 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
         review_problems = watch(review)
         login(review, "super01")
         expect(review.get_by_role("heading", name="主管看板")).to_be_visible()
+        expect(review.locator("#calls-status")).to_contain_text("共")  # the list is there
         review.get_by_role("textbox", name="客户", exact=True).fill("张三")
         review.get_by_role("button", name="查询").click()
         expect(review.locator("#calls-status")).to_contain_text("已筛选")

@@ -411,7 +411,9 @@
     form.elements.outcome.appendChild(option);
   });
 
-  fillForm(new URLSearchParams(location.search));
+  // Filters from the address (a shared or reloaded link); without any, keep what the user may
+  // already have typed while the scripts were loading.
+  if (location.search) { fillForm(new URLSearchParams(location.search)); }
   loadCalls();
   metaReady = loadMeta();
   var hashTab = location.hash.slice(1);
