@@ -43,25 +43,33 @@ def _identity(tracker: Tracker):
         return identity
 
 
-def _finish(dispatcher: CollectingDispatcher, tracker: Tracker, running: Running) -> list[dict[str, Any]]:
-    """Score the rehearsal, file it under the verified user and show the card; ends rehearsal mode."""
-    bank = get_settings().bank_name
-    card, turns = runner.score(running, bank)
-    rehearsal_id = None
-    note = None
+def _file(tracker: Tracker, running: Running):
+    """Score the rehearsal and file it under the verified user: (card, turns, record id or None,
+    a note for the trainee when it could not be kept)."""
+    card, turns = runner.score(running, get_settings().bank_name)
     try:
         with sessions().begin() as db:
             _user, identity = acting_user(db, tracker)
-            rehearsal_id = runner.save(db, identity, running, card, turns, tracker.sender_id, clock.now())
+            return card, turns, runner.save(db, identity, running, card, turns, tracker.sender_id, clock.now()), None
     except (PermissionError, ValueError, LookupError) as refusal:
-        note = _message("rehearsal_not_saved", reason=str(refusal))
+        return card, turns, None, _message("rehearsal_not_saved", reason=str(refusal))
     except Exception:  # noqa: BLE001 - the card is shown even when the record cannot be kept
         logger.exception("saving the rehearsal of %s failed", tracker.sender_id)
-        note = _message("rehearsal_save_failed")
+        return card, turns, None, _message("rehearsal_save_failed")
+
+
+def _ended(running: Running) -> list[dict[str, Any]]:
+    """Back to live mode, remembering the scenario for "再练一次"."""
+    return [SlotSet(SLOT, None), SlotSet(LAST_SLOT, running.scenario.id)]
+
+
+def _finish(dispatcher: CollectingDispatcher, tracker: Tracker, running: Running) -> list[dict[str, Any]]:
+    """Score and file the rehearsal and show the card; ends rehearsal mode."""
+    card, turns, rehearsal_id, note = _file(tracker, running)
     text, payload = runner.card_message(running, card, turns, tracker.sender_id, rehearsal_id)
     payload["saved"] = rehearsal_id is not None
     dispatcher.utter_message(text=text + (f"\n{note}" if note else ""), json_message=payload)
-    return [SlotSet(SLOT, None), SlotSet(LAST_SLOT, running.scenario.id)]
+    return _ended(running)
 
 
 def _current(dispatcher: CollectingDispatcher, tracker: Tracker) -> tuple[Running | None, list[dict[str, Any]]]:
@@ -111,10 +119,10 @@ class ActionStartTraining(TrainingAction):
         running, events = _current(dispatcher, tracker)
         if running is not None and running.trainee_spoke:
             # A new scenario from the picker mid-rehearsal: the unfinished one is scored and kept.
-            finished = CollectingDispatcher()
-            events += _finish(finished, tracker, running)
-            total = finished.messages[-1].get("custom", {}).get("total", 0)
-            dispatcher.utter_message(text=_message("rehearsal_abandoned", title=running.scenario.title, total=total))
+            card, _turns, _id, note = _file(tracker, running)
+            events += _ended(running)
+            text = _message("rehearsal_abandoned", title=running.scenario.title, total=card.total)
+            dispatcher.utter_message(text=text + (f"\n{note}" if note else ""))
         try:
             choice = choose(tracker.latest_message.get("text") or "", scenario_id=_entity(tracker, "scenario"),
                             product=_entity(tracker, "product"), last=tracker.get_slot(LAST_SLOT))

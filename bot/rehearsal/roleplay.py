@@ -319,10 +319,6 @@ def _product_facts(session: Session) -> dict:
     }
 
 
-def product_name(session: Session) -> str:
-    return _product(session.scenario.product)["name"]
-
-
 def finish(session: Session, *, bank: str) -> ScoreCard:
     """The score card of the rehearsal so far (usually after it ended), for the scenario's product."""
     return scoring.score(list(session.turns), bank=bank, **_product_facts(session))

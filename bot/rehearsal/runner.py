@@ -23,7 +23,7 @@ from bot.playbook import playbook
 from bot.rehearsal import roleplay
 from bot.rehearsal.records import save_rehearsal
 from bot.rehearsal.roleplay import ABANDONED, Session
-from bot.rehearsal.scenarios import Choice, Scenario
+from bot.rehearsal.scenarios import Choice, Scenario, product
 from bot.rehearsal.scoring import CUSTOMER, TRAINEE, ScoreCard
 
 SLOT = "rehearsal"  # the running rehearsal (JSON), None when not rehearsing
@@ -81,12 +81,12 @@ def say(running: Running, line: str, conversation_id: str) -> tuple[Running, str
 def started_message(choice: Choice, bank: str) -> tuple[str, dict[str, Any]]:
     s = choice.scenario
     p = s.persona
-    product = roleplay.product_name(roleplay.start(s.id))
+    product_name = product(s.product)["name"]
     messages = playbook().messages
     brief = messages["rehearsal_started"].format(
         title=s.title, difficulty=labels.rehearsal("difficulties")[s.difficulty], bank=bank,
         persona=p.title, gender=p.gender, age=p.age, occupation=p.occupation,
-        temperament=p.temperament, product=product)
+        temperament=p.temperament, product=product_name)
     if choice.unmet:
         brief = messages["rehearsal_unmet"].format(wishes="、".join(choice.unmet)) + "\n" + brief
     payload = {
@@ -95,7 +95,7 @@ def started_message(choice: Choice, bank: str) -> tuple[str, dict[str, Any]]:
             "id": s.id, "title": s.title, "difficulty": s.difficulty,
             "persona": {"title": p.title, "gender": p.gender, "age": p.age, "occupation": p.occupation,
                         "temperament": p.temperament, "needs": p.needs},
-            "product": product, "brief": brief,
+            "product": product_name, "brief": brief,
         },
     }
     return brief, payload
