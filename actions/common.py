@@ -5,15 +5,18 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import access, clock, crm, guidance
+from bot import access, clock, crm, guidance, outbox
 from bot.auth import Identity
 from bot.db import sessions
 from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
@@ -158,7 +161,7 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
         agent_name=user.name,
         now=now,
         profile=profile,
-        catalogue=tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)),
+        catalogue=_catalogue(session),
         pending_callback=agreed.due_at if agreed else None,
         callback_objection=_objection_of(session, agreed) if agreed else None,
         overdue_followup=next((f.due_at for f in pending if f.due_at.date() < now.date()), None),
@@ -167,6 +170,21 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
                            tuple(last.products or ()), last.opening_style) if last else None,
     )
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
+
+
+# The catalogue changes rarely (a supervisor edits a product) but was read for every message:
+# a quarter of the action server's time per message (py-spy, `make bench PROFILE=1`). Kept per
+# process and database for CATALOGUE_SECONDS, like the NLU's catalogue entity ruler.
+CATALOGUE_SECONDS = 30.0
+_catalogues: dict[str, tuple[float, tuple[ProductInfo, ...]]] = {}
+
+
+def _catalogue(session: Session) -> tuple[ProductInfo, ...]:
+    key, now = str(session.get_bind().url), time.monotonic()
+    cached = _catalogues.get(key)
+    if cached is None or now - cached[0] > CATALOGUE_SECONDS:
+        cached = _catalogues[key] = (now, tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)))
+    return cached[1]
 
 
 def _agreed_callback(session: Session, followup) -> bool:
@@ -191,31 +209,146 @@ def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list 
     dispatcher.utter_message(text=script.readable, json_message=script.payload(), buttons=buttons or [])
 
 
+def crm_unreachable(error: BaseException) -> bool:
+    """True if ``error`` says the CRM database cannot be reached (down, restarting, network),
+    as opposed to a bug or a refused write: only then is a write kept for later."""
+    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
 class CrmAction(Action, metaclass=abc.ABCMeta):
-    """Base for actions that read or write the CRM: one session per run, off the event loop."""
+    """Base for actions that read or write the CRM: one session per run, off the event loop.
+
+    What the action says reaches the agent only once its transaction has committed: a failed
+    commit never leaves a "已记录" behind. ``durable`` actions (writes an agent must not lose) are
+    kept in the outbox (bot/outbox.py) when the database is unreachable, and replayed later.
+    """
+
+    durable = False
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
+        # Pending writes first, oldest first: this action then sees the CRM as the agent expects.
+        if outbox.path().exists():
+            await asyncio.to_thread(replay_deferred)
         return await asyncio.to_thread(self._run_in_session, dispatcher, tracker, domain)
 
     def _run_in_session(self, dispatcher, tracker, domain):
+        messages = playbook().messages
+        staged = CollectingDispatcher()
         try:
-            with sessions().begin() as session:
-                user, identity = acting_user(session, tracker)
-                if user is None:
-                    # No verified user: nothing from the CRM, not even the catalogue.
-                    dispatcher.utter_message(text=playbook().messages["not_signed_in"])
-                    return []
-                scope = build_scope(session, tracker, user, identity)
-                before = scope.state
-                events = self.handle(dispatcher, scope, domain)
-                return events + state_events(before, scope.state)
-        except Exception:  # noqa: BLE001 - never leave the agent without an answer
-            logger.exception("action %s failed", self.name())
-            dispatcher.utter_message(response="utter_internal_error")
+            events = self.transaction(staged, tracker, domain)
+        except Exception as error:  # noqa: BLE001 - never leave the agent without an answer
+            if crm_unreachable(error) and self.durable:
+                logger.warning("action %s: CRM database unreachable (%s); write deferred to the outbox",
+                               self.name(), type(error).__name__)
+                text = tracker.latest_message.get("text") or ""
+                outbox.defer(self.name(), tracker.current_state(), clock.now(), text)
+                dispatcher.utter_message(text=messages["write_deferred"].format(text=_quote(text)),
+                                         json_message={"type": "write_deferred", "action": self.name()})
+            elif crm_unreachable(error):
+                logger.warning("action %s: CRM database unreachable (%s)", self.name(), type(error).__name__)
+                dispatcher.utter_message(text=messages["crm_unavailable"],
+                                         json_message={"type": "service_unavailable", "service": "crm"})
+            else:
+                logger.exception("action %s failed", self.name())
+                dispatcher.utter_message(response="utter_internal_error")
             return []
+        for entry in outbox.take_news(tracker.sender_id):
+            key = "deferred_written" if entry.status == outbox.WRITTEN else "deferred_failed"
+            dispatcher.utter_message(text=messages[key].format(text=_quote(entry.text), reason=entry.result or ""))
+        dispatcher.messages.extend(staged.messages)
+        return events
+
+    def transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                    domain: dict[str, Any]) -> list[dict[str, Any]]:
+        """The action's work in one CRM transaction, committed before this returns; raises if it fails."""
+        with sessions().begin() as session:
+            user, identity = acting_user(session, tracker)
+            if user is None:
+                # No verified user: nothing from the CRM, not even the catalogue.
+                dispatcher.utter_message(text=playbook().messages["not_signed_in"])
+                return []
+            scope = build_scope(session, tracker, user, identity)
+            before = scope.state
+            events = self.handle(dispatcher, scope, domain)
+            return events + state_events(before, scope.state)
 
     @abc.abstractmethod
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         """Do the action's work inside one CRM transaction."""
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    """The agent's words, short enough to recognise in a notice."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _durable_actions() -> dict[str, CrmAction]:
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    return {action.name(): action for action in (cls() for cls in subclasses(CrmAction)
+                                                  if not getattr(cls, "__abstractmethods__", None))
+            if action.durable}
+
+
+_replaying = threading.Lock()
+
+
+def replay_deferred() -> int:
+    """Write the outbox's pending entries, oldest first, each at the moment it was made; stops at
+    the first that finds the CRM still unreachable. Returns how many were settled (written or refused).
+
+    The outcome of each is told to the agent on their conversation's next message (CrmAction.run).
+    """
+    if not _replaying.acquire(blocking=False):
+        return 0  # another thread is replaying: the outbox is ordered, one replayer at a time
+    try:
+        settled = 0
+        actions = None
+        for entry in outbox.pending():
+            actions = actions or _durable_actions()
+            action = actions.get(entry.action)
+            if action is None:
+                outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])
+                continue
+            said = CollectingDispatcher()
+            try:
+                with clock.pinned(entry.made_at):
+                    action.transaction(said, Tracker.from_dict(entry.tracker), {})
+            except Exception as error:  # noqa: BLE001
+                if crm_unreachable(error):
+                    outbox.attempted(entry.id)
+                    return settled
+                logger.exception("deferred write %s (%s) failed", entry.id, entry.action)
+                outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])
+                settled += 1
+                continue
+            # Committed. What the action said tells whether it wrote or refused (e.g. a deal
+            # without a product): the refusal is passed on, word for word.
+            refusal = _refusal(said.messages)
+            outbox.finish(entry.id, outbox.FAILED if refusal else outbox.WRITTEN, refusal)
+            logger.info("deferred write %s (%s) %s", entry.id, entry.action, "refused" if refusal else "written")
+            settled += 1
+        return settled
+    finally:
+        _replaying.release()
+
+
+# Message types of a write that happened (actions/outcome.py, actions/followups.py).
+_WRITTEN_TYPES = {"call_logged", "followup"}
+
+
+def _refusal(messages: list[dict[str, Any]]) -> str | None:
+    for message in messages:
+        custom = message.get("custom") or {}
+        if custom.get("type") in _WRITTEN_TYPES:
+            return None
+    texts = [m["text"] for m in messages if m.get("text")]
+    return "\n".join(texts) or playbook().messages["deferred_incomplete"]

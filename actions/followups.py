@@ -11,11 +11,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CallScope, CrmAction
 from bot import access, crm, guidance, labels
 from bot.playbook import playbook
-from bot.timeparse import describe, parse_callback_time
+from bot.timeparse import MAX_CALLBACK_AHEAD, ParsedTime, describe, parse_callback_time, time_problem
+
+# Quick answers when the time is missing or cannot be booked: what the agent can press instead.
+QUICK_TIMES = {"callback_in_an_hour": "一个小时后", "callback_tomorrow_morning": "明天上午十点",
+               "callback_tomorrow_afternoon": "明天下午三点"}
 
 
 class ActionScheduleCallback(CrmAction):
     """Book a call back at the time the agent named (明天下午三点, 一个小时后 ...)."""
+
+    durable = True  # the agent's record is kept if the CRM is down (bot/outbox.py)
 
     def name(self) -> str:
         return "action_schedule_callback"
@@ -31,22 +37,22 @@ class ActionScheduleCallback(CrmAction):
             return [SlotSet("time", None)]
         phrase = next(tracker.get_latest_entity_values("time"), None)
         text = tracker.latest_message.get("text") or ""
-        names = tuple(filter(None, [scope.client.name, *tracker.get_latest_entity_values("client_name")]))
-        parsed = parse_callback_time(str(phrase), scope.context.now, mask=names) if phrase else None
-        if parsed is None or parsed.problem == "unparsed":
-            parsed = parse_callback_time(text, scope.context.now, mask=names)
-        if parsed.problem == "past":
-            dispatcher.utter_message(response="utter_callback_time_past", time=describe(parsed.when, scope.context.now))
+        names = tuple(filter(None, [scope.client.name, *map(str, tracker.get_latest_entity_values("client_name"))]))
+        now = scope.context.now
+        # The model may tag only part of a time (下午三点, or 2030, of 2月30日下午三点): a date the
+        # message spells out wrongly is named whatever the entity says.
+        in_text = time_problem(text, now, mask=names)
+        parsed = parse_callback_time(str(phrase), now, mask=names) if phrase else None
+        if in_text is not None and (in_text.problem == "invalid" or parsed is None or parsed.problem is None):
+            parsed = in_text
+        elif parsed is None or parsed.problem == "unparsed":
+            parsed = parse_callback_time(text, now, mask=names)
+        if parsed.problem in ("past", "invalid", "too_far"):
+            _refuse_time(dispatcher, parsed, now)
             return [SlotSet("time", None)]
         if parsed.when is None:
-            times = {"callback_in_an_hour": "一个小时后", "callback_tomorrow_morning": "明天上午十点",
-                     "callback_tomorrow_afternoon": "明天下午三点"}
-            dispatcher.utter_message(response="utter_ask_callback_time", buttons=[
-                {"title": labels.button(key), "payload": f'/schedule_callback{{"time": "{said}"}}'}
-                for key, said in times.items()
-            ])
+            dispatcher.utter_message(response="utter_ask_callback_time", buttons=_time_buttons())
             return [SlotSet("time", None)]
-        now = scope.context.now
         readable = describe(parsed.when, now)
         booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                    due_at=parsed.when, reason=f"{guidance.AGREED_TIME_REASON}（{parsed.text}）",
@@ -66,6 +72,31 @@ class ActionScheduleCallback(CrmAction):
             dispatcher.utter_message(response="utter_callback_booked", name=scope.client.name, time=readable,
                                      title=_title(scope), json_message=payload)
         return [SlotSet("time", parsed.when.isoformat(timespec="minutes"))]
+
+
+def _time_buttons() -> list[dict[str, str]]:
+    return [{"title": labels.button(key), "payload": f'/schedule_callback{{"time": "{said}"}}'}
+            for key, said in QUICK_TIMES.items()]
+
+
+def _refuse_time(dispatcher: CollectingDispatcher, parsed: ParsedTime, now: datetime) -> None:
+    """Say why this time cannot be booked (nothing is written), with times that can."""
+    messages = playbook().messages
+    if parsed.problem == "past":
+        when = describe(parsed.when, now) if parsed.when else parsed.text
+        dispatcher.utter_message(response="utter_callback_time_past", time=when, buttons=_time_buttons())
+    elif parsed.problem == "invalid":
+        detail = dict(parsed.detail or {})
+        reason = detail.pop("reason", "day")
+        if reason == "day" and not detail.get("explicit_year") and detail.get("month") != 2:
+            reason = "day_no_year"  # 4月31日: the month says it all; February depends on the year
+        text = messages["callback_time_invalid_reasons"][reason].format(**detail)
+        dispatcher.utter_message(text=messages["callback_time_invalid"].format(phrase=parsed.text, reason=text),
+                                 buttons=_time_buttons())
+    else:
+        limit = describe(now + MAX_CALLBACK_AHEAD, now)
+        dispatcher.utter_message(text=messages["callback_time_too_far"].format(phrase=parsed.text, limit=limit),
+                                 buttons=_time_buttons())
 
 
 def _title(scope: CallScope) -> str:

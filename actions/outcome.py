@@ -13,10 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CallScope, CrmAction
 from bot import clock
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
-from bot.outcomes import OutcomeRefused, ProductNeeded, disposition_for, log_call
+from bot.outcomes import OutcomeRefused, ProductNeeded, amount_from_text, disposition_for, log_call
 from bot.playbook import playbook
 from bot.profile import recommend_products, suitable
-from bot.timeparse import parse_amount
 
 OUTCOME_BUTTONS = [
     {"title": label, "payload": f'/log_outcome{{"outcome": "{code}"}}'}
@@ -125,6 +124,8 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
 class ActionLogOutcome(CrmAction):
     """Write (or update) this client's call row in the conversation and move the client's stage."""
 
+    durable = True  # the agent's record is kept if the CRM is down (bot/outbox.py)
+
     def name(self) -> str:
         return "action_log_outcome"
 
@@ -138,8 +139,15 @@ class ActionLogOutcome(CrmAction):
             dispatcher.utter_message(response="utter_ask_outcome", buttons=OUTCOME_BUTTONS)
             return []
         amount_text = next(tracker.get_latest_entity_values("amount"), None)
-        amount = parse_amount(str(amount_text)) if amount_text else None
         text = tracker.latest_message.get("text") or ""
+        try:
+            # The whole message too: the model may leave a minus sign (负五万) out of the entity.
+            amount = amount_from_text(amount_text, text)
+        except OutcomeRefused as refused:
+            dispatcher.utter_message(text=f"{refused.reason}\n{playbook().messages['outcome_refused']}",
+                                     json_message={"type": "outcome_refused", "outcome": outcome,
+                                                   "reason": refused.reason})
+            return []
         notes = text if not text.startswith("/") else None
         # A deal is for the product named in this message (typed, or the confirmation button),
         # never one guessed from the call: without it the agent is asked to confirm.

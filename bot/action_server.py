@@ -8,16 +8,21 @@ tracker posted to /webhook can neither read nor change the CRM.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
 
+from bot import logs
 from bot.settings import get_settings
 
 SECRET_HEADER = "X-Salesbot-Action-Secret"
 DEFAULT_HOST = "127.0.0.1"
+# How often writes kept while the CRM was down are retried when no message triggers it.
+REPLAY_SECONDS = 10.0
 logger = logging.getLogger(__name__)
 
 
@@ -41,13 +46,62 @@ def create_app(actions_package: str = "actions"):
         if request.path == "/health":
             return None
         if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), expected):
+            logs.new_request_id()
             logger.warning("refused %s %s from %s: no valid action secret", request.method, request.path,
                            request.ip)
             return response.json({"error": "未授权：动作服务器只接受对话服务器的请求。"}, status=401,
                                  dumps=lambda body: json.dumps(body, ensure_ascii=False))
+        body = _json(request)
+        logs.new_request_id(_message_request_id(body))
+        if isinstance(body, dict):
+            logger.info("run %s for conversation %s", body.get("next_action"), body.get("sender_id"))
         return None
 
+    @app.listener("after_server_start")
+    async def start_replaying(app, _loop):
+        app.ctx.replayer = asyncio.get_running_loop().create_task(_replay_forever())
+
+    @app.listener("before_server_stop")
+    async def stop_replaying(app, _loop):
+        replayer = getattr(app.ctx, "replayer", None)
+        if replayer is not None:
+            replayer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await replayer
+
     return app
+
+
+def _json(request) -> object:
+    try:
+        return request.json
+    except Exception:  # noqa: BLE001 - malformed JSON: rasa_sdk answers it with its own 400
+        return None
+
+
+def _message_request_id(body: object) -> str | None:
+    """The request id our channel put in the latest user message's metadata (bot/logs.py)."""
+    try:
+        events = body["tracker"]["events"]  # type: ignore[index]
+    except Exception:  # noqa: BLE001 - not an action call: a fresh id then
+        return None
+    for event in reversed(events or []):
+        if isinstance(event, dict) and event.get("event") == "user":
+            metadata = event.get("metadata")
+            return metadata.get("request_id") if isinstance(metadata, dict) else None
+    return None
+
+
+async def _replay_forever() -> None:
+    """Write what was kept in the outbox while the CRM was down, also when no agent is typing."""
+    from actions.common import replay_deferred
+
+    while True:
+        await asyncio.sleep(REPLAY_SECONDS)
+        try:
+            await asyncio.to_thread(replay_deferred)
+        except Exception:  # noqa: BLE001 - keep retrying; the next round may succeed
+            logger.exception("replaying the outbox failed")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,6 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=os.environ.get("SALESBOT_ACTIONS_HOST", DEFAULT_HOST))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.setup("actions")
     create_app().run(args.host, args.port, workers=1, access_log=False)
 
 

@@ -9,11 +9,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from bot.settings import timezone
 
 _source: Callable[[], datetime] | None = None
+# A moment pinned for one context only (a task, or a thread started with its context): a write
+# kept while the CRM was down is replayed at the time it was made (bot/outbox.py) without moving
+# the clock of the actions running beside it.
+_pinned: ContextVar[datetime | None] = ContextVar("salesbot_clock_pinned", default=None)
 
 
 def offset() -> timedelta:
@@ -24,6 +29,9 @@ def offset() -> timedelta:
 
 def now() -> datetime:
     """The current local time, naive (how the CRM stores times)."""
+    pinned = _pinned.get()
+    if pinned is not None:
+        return pinned
     if _source is not None:
         return _source()
     return datetime.now(timezone()).replace(tzinfo=None) + offset()
@@ -48,3 +56,13 @@ def frozen_by(source: Callable[[], datetime]) -> Iterator[None]:
 def frozen(at: datetime):
     """Make ``now()`` return ``at`` inside the block."""
     return frozen_by(lambda: at)
+
+
+@contextmanager
+def pinned(at: datetime) -> Iterator[None]:
+    """Make ``now()`` return ``at`` inside the block, in this context only."""
+    token = _pinned.set(at)
+    try:
+        yield
+    finally:
+        _pinned.reset(token)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -187,6 +188,8 @@ class Call(Base):
 
 class FollowUp(Base):
     __tablename__ = "followups"
+    # A client's open follow-ups are looked up on every message about the client.
+    __table_args__ = (Index("ix_followups_client_status_due", "client_id", "status", "due_at"),)
 
     id = Column(Integer, primary_key=True)
     client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -15,6 +16,7 @@ from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, H
 from bot.playbook import playbook
 from bot.profile import ProductInfo, Profile, suitability_problem
 from bot.settings import PROJECT_ROOT
+from bot.timeparse import parse_amount
 
 # Dispositions that show interest lift a cold client to 潜在客户.
 _WARM = {"interested", "callback", "thinking"}
@@ -125,6 +127,50 @@ def deal_product_for(session: Session, client: Client, product: str | None) -> P
     return found
 
 
+# The largest amount one call may record. Tele-sales serves retail clients: the largest product
+# minimum is 200,000 yuan and private banking (not tele-sales) starts at 6,000,000 of assets, so
+# 100,000,000 is never a real retail ticket, while a misheard 亿 or a run of extra zeros lands above
+# it. It also keeps the value inside the amount columns (Numeric(16, 2)).
+MAX_AMOUNT = 100_000_000
+
+
+def _money(amount: float) -> str:
+    return f"{amount:,.2f}".removesuffix(".00")
+
+
+def check_amount(amount: float | None) -> None:
+    """Any outcome's amount must be a real one: above zero and at most MAX_AMOUNT. Raises
+    ``OutcomeRefused`` (nothing written) otherwise; None (no amount said) is fine."""
+    if amount is None:
+        return
+    messages = playbook().messages
+    if not math.isfinite(amount) or amount > MAX_AMOUNT:
+        shown = _money(amount) if math.isfinite(amount) else str(amount)
+        raise OutcomeRefused(messages["amount_too_large"].format(amount=shown, maximum=_money(MAX_AMOUNT)))
+    if amount <= 0:
+        raise OutcomeRefused(messages["amount_not_positive"].format(amount=_money(amount)))
+
+
+def amount_from_text(text: str | None, message: str | None = None) -> float | None:
+    """The amount the agent said (the ``amount`` entity), checked: None if none was said; raises
+    ``OutcomeRefused`` for one that cannot be read (几千块) or is out of range (check_amount).
+
+    ``message``: the whole message, for a minus sign the model left out of the entity (负五万)."""
+    if text is None or not str(text).strip():
+        return None
+    text = str(text).strip()
+    at = (message or "").find(text)
+    sign = message[at - 1] if at > 0 else ""
+    # 负 is always a sign; a dash only where it cannot be a separator (白金卡-5万).
+    if sign == "负" or (sign in ("-", "−") and (at == 1 or not message[at - 2].isalnum())):
+        text = sign + text
+    amount = parse_amount(text)
+    if amount is None:
+        raise OutcomeRefused(playbook().messages["amount_unparsed"].format(text=text[:40]))
+    check_amount(amount)
+    return amount
+
+
 def _check_amount(product: Product, amount: float | None) -> None:
     """A deal below the product's minimum cannot have happened (大额存单 from 200,000)."""
     if amount is not None and product.min_amount and amount < product.min_amount:
@@ -145,6 +191,7 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     client's suitability for it; otherwise ``OutcomeRefused`` is raised and nothing is written."""
     if outcome not in DISPOSITIONS:
         raise ValueError(f"unknown disposition {outcome!r}")
+    check_amount(amount)
     sold = deal_product_for(session, client, deal_product) if outcome == "deal" else None
     if sold is not None:
         _check_amount(sold, amount)

@@ -27,6 +27,8 @@ NOW = datetime(2026, 11, 23, 10, 0)
         ("2026-11-24T15:30", datetime(2026, 11, 24, 15, 30)),  # the widget's time picker
         ("2026-11-24 15:30", datetime(2026, 11, 24, 15, 30)),
         ("過兩天再聯繫", datetime(2026, 11, 25, 10, 0)),  # Traditional, after normalisation
+        ("1月5号下午三点", datetime(2027, 1, 5, 15, 0)),  # a day already gone this year: next year's
+        ("明年3月1日", datetime(2027, 3, 1, 10, 0)),
     ],
 )
 def test_parse(phrase, expected):
@@ -57,8 +59,10 @@ def test_describe():
     assert describe(datetime(2026, 11, 23, 15, 30), NOW) == "今天15:30"
     assert describe(datetime(2026, 11, 24, 9, 0), NOW) == "明天09:00"
     assert describe(datetime(2026, 11, 30, 10, 0), NOW) == "11月30日(周一)10:00"
+    assert describe(datetime(2027, 1, 4, 10, 0), NOW) == "2027年1月4日(周一)10:00"  # another year: said
 
 
-@pytest.mark.parametrize(("text", "yuan"), [("五十万", 500000), ("20万", 200000), ("3千块", 3000), ("没钱", None)])
+@pytest.mark.parametrize(("text", "yuan"), [("五十万", 500000), ("20万", 200000), ("3千块", 3000), ("50w", 500000),
+                                           ("没钱", None)])
 def test_amount(text, yuan):
     assert parse_amount(text) == yuan

@@ -1,1 +1,9 @@
-"""Extensions loaded by the Rasa server (custom channels)."""
+"""Extensions loaded by the Rasa server (custom channels, the rehearsal policy).
+
+Rasa imports this package when it loads our channels (credentials.yml) or policy (config.yml):
+that is where a custom action that cannot reach the action server is made to say so.
+"""
+
+from bot.rasa_ext.remote_action import install as _install_resilient_remote_action
+
+_install_resilient_remote_action()

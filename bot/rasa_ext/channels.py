@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,6 +23,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot import logs
 from bot.auth import Identity, bearer, identity_from_token, read_token
 
 logger = logging.getLogger(__name__)
@@ -29,13 +32,35 @@ MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
 
 
+# Conversations this process has seen claimed: (CRM URL, conversation id) -> the owner's login.
+# An owner row is written once and never changed or deleted (bot/access.py), so a "yes" can be
+# remembered: later messages of a conversation skip the CRM (two queries and, SQLite having no
+# connection pool, a new connection each time). Every other answer still comes from the CRM.
+_OWNERS: OrderedDict[tuple[str, str], str] = OrderedDict()
+_OWNERS_MAX = 50_000
+_owners_lock = threading.Lock()
+
+
 def _owns(conversation_id: str, identity: Identity) -> bool:
     from bot.access import claim_conversation
     from bot.db import sessions
+    from bot.settings import get_settings
     from bot.transcripts import first_speaker
 
+    key = (get_settings().db_url, conversation_id)
+    with _owners_lock:
+        if _OWNERS.get(key) == identity.login:
+            _OWNERS.move_to_end(key)
+            return True
     with sessions().begin() as session:
-        return claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
+        owned = claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
+    if owned:  # committed: the owner row for identity.login exists now
+        with _owners_lock:
+            _OWNERS[key] = identity.login
+            _OWNERS.move_to_end(key)
+            while len(_OWNERS) > _OWNERS_MAX:
+                _OWNERS.popitem(last=False)
+    return owned
 
 
 AUTH_ERROR_EVT = "auth_error"
@@ -49,18 +74,31 @@ async def _identity(token: Any) -> Identity | None:
     return await asyncio.to_thread(identity_from_token, token)
 
 
-def _metadata(identity: Identity) -> dict[str, Any]:
-    return {"login": identity.login, "role": identity.role, "name": identity.name}
+def _metadata(identity: Identity, request_id: str) -> dict[str, Any]:
+    # request_id follows the message to the action server's logs (bot/logs.py).
+    return {"login": identity.login, "role": identity.role, "name": identity.name, "request_id": request_id}
 
 
 def _check_message(sender: Any, text: Any) -> str | None:
-    """A Chinese error for a malformed message, else None."""
-    if not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS:
-        return "缺少会话编号（sender），或编号过长。"
-    if not isinstance(text, str) or not text.strip():
-        return "消息内容为空。"
+    """A Chinese error for a malformed message, else None (the message then goes to the bot).
+
+    Refused: no conversation id; nothing visible to read (whitespace, zero-width characters);
+    longer than MAX_MESSAGE_CHARS; control characters or lone surrogates, which no one types and
+    which the tracker store cannot keep (PostgreSQL refuses NUL, UTF-8 refuses surrogates).
+    """
+    from bot.playbook import playbook
+    from bot.text import blank, unreadable_chars
+
+    messages = playbook().messages
+    if (not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS
+            or unreadable_chars(sender)):
+        return messages["message_no_sender"]
+    if not isinstance(text, str) or blank(text):
+        return messages["message_empty"]
     if len(text) > MAX_MESSAGE_CHARS:
-        return f"消息太长了（最多{MAX_MESSAGE_CHARS}字），请分几次发送。"
+        return messages["message_too_long"].format(limit=MAX_MESSAGE_CHARS)
+    if unreadable_chars(text):
+        return messages["message_unreadable"]
     return None
 
 
@@ -72,6 +110,7 @@ class TokenRestInput(RestInput):
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        logs.setup("rasa")  # the Rasa server's logs: built with its channels, once
         webhook = Blueprint("token_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])
@@ -80,6 +119,12 @@ class TokenRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            request_id = logs.new_request_id(request.headers.get("X-Request-ID"))
+            reply = await _receive(request, request_id)
+            reply.headers["X-Request-ID"] = request_id
+            return reply
+
+        async def _receive(request: Request, request_id: str) -> HTTPResponse:
             # Signature, expiry, and (in the database) that the user is active and has not revoked it.
             identity = await _identity(bearer(request.headers.get("Authorization")))
             if identity is None:
@@ -96,9 +141,10 @@ class TokenRestInput(RestInput):
                 return response.json({"error": problem}, status=400)
             if not await asyncio.to_thread(_owns, sender, identity):
                 return response.json({"error": "这个会话属于其他用户。"}, status=403)
+            logger.info("message from %s in conversation %s (%d chars)", identity.login, sender, len(text))
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
-                                             metadata=_metadata(identity)))
+                                             metadata=_metadata(identity, request_id)))
             return response.json(collector.messages)
 
         return webhook
@@ -124,6 +170,7 @@ class TokenSocketIOInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # CORS is handled by Rasa (--cors); a second header from socket.io makes browsers reject replies.
+        logs.setup("rasa")
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "token_socketio_webhook", __name__)
         self.sio = sio
@@ -195,7 +242,9 @@ class TokenSocketIOInput(SocketIOInput):
                 await sio.emit(self.bot_message_evt, {"text": problem}, room=sid, namespace=self.namespace)
                 return
             output = CustomPayloadSocketIOOutput(sio, self.bot_message_evt)
+            request_id = logs.new_request_id()
+            logger.info("message from %s in conversation %s (%d chars)", identity.login, session_id, len(text))
             await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),
-                                             metadata=_metadata(identity)))
+                                             metadata=_metadata(identity, request_id)))
 
         return webhook

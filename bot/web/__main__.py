@@ -1,12 +1,18 @@
 """Run the web app: python -m bot.web --port 8000."""
 
 import argparse
+import logging
 
+from bot import logs
 from bot.web.app import create_app
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--host", default="0.0.0.0")
 parser.add_argument("--port", type=int, default=8000)
-parser.add_argument("--rasa-url", default="http://127.0.0.1:5005")
+parser.add_argument("--rasa-url", default=":5005",
+                    help="where browsers find the chat: ':PORT' (the page's host on that port), "
+                         "'/' (the page's own origin, behind an entry point) or a full URL")
 args = parser.parse_args()
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+logs.setup("web")
 create_app(rasa_url=args.rasa_url).run(host=args.host, port=args.port, access_log=False, motd=False)
