@@ -15,6 +15,7 @@ The relay flag lets the classifier tell the customer's "算了" (a refusal) from
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -65,8 +66,14 @@ def is_relayed(text: str) -> bool:
 
 
 def token_features(text: str) -> list[str]:
+    return list(_token_features(text))
+
+
+# Tokens repeat across messages (客户, 说, 不需要 ...) and pypinyin is the costly part: remember them.
+@lru_cache(maxsize=16384)
+def _token_features(text: str) -> tuple[str, ...]:
     found = syllables(text)
-    return [f"py:{s}" for s in found] + [f"fz:{_fuzzy(s)}" for s in found]
+    return tuple([f"py:{s}" for s in found] + [f"fz:{_fuzzy(s)}" for s in found])
 
 
 def sentence_features(text: str) -> list[str]:
