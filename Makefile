@@ -8,9 +8,12 @@ STAMP := $(VENV)/.installed
 WEB_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+NGINX := /usr/sbin/nginx
+REDIS := /usr/bin/redis-server
+POSTGRES := /usr/lib/postgresql/15/bin/initdb
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint lock train prepare clean
+.PHONY: run test lint lock train prepare clean bench
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +34,12 @@ $(CHROMIUM) $(CJK_FONT):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei
 
+# The scale-out test (tests/test_scaleout.py) runs Debian's PostgreSQL, Redis and nginx itself, on
+# loopback and free ports, and stops them afterwards.
+$(NGINX) $(REDIS) $(POSTGRES):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx redis-server postgresql
+
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/salesbot run
 
@@ -40,12 +49,17 @@ prepare: $(STAMP)
 train: $(STAMP)
 	$(BIN)/salesbot train
 
-test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT)
+test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES)
 	$(BIN)/ruff check bot actions tests
 	$(BIN)/salesbot prepare
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
 	$(BIN)/python -m pytest
+
+# Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
+# `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(if $(filter 1,$(PROFILE)),--profile)
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot actions tests

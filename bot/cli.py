@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import os
 import signal
 import subprocess
@@ -111,27 +112,39 @@ def train(force: bool = False) -> Path:
            "--out", str(models), "--fixed-model-name", "salesbot"]
     if force:
         cmd.append("--force")
-    subprocess.run(cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
+    models.mkdir(exist_ok=True)
+    # One training at a time per checkout: a second `salesbot train` (another test run, make run)
+    # waits, then finds the fingerprint unchanged instead of training the same model beside it.
+    with open(models / ".train.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        subprocess.run(cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
     return models / "salesbot.tar.gz"
 
 
 def web_origins(web_port: int) -> list[str]:
-    """Origins whose pages may talk to Rasa from a browser: the web app's, and any public one
-    configured for a deployment behind a proxy (SALESBOT_PUBLIC_ORIGIN, comma-separated)."""
-    origins = [f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}"]
+    """Origins whose pages may talk to Rasa from a browser: the web app's on any host name (the
+    page sends the browser to the host it was loaded from, so another computer works too; a
+    regular expression for Sanic-CORS), and any public one configured for a deployment behind
+    a proxy (SALESBOT_PUBLIC_ORIGIN, comma-separated). Rasa's channels need a token in every
+    request, never a cookie: a listed origin gains nothing without one."""
+    origins = [f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}", rf"https?://[^/]+:{web_port}$"]
     extra = os.environ.get("SALESBOT_PUBLIC_ORIGIN", "")
     return origins + [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
 
 
-def service_commands(rasa_port: int, actions_port: int, web_port: int, model: Path) -> dict[str, list[str]]:
+def rasa_command(rasa_port: int, model: Path, web_port: int) -> list[str]:
     # Rasa's own HTTP API stays off (no --enable-api): only our token-checking channels answer.
+    return [_rasa(), "run", "--model", str(model), "--port", str(rasa_port),
+            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+            "--cors", *web_origins(web_port)]
+
+
+def service_commands(rasa_port: int, actions_port: int, web_port: int, model: Path) -> dict[str, list[str]]:
     return {
         "actions": [sys.executable, "-m", "bot.action_server", "--port", str(actions_port)],
-        "rasa": [_rasa(), "run", "--model", str(model), "--port", str(rasa_port),
-                 "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
-                 "--cors", *web_origins(web_port)],
-        "web": [sys.executable, "-m", "bot.web", "--port", str(web_port),
-                "--rasa-url", f"http://127.0.0.1:{rasa_port}"],
+        "rasa": rasa_command(rasa_port, model, web_port),
+        # Browsers find Rasa on the host they loaded the page from, on rasa_port.
+        "web": [sys.executable, "-m", "bot.web", "--port", str(web_port), "--rasa-url", f":{rasa_port}"],
     }
 
 
@@ -165,20 +178,28 @@ def start_services(rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT,
                    model: Path | None = None, log_dir: Path | None = None) -> dict[str, subprocess.Popen]:
     """Start actions, Rasa and the web app; returns once all three answer."""
     model = model or PROJECT_ROOT / "models" / "salesbot.tar.gz"
-    env = service_env(actions_port)
+    checks = {"actions": f"http://127.0.0.1:{actions_port}/health", "web": f"http://127.0.0.1:{web_port}/health",
+              "rasa": f"http://127.0.0.1:{rasa_port}/"}
+    return start_processes(service_commands(rasa_port, actions_port, web_port, model), checks,
+                           service_env(actions_port), log_dir=log_dir)
+
+
+def start_processes(commands: dict[str, list[str]], checks: dict[str, str], env: dict[str, str],
+                    log_dir: Path | None = None, extra_env: dict[str, dict[str, str]] | None = None,
+                    ) -> dict[str, subprocess.Popen]:
+    """Start each command with ``env`` (plus its ``extra_env``); return once each one's URL answers."""
     secure_tracker_file()
     processes: dict[str, subprocess.Popen] = {}
     try:
-        for name, cmd in service_commands(rasa_port, actions_port, web_port, model).items():
+        for name, cmd in commands.items():
             output = None
             if log_dir is not None:
                 log_dir.mkdir(parents=True, exist_ok=True)
                 output = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-            processes[name] = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=output,
-                                               stderr=subprocess.STDOUT if output else None)
-        wait_for(f"http://127.0.0.1:{actions_port}/health", 120, processes["actions"])
-        wait_for(f"http://127.0.0.1:{web_port}/health", 60, processes["web"])
-        wait_for(f"http://127.0.0.1:{rasa_port}/", 300, processes["rasa"])
+            processes[name] = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env={**env, **(extra_env or {}).get(name, {})},
+                                               stdout=output, stderr=subprocess.STDOUT if output else None)
+        for name, url in checks.items():
+            wait_for(url, 300 if name.startswith("rasa") else 120, processes[name])
     except BaseException:
         stop(processes)
         raise
@@ -186,18 +207,40 @@ def start_services(rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT,
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.rasa_servers > 1 and not get_settings().redis_url:
+        raise CliError("多个 Rasa 服务器共用对话存储时必须设置 SALESBOT_REDIS_URL（Redis 锁存储），"
+                       "对话存储建议用 PostgreSQL（SALESBOT_TRACKER_URL=postgresql://...）。")
     prepare(demo=True if args.demo else None)
     model = train()
-    processes = start_services(args.rasa_port, args.actions_port, args.web_port, model)
-    print(
-        "\n电话销售助手已启动 / Sales assistant is up:\n"
-        f"  Web app (widget, review): http://localhost:{args.web_port}\n"
-        f"  Rasa server (REST, socket.io): http://localhost:{args.rasa_port}"
-        f"  (POST /webhooks/rest/webhook)\n"
-        f"  Action server: http://localhost:{args.actions_port}/webhook\n"
-        "Press Ctrl-C to stop.\n",
-        flush=True,
-    )
+    if args.rasa_servers > 1 or args.entry_port:
+        from bot import deploy
+
+        entry_port = args.entry_port or deploy.DEFAULT_ENTRY_PORT
+        rasa_ports = [args.rasa_port + n for n in range(args.rasa_servers)]
+        try:
+            processes = deploy.start_scaled_services(rasa_ports, args.actions_port, args.web_port, entry_port,
+                                                     model, prefix=var_dir() / "nginx")
+        except deploy.DeployError as error:
+            raise CliError(str(error)) from error
+        print(
+            "\n电话销售助手已启动 / Sales assistant is up:\n"
+            f"  Entry point (pages, /socket.io, /webhooks): http://localhost:{entry_port}\n"
+            f"  Rasa servers: {', '.join(f'127.0.0.1:{p}' for p in rasa_ports)}; web app 127.0.0.1:{args.web_port};"
+            f" action server 127.0.0.1:{args.actions_port}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+    else:
+        processes = start_services(args.rasa_port, args.actions_port, args.web_port, model)
+        print(
+            "\n电话销售助手已启动 / Sales assistant is up:\n"
+            f"  Web app (widget, review): http://localhost:{args.web_port}\n"
+            f"  Rasa server (REST, socket.io): http://localhost:{args.rasa_port}"
+            f"  (POST /webhooks/rest/webhook)\n"
+            f"  Action server: http://localhost:{args.actions_port}/webhook\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
     # Ctrl-C reaches the whole process group: the children stop on their own, and
     # their exit must not be reported as a failure.
     stopping = threading.Event()
@@ -347,7 +390,15 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--actions-port", type=int, default=ACTIONS_PORT)
     run_parser.add_argument("--web-port", type=int, default=WEB_PORT)
     run_parser.add_argument("--demo", action="store_true", help="load the demo data even into a non-default database")
+    run_parser.add_argument("--rasa-servers", type=int, default=1, metavar="N",
+                            help="N Rasa servers on --rasa-port and the ports after it, behind nginx (needs "
+                                 "SALESBOT_REDIS_URL; see README, Deployment)")
+    run_parser.add_argument("--entry-port", type=int, metavar="PORT",
+                            help="nginx in front of everything on this port (default 8080 with --rasa-servers > 1)")
     _user_parser(sub)
+    from bot import deploy
+
+    deploy.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         if args.command == "prepare":
@@ -359,13 +410,15 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "user":
             return user_command(args)
+        if args.command == "deploy":
+            return deploy.command(args)
+        return run(args)
     except CliError as error:
         print(f"salesbot: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
         print(f"salesbot: 无法访问 CRM 数据库（{_safe_url(get_settings().db_url)}）：{error.orig}", file=sys.stderr)
         return 1
-    return run(args)
 
 
 if __name__ == "__main__":

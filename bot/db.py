@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.settings import get_settings
 
@@ -54,6 +55,10 @@ def engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         # Several processes (actions, web app, CLI) share the file.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        if sqlite_path(url) is not None:
+            # SQLAlchemy 1.4 opens a new connection (and runs the PRAGMAs) for every session on a
+            # SQLite file; a pool keeps them, as 2.0 does (6-9 % of the servers' time under load).
+            kwargs["poolclass"] = QueuePool
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

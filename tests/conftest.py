@@ -39,7 +39,7 @@ def crm_template(tmp_path_factory) -> Path:
 
 
 @pytest.fixture()
-def crm_url(crm_template, tmp_path, monkeypatch) -> str:
+def crm_url(crm_template, tmp_path, monkeypatch):
     """A migrated CRM database with the demo data, used by everything in the test."""
     import sqlite3
 
@@ -56,7 +56,10 @@ def crm_url(crm_template, tmp_path, monkeypatch) -> str:
         source.backup(target)
     source.close()
     target.close()
-    return url
+    yield url
+    from bot.db import engine_for
+
+    engine_for(url).dispose()  # the pooled connections to this test's file go with it
 
 
 # A Monday morning in office hours: what "in an hour" means does not depend on when CI runs.
@@ -173,3 +176,79 @@ def pytest_configure(config):
     import time
 
     config._salesbot_started = time.time()
+
+
+def _postgres_bin(name: str) -> Path:
+    """A PostgreSQL server program from Debian's packages (the newest installed version)."""
+    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parent.parent.name))
+    assert found, "PostgreSQL is missing: apt-get install -y postgresql (make test installs it)"
+    return found[-1]
+
+
+@pytest.fixture(scope="module")
+def postgres_server():
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (free port); yields a function that creates a
+    database and returns its URL. PostgreSQL refuses to run as root: as root it runs as the
+    `postgres` user, in a data directory of its own under /tmp (pytest's are root-only)."""
+    import shutil
+    import tempfile
+
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    home = Path(tempfile.mkdtemp(prefix="salesbot-pg-"))
+    if as_postgres:
+        shutil.chown(home, "postgres", "postgres")
+    port = free_port()
+    data = home / "data"
+    subprocess.run([*as_postgres, str(_postgres_bin("initdb")), "-D", str(data), "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
+    # Durability off: a test cluster, thrown away afterwards.
+    options = (f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off "
+               "-c synchronous_commit=off -c full_page_writes=off")
+    pg_ctl = [*as_postgres, str(_postgres_bin("pg_ctl")), "-D", str(data)]
+    subprocess.run([*pg_ctl, "-l", str(home / "postgres.log"), "-o", options, "-w", "start"], check=True,
+                   stdout=subprocess.DEVNULL)
+    base = f"postgresql://postgres@127.0.0.1:{port}"
+
+    def create_database(name: str) -> str:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT", future=True)
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        return f"{base}/{name}"
+
+    try:
+        yield create_database
+    finally:
+        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(home / "postgres.log", ARTIFACTS / "postgres.log")
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory):
+    """A throwaway Redis on 127.0.0.1 (free port, no persistence); yields its URL."""
+    import time
+
+    import redis
+
+    assert Path("/usr/bin/redis-server").exists(), "Redis is missing: apt-get install -y redis-server"
+    port, home = free_port(), tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                                "--appendonly", "no", "--dir", str(home), "--logfile", str(home / "redis.log")])
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

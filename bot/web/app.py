@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
@@ -71,11 +73,40 @@ def _log_out(session_cookie_value: str | None) -> None:
             revoke_tokens(user)
 
 
+# What the browser may be told to connect to, from the Host header it sent (no spaces,
+# quotes or ';' can reach the page's Content-Security-Policy).
+_HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}|[0-9A-Fa-f:.]{2,45}")
+
+
+def browser_rasa_url(rasa_url: str, request: Request) -> str:
+    """The Rasa address the page gives the browser; "" means the page's own origin.
+
+    ``rasa_url`` is the web app's setting (``--rasa-url``):
+    ``/`` for the page's own origin (an entry point routes /socket.io and /webhooks to Rasa),
+    ``:5005`` for the host the browser loaded the page from, on that port (so the widget also
+    works from another computer without a proxy), or a full URL such as ``https://chat.example``.
+    """
+    if rasa_url in ("", "/"):
+        return ""
+    if rasa_url.startswith(":") and rasa_url[1:].isdigit():
+        try:
+            hostname = urlsplit(f"//{request.host}").hostname or ""
+        except ValueError:  # e.g. an unbalanced IPv6 bracket
+            hostname = ""
+        if not _HOSTNAME.fullmatch(hostname):
+            hostname = "localhost"
+        if ":" in hostname:
+            hostname = f"[{hostname}]"  # IPv6
+        return f"{'https' if is_https(request) else 'http'}://{hostname}{rasa_url}"
+    return rasa_url.rstrip("/")
+
+
 def _throttled_headers(result: LoginResult) -> dict[str, str]:
     return {"Retry-After": str(result.wait_seconds)} if result.wait_seconds else {}
 
 
-def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_web") -> Sanic:
+def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
+    """The web app; ``rasa_url`` says where browsers find the chat (see ``browser_rasa_url``)."""
     app = Sanic(name)
     app.config.RASA_URL = rasa_url
     app.blueprint(api)
@@ -116,8 +147,8 @@ def create_app(rasa_url: str = "http://127.0.0.1:5005", name: str = "salesbot_we
     def page_context(request: Request, identity) -> dict:
         claims = session_claims(request) or {}
         # The pages draw every disposition, stage and button text from these (bot/labels.py).
-        return {"identity": identity, "csrf": claims.get("csrf", ""), "rasa_url": app.config.RASA_URL,
-                "labels": labels.for_pages()}
+        return {"identity": identity, "csrf": claims.get("csrf", ""),
+                "rasa_url": browser_rasa_url(app.config.RASA_URL, request), "labels": labels.for_pages()}
 
     async def chat_page(request: Request, identity, template: str):
         """A page that talks to Rasa's socket.io (the widget, the rehearsal) with a short-lived

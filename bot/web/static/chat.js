@@ -34,7 +34,9 @@
     var statusEl = options.status;
     var body = document.body;
     var cfg = {
-      rasaUrl: body.getAttribute("data-rasa-url") || "",
+      // Where the chat server is: an address from the web app, or empty for this page's own
+      // origin (behind the entry point, which routes /socket.io to the Rasa servers).
+      rasaUrl: body.getAttribute("data-rasa-url") || window.location.origin,
       token: body.getAttribute("data-chat-token") || ""
     };
     var socket = null;
@@ -237,17 +239,27 @@
       options.onBotMessage(message);
     }
 
+    function affinityKey() {
+      var bytes = new Uint8Array(8);
+      window.crypto.getRandomValues(bytes);
+      return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+    }
+
     function connect() {
       if (typeof window.io !== "function") {
         setStatus("error", "无法加载聊天组件（socket.io），请刷新页面或联系管理员。");
         return;
       }
-      if (!cfg.rasaUrl || !cfg.token) {
-        setStatus("error", "缺少对话服务器地址或登录凭证，请重新登录。");
+      if (!cfg.token) {
+        setStatus("error", "缺少登录凭证，请重新登录。");
         return;
       }
       socket = window.io(cfg.rasaUrl, {
         path: "/socket.io",
+        // Sent with every request of this connection: with several Rasa servers the entry point
+        // hashes it to pick one, so all polls of a socket.io session reach the server holding it
+        // (per page, not per client address: a whole office behind one NAT still spreads out).
+        query: { affinity: affinityKey() },
         // HTTP long-polling only: the WebSocket transport of python-engineio under Rasa's
         // Sanic 21.12 fails its handshake ("Invalid frame header"), and a failed upgrade
         // attempt leaves the connection stuck. Polling is plenty for a chat.
