@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.auth import Identity
@@ -174,6 +175,12 @@ def _bind(session: Session, conversation_id: str, login: str) -> bool:
     user = session.scalars(select(User).where(User.login == login)).first()
     if user is None:
         return False
-    session.add(ConversationOwner(conversation_id=conversation_id, user_id=user.id))
-    session.flush()
+    try:
+        # A savepoint: two first messages of one conversation may arrive at once (two Rasa
+        # servers, a double click); the loser's insert fails and the winner's row decides.
+        with session.begin_nested():
+            session.add(ConversationOwner(conversation_id=conversation_id, user_id=user.id))
+    except IntegrityError:
+        owner = session.get(ConversationOwner, conversation_id, populate_existing=True)
+        return owner is not None and owner.user_id == user.id
     return True

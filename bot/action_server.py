@@ -92,6 +92,18 @@ def _message_request_id(body: object) -> str | None:
     return None
 
 
+def warm_up() -> None:
+    """Load what the first actions would otherwise load on the event loop (the playbook, OpenCC,
+    jionlp's time tables: seconds), before the server answers /health, so the first calls of a
+    fresh action server do not stall or time out."""
+    from bot import text, timeparse
+    from bot.playbook import playbook
+
+    playbook()
+    text.normalize("預約回訪")
+    timeparse.warm_up()
+
+
 async def _replay_forever() -> None:
     """Write what was kept in the outbox while the CRM was down, also when no agent is typing."""
     from actions.common import replay_deferred
@@ -112,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logs.setup("actions")
+    warm_up()
     create_app().run(args.host, args.port, workers=1, access_log=False)
 
 

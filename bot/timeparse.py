@@ -11,6 +11,7 @@ import contextlib
 import io
 import math
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -69,13 +70,28 @@ class ParsedTime:
     detail: dict[str, int] | None = field(default=None, compare=False, hash=False)
 
 
+_jio_loading = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _jio():
-    # jionlp prints a banner on import; keep it out of the servers' output.
-    with contextlib.redirect_stdout(io.StringIO()):
-        import jionlp
+    """jionlp, imported and warmed up once. Its time parser loads its tables on first use, and
+    concurrent first calls returned nothing (3 of 4 callbacks booked at one moment right after
+    start-up were "not understood"): the first use happens here, under a lock, once."""
+    with _jio_loading:
+        # jionlp prints a banner on import; keep it out of the servers' output (redirect_stdout
+        # swaps the process's stdout: only ever under this lock).
+        with contextlib.redirect_stdout(io.StringIO()):
+            import jionlp
 
-    return jionlp
+            jionlp.ner.extract_time("明天下午三点", time_base=1_700_000_000, with_parsing=True)
+            jionlp.parse_money("五万元")
+        return jionlp
+
+
+def warm_up() -> None:
+    """Load the time parser now (the action server calls this at start-up, off the event loop)."""
+    _jio()
 
 
 def _expand(text: str) -> str:

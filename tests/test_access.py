@@ -388,3 +388,38 @@ def test_csv_export_neutralises_formulas(servers):
     reply = _get(servers, "/api/calls.csv?client=刘洋", "super01")
     line = next(row for row in reply.content.decode("utf-8-sig").splitlines() if "csv-formula" in row)
     assert "'=HYPERLINK" in line and ",=HYPERLINK" not in line
+
+
+@pytest.mark.parametrize(("second", "wins"), [("agent02", False), ("agent01", True)])
+def test_two_first_messages_at_once_give_the_conversation_one_owner(crm_url, second, wins):
+    """Two first messages of one conversation race (two Rasa servers, a double click): the one
+    that commits first owns it; the other is refused (another user) or let in (the same user),
+    never an error."""
+    import threading
+
+    agent01 = Identity("agent01", "agent", "李明")
+    claimed, release, results = threading.Event(), threading.Event(), {}
+
+    def first():
+        with sessions(crm_url).begin() as db:
+            results["first"] = access.claim_conversation(db, "raced", agent01)
+            claimed.set()
+            release.wait(10)
+
+    def other():
+        claimed.wait(10)
+        with sessions(crm_url).begin() as db:
+            # Sees no owner yet (the first has not committed), inserts, and collides.
+            results["second"] = access.claim_conversation(db, "raced", Identity(second, "agent", "x"))
+
+    threads = [threading.Thread(target=first), threading.Thread(target=other)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    release.set()
+    for thread in threads:
+        thread.join(60)
+    assert results == {"first": True, "second": wins}
+    with sessions(crm_url).begin() as db:
+        assert [o.user.login for o in db.scalars(select(ConversationOwner).where(
+            ConversationOwner.conversation_id == "raced"))] == ["agent01"]

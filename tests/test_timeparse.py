@@ -66,3 +66,23 @@ def test_describe():
                                            ("没钱", None)])
 def test_amount(text, yuan):
     assert parse_amount(text) == yuan
+
+
+def test_first_calls_at_the_same_moment_all_understand_the_time():
+    """Right after start-up, callbacks booked at one moment: jionlp loads its tables on first use,
+    and concurrent first calls used to return nothing (and lose the process's stdout)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading\n"
+        "from datetime import datetime\n"
+        "from bot.timeparse import parse_callback_time\n"
+        "now, found = datetime(2026, 11, 23, 10, 0), []\n"
+        "book = lambda: found.append(parse_callback_time('约他明天下午三点再打', now).when)\n"
+        "threads = [threading.Thread(target=book) for _ in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "print(sorted({w.isoformat() if w else 'none' for w in found}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "['2026-11-24T15:00:00']"
