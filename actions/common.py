@@ -13,12 +13,11 @@ from typing import Any
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import access, clock, crm, guidance, outbox
 from bot.auth import Identity
-from bot.db import sessions
+from bot.db import sessions, unreachable
 from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
 from bot.playbook import playbook
@@ -209,14 +208,6 @@ def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list 
     dispatcher.utter_message(text=script.readable, json_message=script.payload(), buttons=buttons or [])
 
 
-def crm_unreachable(error: BaseException) -> bool:
-    """True if ``error`` says the CRM database cannot be reached (down, restarting, network),
-    as opposed to a bug or a refused write: only then is a write kept for later."""
-    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
-        return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
-
-
 class CrmAction(Action, metaclass=abc.ABCMeta):
     """Base for actions that read or write the CRM: one session per run, off the event loop.
 
@@ -240,14 +231,14 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
         try:
             events = self.transaction(staged, tracker, domain)
         except Exception as error:  # noqa: BLE001 - never leave the agent without an answer
-            if crm_unreachable(error) and self.durable:
+            if unreachable(error) and self.durable:
                 logger.warning("action %s: CRM database unreachable (%s); write deferred to the outbox",
                                self.name(), type(error).__name__)
                 text = tracker.latest_message.get("text") or ""
                 outbox.defer(self.name(), tracker.current_state(), clock.now(), text)
                 dispatcher.utter_message(text=messages["write_deferred"].format(text=_quote(text)),
                                          json_message={"type": "write_deferred", "action": self.name()})
-            elif crm_unreachable(error):
+            elif unreachable(error):
                 logger.warning("action %s: CRM database unreachable (%s)", self.name(), type(error).__name__)
                 dispatcher.utter_message(text=messages["crm_unavailable"],
                                          json_message={"type": "service_unavailable", "service": "crm"})
@@ -323,7 +314,7 @@ def replay_deferred() -> int:
                 with clock.pinned(entry.made_at):
                     action.transaction(said, Tracker.from_dict(entry.tracker), {})
             except Exception as error:  # noqa: BLE001
-                if crm_unreachable(error):
+                if unreachable(error):
                     outbox.attempted(entry.id)
                     return settled
                 logger.exception("deferred write %s (%s) failed", entry.id, entry.action)

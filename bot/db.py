@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -84,3 +85,11 @@ def sessions(url: str | None = None) -> sessionmaker:
     """
     return _session_factory(url or get_settings().db_url)
 
+
+
+def unreachable(error: BaseException) -> bool:
+    """True if ``error`` says the database cannot be reached (down, restarting, network, a lost
+    connection), as opposed to a bug or a refused write."""
+    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)

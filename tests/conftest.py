@@ -205,9 +205,14 @@ def postgres_server():
     options = (f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off "
                "-c synchronous_commit=off -c full_page_writes=off")
     pg_ctl = [*as_postgres, str(_postgres_bin("pg_ctl")), "-D", str(data)]
-    subprocess.run([*pg_ctl, "-l", str(home / "postgres.log"), "-o", options, "-w", "start"], check=True,
-                   stdout=subprocess.DEVNULL)
     base = f"postgresql://postgres@127.0.0.1:{port}"
+
+    def start() -> None:
+        subprocess.run([*pg_ctl, "-l", str(home / "postgres.log"), "-o", options, "-w", "start"], check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def stop() -> None:
+        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
 
     def create_database(name: str) -> str:
         from sqlalchemy import create_engine, text
@@ -218,10 +223,13 @@ def postgres_server():
         engine.dispose()
         return f"{base}/{name}"
 
+    # Tests of outages stop and start the server (create_database.stop(), .start()).
+    create_database.stop, create_database.start = stop, start
+    start()
     try:
         yield create_database
     finally:
-        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
+        stop()
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(home / "postgres.log", ARTIFACTS / "postgres.log")
         shutil.rmtree(home, ignore_errors=True)

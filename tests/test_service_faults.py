@@ -20,26 +20,29 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(trained_model, tmp_path_factory):
+def stack(trained_model, postgres_server, tmp_path_factory):
+    """The CRM on a PostgreSQL server of its own (so that it can go down on its own), the tracker
+    store on SQLite."""
     from bot import migrate
     from bot.cli import start_services, stop
     from bot.db import sessions
     from bot.demo_data import load_demo_data
 
     tmp = tmp_path_factory.mktemp("faults")
-    crm = tmp / "crm.sqlite3"
+    crm = postgres_server("faults_crm")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SALESBOT_DB_URL", f"sqlite:///{crm}")
+        mp.setenv("SALESBOT_DB_URL", crm)
         mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tmp / 'tracker.sqlite3'}")
         mp.setenv("SALESBOT_SECRET", "faults-test-secret")
         mp.setenv("SALESBOT_VAR_DIR", str(tmp / "var"))  # its logs and outbox, apart from other tests
         mp.setenv("SALESBOT_CLOCK_OFFSET", str(service_clock_offset().total_seconds()))
-        migrate.upgrade(f"sqlite:///{crm}")
-        with sessions(f"sqlite:///{crm}").begin() as session:
+        migrate.upgrade(crm)
+        with sessions(crm).begin() as session:
             load_demo_data(session)
         ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
         processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "fault-service-logs")
         state = {"processes": processes, "ports": ports, "model": trained_model, "var": tmp / "var",
+                 "crm": crm, "postgres": postgres_server,
                  "rasa": f"http://127.0.0.1:{ports['rasa_port']}", "web": f"http://127.0.0.1:{ports['web_port']}"}
         try:
             yield state
@@ -94,6 +97,48 @@ def test_the_action_server_down_mid_call_is_told_to_the_agent(stack):
         restart(stack, "actions")
     reply, said = say(stack, bearer, "fault-actions", "记一下，客户有意向")
     assert reply.status_code == 200 and "有意向" in said and "暂时连不上" not in said
+
+
+def calls_of(stack, sender: str) -> list[tuple[str, str]]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(stack["crm"], future=True)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(
+                "select k.name, c.disposition from calls c join clients k on k.id = c.client_id "
+                "where c.conversation_id = :s"), {"s": sender})]
+    finally:
+        engine.dispose()
+
+
+def test_an_outcome_logged_while_the_crm_database_is_down_is_written_once_when_it_is_back(stack):
+    import time
+
+    bearer, never_used = token(stack), token(stack, "agent02")
+    reply, said = say(stack, bearer, "fault-db", "查一下张三")
+    assert reply.status_code == 200 and "张三" in said
+    stack["postgres"].stop()
+    try:
+        reply, said = say(stack, bearer, "fault-db", "记一下，客户有意向")
+        # The agent mid-call is still let in (token verified minutes ago), and told it is kept.
+        assert reply.status_code == 200 and "已暂存" in said and "不用重复记录" in said
+        # A user the servers never verified cannot be checked now: a clear 503, not a 500.
+        reply, said = say(stack, never_used, "fault-db-2", "查一下朱丽")
+        assert reply.status_code == 503 and "CRM数据库暂时连不上" in reply.json()["error"]
+        # Logging in needs the CRM: a 503 with the reason, not a 500 page.
+        login = requests.post(f"{stack['web']}/api/token", timeout=30,
+                              json={"login": "agent01", "password": DEMO_PASSWORDS["agent01"]})
+        assert login.status_code == 503 and "CRM数据库暂时连不上" in login.json()["error"]
+    finally:
+        stack["postgres"].start()
+    deadline = time.monotonic() + 60  # the action server retries every 10 s on its own
+    while not calls_of(stack, "fault-db") and time.monotonic() < deadline:
+        time.sleep(1)
+    assert calls_of(stack, "fault-db") == [("张三", "interested")]
+    reply, said = say(stack, bearer, "fault-db", "开场白怎么说")
+    assert reply.status_code == 200 and "已补写进CRM" in said
+    assert calls_of(stack, "fault-db") == [("张三", "interested")]  # once
 
 
 def test_the_conversation_goes_on_after_the_rasa_server_restarts(stack):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
+from socketio import exceptions as socketio_errors
 
 from bot import logs
 from bot.auth import Identity, bearer, identity_from_token, read_token
@@ -38,24 +40,29 @@ MAX_SENDER_CHARS = 128
 # connection pool, a new connection each time). Every other answer still comes from the CRM.
 _OWNERS: OrderedDict[tuple[str, str], str] = OrderedDict()
 _OWNERS_MAX = 50_000
-_owners_lock = threading.Lock()
+_caches_lock = threading.Lock()
 
 
 def _owns(conversation_id: str, identity: Identity) -> bool:
     from bot.access import claim_conversation
-    from bot.db import sessions
+    from bot.db import sessions, unreachable
     from bot.settings import get_settings
     from bot.transcripts import first_speaker
 
     key = (get_settings().db_url, conversation_id)
-    with _owners_lock:
+    with _caches_lock:
         if _OWNERS.get(key) == identity.login:
             _OWNERS.move_to_end(key)
             return True
-    with sessions().begin() as session:
-        owned = claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
+    try:
+        with sessions().begin() as session:
+            owned = claim_conversation(session, conversation_id, identity, history_owner=first_speaker)
+    except Exception as error:
+        if unreachable(error):
+            raise CrmUnavailable from error
+        raise
     if owned:  # committed: the owner row for identity.login exists now
-        with _owners_lock:
+        with _caches_lock:
             _OWNERS[key] = identity.login
             _OWNERS.move_to_end(key)
             while len(_OWNERS) > _OWNERS_MAX:
@@ -67,11 +74,59 @@ AUTH_ERROR_EVT = "auth_error"
 AUTH_ERROR_TEXT = "登录已过期或已失效（可能已退出登录或账号已停用），请刷新页面或重新登录。"
 
 
+class CrmUnavailable(Exception):
+    """The CRM database cannot be reached to check a token or a conversation's owner."""
+
+
+# Tokens this process verified against the CRM lately: token -> (when, identity). While the CRM
+# is unreachable, a token verified within VERIFIED_GRACE_SECONDS is still taken (signature and
+# expiry are checked every time), so an agent mid-call can go on and log the outcome, which the
+# action server keeps in its outbox. A revocation made meanwhile applies once the CRM answers;
+# a token never verified here is refused. Bounded like the owner cache.
+VERIFIED_GRACE_SECONDS = 15 * 60
+_VERIFIED: OrderedDict[str, tuple[float, Identity]] = OrderedDict()
+_VERIFIED_MAX = 10_000
+
+
+def _verified_identity(token: str) -> Identity | None:
+    """identity_from_token, remembering a success; CrmUnavailable (or the last success within
+    the grace period) when the CRM cannot be asked."""
+    from bot.db import unreachable
+
+    try:
+        identity = identity_from_token(token)
+    except Exception as error:
+        if not unreachable(error):
+            raise
+        with _caches_lock:
+            verified = _VERIFIED.get(token)
+        if verified is not None and time.monotonic() - verified[0] < VERIFIED_GRACE_SECONDS:
+            logger.warning("CRM unreachable: %s taken on its last verification", verified[1].login)
+            return verified[1]
+        raise CrmUnavailable from error
+    with _caches_lock:
+        if identity is None:
+            _VERIFIED.pop(token, None)
+        else:
+            _VERIFIED[token] = (time.monotonic(), identity)
+            _VERIFIED.move_to_end(token)
+            while len(_VERIFIED) > _VERIFIED_MAX:
+                _VERIFIED.popitem(last=False)
+    return identity
+
+
 async def _identity(token: Any) -> Identity | None:
-    """The token's user as they are now (blocking DB read, so off the event loop)."""
+    """The token's user as they are now (blocking DB read, so off the event loop).
+    Raises CrmUnavailable if the CRM cannot tell."""
     if not isinstance(token, str) or read_token(token) is None:
         return None  # missing, forged or expired: no need to ask the database
-    return await asyncio.to_thread(identity_from_token, token)
+    return await asyncio.to_thread(_verified_identity, token)
+
+
+def _crm_unavailable_text() -> str:
+    from bot.playbook import playbook
+
+    return playbook().messages["crm_unavailable_channel"]
 
 
 def _metadata(identity: Identity, request_id: str) -> dict[str, Any]:
@@ -120,7 +175,11 @@ class TokenRestInput(RestInput):
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             request_id = logs.new_request_id(request.headers.get("X-Request-ID"))
-            reply = await _receive(request, request_id)
+            try:
+                reply = await _receive(request, request_id)
+            except CrmUnavailable:
+                logger.warning("CRM unreachable: message refused before it reached the bot")
+                reply = response.json({"error": _crm_unavailable_text()}, status=503, headers={"Retry-After": "60"})
             reply.headers["X-Request-ID"] = request_id
             return reply
 
@@ -184,7 +243,12 @@ class TokenSocketIOInput(SocketIOInput):
             On failure the client gets ``auth_error`` (it fetches a new token and reconnects)
             and is disconnected; nothing reaches the tracker.
             """
-            identity = await _identity(tokens.get(sid))
+            try:
+                identity = await _identity(tokens.get(sid))
+            except CrmUnavailable:  # not the token's fault: say so, stay connected
+                await sio.emit(self.bot_message_evt, {"text": _crm_unavailable_text()}, room=sid,
+                               namespace=self.namespace)
+                return None
             if identity is None:
                 await sio.emit(AUTH_ERROR_EVT, {"error": AUTH_ERROR_TEXT}, room=sid, namespace=self.namespace)
                 await sio.disconnect(sid, namespace=self.namespace)
@@ -199,7 +263,10 @@ class TokenSocketIOInput(SocketIOInput):
         @sio.on("connect", namespace=self.namespace)
         async def connect(sid: str, _environ: dict, auth: dict | None) -> bool:
             token = auth.get("token") if isinstance(auth, dict) else None
-            identity = await _identity(token)
+            try:
+                identity = await _identity(token)
+            except CrmUnavailable as error:
+                raise socketio_errors.ConnectionRefusedError(_crm_unavailable_text()) from error
             if identity is None:
                 return False  # the client sees a connect_error
             identities[sid], tokens[sid] = identity, token
@@ -219,8 +286,13 @@ class TokenSocketIOInput(SocketIOInput):
             if identity is None:
                 return
             session_id = (data or {}).get("session_id") or uuid.uuid4().hex
-            if not isinstance(session_id, str) or len(session_id) > MAX_SENDER_CHARS \
-                    or not await asyncio.to_thread(_owns, session_id, identity):
+            try:
+                owned = isinstance(session_id, str) and len(session_id) <= MAX_SENDER_CHARS \
+                    and await asyncio.to_thread(_owns, session_id, identity)
+            except CrmUnavailable:
+                await sio.emit("session_error", {"error": _crm_unavailable_text()}, room=sid, namespace=self.namespace)
+                return
+            if not owned:
                 await sio.emit("session_error", {"error": "这个会话属于其他用户。"}, room=sid,
                                namespace=self.namespace)
                 return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import secrets
 from pathlib import Path
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.request import Request
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from bot import labels
 from bot.auth import (
@@ -24,6 +26,7 @@ from bot.auth import (
     user_for_claims,
 )
 from bot.db import sessions
+from bot.playbook import playbook
 from bot.settings import PROJECT_ROOT
 from bot.web.api import api
 from bot.web.rehearsal_api import rehearsal_api
@@ -41,6 +44,8 @@ from bot.web.session import (
     session_cookie,
     set_session,
 )
+
+logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The socket.io browser client, installed from the npm lock (web/package-lock.json) by make.
@@ -126,6 +131,15 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         # Pages show client data and carry tokens: never kept by the browser or a proxy.
         if (resp.content_type or "").startswith("text/html"):
             resp.headers["Cache-Control"] = "no-store"
+
+    @app.exception(OperationalError, InterfaceError, DisconnectionError)
+    async def database_down(request: Request, error: Exception):
+        """The CRM unreachable: a 503 with a reason in Chinese, not Sanic's 500 page."""
+        logger.warning("CRM database unreachable on %s %s", request.method, request.path)
+        text = playbook().messages["crm_unavailable_web"]
+        if request.path.startswith("/api/"):
+            return response.json({"error": text}, status=503, headers={"Retry-After": "60"})
+        return response.text(text, status=503, headers={"Retry-After": "60"})
 
     @app.get("/health")
     async def health(_request: Request):
