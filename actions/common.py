@@ -220,26 +220,29 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
-        # Pending writes first, oldest first: this action then sees the CRM as the agent expects.
-        if outbox.path().exists():
-            await asyncio.to_thread(replay_deferred)
+        # Pending writes first, oldest first (waiting for a replay already under way): this action
+        # then sees the CRM as the agent expects.
+        if outbox.may_have_pending():
+            await asyncio.to_thread(replay_deferred, True)
         return await asyncio.to_thread(self._run_in_session, dispatcher, tracker, domain)
 
     def _run_in_session(self, dispatcher, tracker, domain):
         messages = playbook().messages
+        if self.durable and outbox.has_pending(tracker.sender_id):
+            # Earlier writes of this conversation still wait for the CRM: this one queues behind
+            # them, so an older outcome is never replayed over a newer one.
+            self._defer(dispatcher, tracker)
+            return []
         staged = CollectingDispatcher()
         try:
             events = self.transaction(staged, tracker, domain)
         except Exception as error:  # noqa: BLE001 - never leave the agent without an answer
             if unreachable(error) and self.durable:
-                logger.warning("action %s: CRM database unreachable (%s); write deferred to the outbox",
-                               self.name(), type(error).__name__)
-                text = tracker.latest_message.get("text") or ""
-                outbox.defer(self.name(), tracker.current_state(), clock.now(), text)
-                dispatcher.utter_message(text=messages["write_deferred"].format(text=_quote(text)),
-                                         json_message={"type": "write_deferred", "action": self.name()})
+                logger.warning("action %s: CRM database unreachable; write deferred to the outbox", self.name(),
+                               exc_info=True)
+                self._defer(dispatcher, tracker)
             elif unreachable(error):
-                logger.warning("action %s: CRM database unreachable (%s)", self.name(), type(error).__name__)
+                logger.warning("action %s: CRM database unreachable", self.name(), exc_info=True)
                 dispatcher.utter_message(text=messages["crm_unavailable"],
                                          json_message={"type": "service_unavailable", "service": "crm"})
             else:
@@ -251,6 +254,12 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
             dispatcher.utter_message(text=messages[key].format(text=_quote(entry.text), reason=entry.result or ""))
         dispatcher.messages.extend(staged.messages)
         return events
+
+    def _defer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+        text = tracker.latest_message.get("text") or ""
+        outbox.defer(self.name(), tracker.current_state(), clock.now(), text)
+        dispatcher.utter_message(text=playbook().messages["write_deferred"].format(text=_quote(text)),
+                                 json_message={"type": "write_deferred", "action": self.name()})
 
     def transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                     domain: dict[str, Any]) -> list[dict[str, Any]]:
@@ -290,17 +299,26 @@ def _durable_actions() -> dict[str, CrmAction]:
 
 
 _replaying = threading.Lock()
+# After the CRM was found unreachable, messages do not each try again at once (each try can cost a
+# connect timeout): the background replayer and the next message after this pause do.
+RETRY_PAUSE_SECONDS = 2.0
+_next_try = 0.0
 
 
-def replay_deferred() -> int:
+def replay_deferred(wait: bool = False) -> int:
     """Write the outbox's pending entries, oldest first, each at the moment it was made; stops at
     the first that finds the CRM still unreachable. Returns how many were settled (written or refused).
 
-    The outcome of each is told to the agent on their conversation's next message (CrmAction.run).
+    ``wait``: wait for a replay under way in another thread (an action about to run), instead of
+    leaving it to that thread (the background replayer). The outcome of each entry is told to the
+    agent on their conversation's next message (CrmAction.run).
     """
-    if not _replaying.acquire(blocking=False):
+    global _next_try
+    if not _replaying.acquire(timeout=60 if wait else 0):
         return 0  # another thread is replaying: the outbox is ordered, one replayer at a time
     try:
+        if time.monotonic() < _next_try:
+            return 0
         settled = 0
         actions = None
         for entry in outbox.pending():
@@ -316,6 +334,7 @@ def replay_deferred() -> int:
             except Exception as error:  # noqa: BLE001
                 if unreachable(error):
                     outbox.attempted(entry.id)
+                    _next_try = time.monotonic() + RETRY_PAUSE_SECONDS
                     return settled
                 logger.exception("deferred write %s (%s) failed", entry.id, entry.action)
                 outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])

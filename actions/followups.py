@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CallScope, CrmAction
 from bot import access, crm, guidance, labels
 from bot.playbook import playbook
+from bot.text import to_halfwidth
 from bot.timeparse import MAX_CALLBACK_AHEAD, ParsedTime, describe, parse_callback_time, time_problem
 
 # Quick answers when the time is missing or cannot be booked: what the agent can press instead.
@@ -41,9 +42,11 @@ class ActionScheduleCallback(CrmAction):
         now = scope.context.now
         # The model may tag only part of a time (下午三点, or 2030, of 2月30日下午三点): a date the
         # message spells out wrongly is named whatever the entity says.
+        # Only a date next to the tagged time counts: "客户2035年退休，约他明天下午三点" is a good time.
         in_text = time_problem(text, now, mask=names)
         parsed = parse_callback_time(str(phrase), now, mask=names) if phrase else None
-        if in_text is not None and (in_text.problem == "invalid" or parsed is None or parsed.problem is None):
+        if in_text is not None and (parsed is None or _beside(to_halfwidth(text), in_text.text, str(phrase))) \
+                and (in_text.problem == "invalid" or parsed is None or parsed.problem is None):
             parsed = in_text
         elif parsed is None or parsed.problem == "unparsed":
             parsed = parse_callback_time(text, now, mask=names)
@@ -97,6 +100,14 @@ def _refuse_time(dispatcher: CollectingDispatcher, parsed: ParsedTime, now: date
         limit = describe(now + MAX_CALLBACK_AHEAD, now)
         dispatcher.utter_message(text=messages["callback_time_too_far"].format(phrase=parsed.text, limit=limit),
                                  buttons=_time_buttons())
+
+
+def _beside(text: str, first: str, second: str, gap: int = 2) -> bool:
+    """Whether two phrases of ``text`` overlap or are at most ``gap`` characters apart."""
+    i, j = text.find(first), text.find(second)
+    if i < 0 or j < 0:
+        return False
+    return i <= j + len(second) + gap and j <= i + len(first) + gap
 
 
 def _title(scope: CallScope) -> str:

@@ -52,7 +52,12 @@ def secure_sqlite_file(url: str) -> None:
 @cache
 def engine_for(url: str) -> Engine:
     secure_sqlite_file(url)
-    kwargs = {"future": True, "pool_pre_ping": True}
+    # hide_parameters: a failed statement's values (a client's phone number) stay out of error
+    # messages and so out of the logs.
+    kwargs = {"future": True, "pool_pre_ping": True, "hide_parameters": True}
+    if url.startswith("postgresql"):
+        # A server that drops packets must not hold a message for minutes (bot/outbox.py takes over).
+        kwargs["connect_args"] = {"connect_timeout": 5}
     if url.startswith("sqlite"):
         # Several processes (actions, web app, CLI) share the file.
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
@@ -87,9 +92,29 @@ def sessions(url: str | None = None) -> sessionmaker:
 
 
 
+# PostgreSQL SQLSTATEs of a server that is not there: connection exceptions (class 08), and
+# admin/crash shutdown or "cannot connect now" (57P01-57P03). Deadlocks or statement timeouts are
+# OperationalErrors too, but the database is there: those are errors, not outages.
+_PG_UNREACHABLE = ("08", "57P01", "57P02", "57P03")
+# SQLite's words for a database file that cannot be opened or written right now.
+_SQLITE_UNREACHABLE = ("unable to open database file", "disk i/o error", "database is locked")
+
+
 def unreachable(error: BaseException) -> bool:
     """True if ``error`` says the database cannot be reached (down, restarting, network, a lost
-    connection), as opposed to a bug or a refused write."""
-    if isinstance(error, (OperationalError, InterfaceError, DisconnectionError)):
+    connection, a file that went away or stays locked), as opposed to a bug or a refused write:
+    only then is a write kept for later (bot/outbox.py) or the user told the CRM is down."""
+    if isinstance(error, (InterfaceError, DisconnectionError)):
         return True
-    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    code = getattr(error.orig, "pgcode", None)
+    if code is not None:
+        return code.startswith(_PG_UNREACHABLE)
+    # No SQLSTATE: psycopg2 failed to connect at all (refused, timed out), or a SQLite error.
+    message = str(error.orig).lower()
+    return "sqlite" not in type(error.orig).__module__ or any(m in message for m in _SQLITE_UNREACHABLE)

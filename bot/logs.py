@@ -27,7 +27,9 @@ request_id: ContextVar[str | None] = ContextVar("salesbot_request_id", default=N
 
 MAX_BYTES, BACKUPS = 10 * 1024 * 1024, 5
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mobile number as agents type it: 13800000001, +86 138 0000 0001, 86-138-0000-0001.
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?(1[3-9]\d)[ -]?(\d{4})[ -]?(\d{4})(?!\d)")
+_FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 _SECRETS = [
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1***"),
     # Our signed tokens and session cookies (payload.signature, base64url) and JWTs.
@@ -39,8 +41,8 @@ _SECRETS = [
 
 
 def mask(text: str) -> str:
-    """``text`` with mobile numbers masked and secrets removed."""
-    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+    """``text`` with mobile numbers masked and secrets removed (full-width digits read as digits)."""
+    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text.translate(_FULLWIDTH_DIGITS))
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
@@ -80,6 +82,9 @@ class MaskingFilter(logging.Filter):
         masked = mask(message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            # The traceback is rendered here, masked, and cached where formatters look for it.
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -4,9 +4,11 @@ When the CRM database is unreachable while an agent logs an outcome or books a c
 request (the action, the conversation's tracker as the action saw it, the moment) is kept in a
 local SQLite file beside the action server, fsynced before the agent is told it is safe. The
 action server replays pending entries once the database answers again (actions/common.py),
-at the moment they were made; each entry is written once: it is marked written in the same
-step that finds the CRM commit done, and the writes themselves are keyed by conversation and
-client (re-running one updates the same rows, it does not add new ones).
+oldest first, at the moment they were made, and a conversation's later writes queue behind its
+pending ones, so an older outcome never lands over a newer one. Each entry is marked written
+right after its CRM commit; should the process die between the two, the entry is replayed, and
+the writes are keyed by conversation and client (a call row, the client's one open follow-up):
+re-running one updates the same rows, it does not add new ones.
 
 The file lives on the action server's disk, not in the CRM: it must work when the CRM does not.
 """
@@ -86,8 +88,28 @@ def _connection() -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
+# Whether this process may have pending entries: true until a look at the file found none, and
+# again after each deferral. Spares every action a look at the outbox file in normal times.
+_maybe_pending = True
+
+
+def may_have_pending() -> bool:
+    return _maybe_pending and path().exists()
+
+
+def has_pending(conversation_id: str) -> bool:
+    """Whether this conversation has writes still waiting for the CRM."""
+    if not may_have_pending():
+        return False
+    with _connection() as db:
+        return db.execute("SELECT 1 FROM deferred_writes WHERE conversation_id = ? AND status = ? LIMIT 1",
+                          (conversation_id, PENDING)).fetchone() is not None
+
+
 def defer(action: str, tracker: dict[str, Any], made_at: datetime, text: str) -> int:
     """Keep a write for later; returns its id once it is on disk."""
+    global _maybe_pending
+    _maybe_pending = True
     with _lock, _connection() as db:
         cursor = db.execute(
             "INSERT INTO deferred_writes (created_at, made_at, conversation_id, action, text, tracker) "
@@ -107,11 +129,14 @@ _COLUMNS = "id, made_at, conversation_id, action, text, tracker, status, result"
 
 def pending() -> list[Deferred]:
     """Entries still to write, oldest first (a conversation's writes in the order they were made)."""
+    global _maybe_pending
     if not path().exists():
         return []
     with _connection() as db:
         rows = db.execute(f"SELECT {_COLUMNS} FROM deferred_writes WHERE status = ? ORDER BY id",
                           (PENDING,)).fetchall()
+    if not rows:
+        _maybe_pending = False  # set again by the next deferral (one action server per outbox file)
     return [_row(r) for r in rows]
 
 

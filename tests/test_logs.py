@@ -15,6 +15,10 @@ from bot import logs
     # a client's mobile number: first three and last four digits, as non-owners see it
     ("查一下13800000001", "13800000001", "138****0001"),
     ("客户号码 +86 13912345678 换了", "13912345678", "139****5678"),
+    ("查8613800000001", "13800000001", "138****0001"),
+    ("查 138 0000 0001", "0000 0001", "138****0001"),
+    ("查138-0000-0001", "0000-0001", "138****0001"),
+    ("查１３８０００００００１", "１３８０００００００１", "138****0001"),  # full-width digits
     # bearer tokens and signed tokens (payload.signature) never reach a log
     ("Authorization: Bearer abcdefghijklmnop.qrstuvwxyz0123456789", "abcdefghijklmnop", "Bearer ***"),
     ("cookie salesbot_session=eyJsb2dpbiI6ImFnZW50MDEi.fQ9Zq3bXk1mN8pLr2sT5uV7w", "fQ9Zq3bXk1mN8pLr2sT5uV7w",

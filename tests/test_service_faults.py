@@ -91,7 +91,7 @@ def test_the_action_server_down_mid_call_is_told_to_the_agent(stack):
         reply, said = say(stack, bearer, "fault-actions", "记一下，客户有意向")
         # Not a 500 and not silence: the agent reads that nothing was saved and what to do.
         assert reply.status_code == 200
-        assert "暂时连不上" in said and "没有保存" in said
+        assert "暂时连不上" in said and "没有完成" in said and "核对" in said
         assert any((m.get("custom") or {}).get("type") == "service_unavailable" for m in reply.json())
     finally:
         restart(stack, "actions")

@@ -36,8 +36,8 @@ MAX_SENDER_CHARS = 128
 
 # Conversations this process has seen claimed: (CRM URL, conversation id) -> the owner's login.
 # An owner row is written once and never changed or deleted (bot/access.py), so a "yes" can be
-# remembered: later messages of a conversation skip the CRM (two queries and, SQLite having no
-# connection pool, a new connection each time). Every other answer still comes from the CRM.
+# remembered: later messages of a conversation skip the CRM (two queries). Every other answer
+# still comes from the CRM.
 _OWNERS: OrderedDict[tuple[str, str], str] = OrderedDict()
 _OWNERS_MAX = 50_000
 _caches_lock = threading.Lock()
@@ -71,7 +71,6 @@ def _owns(conversation_id: str, identity: Identity) -> bool:
 
 
 AUTH_ERROR_EVT = "auth_error"
-AUTH_ERROR_TEXT = "登录已过期或已失效（可能已退出登录或账号已停用），请刷新页面或重新登录。"
 
 
 class CrmUnavailable(Exception):
@@ -123,10 +122,11 @@ async def _identity(token: Any) -> Identity | None:
     return await asyncio.to_thread(_verified_identity, token)
 
 
-def _crm_unavailable_text() -> str:
+def _say(key: str) -> str:
+    """A channel refusal, in Chinese, from the playbook's messages."""
     from bot.playbook import playbook
 
-    return playbook().messages["crm_unavailable_channel"]
+    return playbook().messages[key]
 
 
 def _metadata(identity: Identity, request_id: str) -> dict[str, Any]:
@@ -179,7 +179,8 @@ class TokenRestInput(RestInput):
                 reply = await _receive(request, request_id)
             except CrmUnavailable:
                 logger.warning("CRM unreachable: message refused before it reached the bot")
-                reply = response.json({"error": _crm_unavailable_text()}, status=503, headers={"Retry-After": "60"})
+                reply = response.json({"error": _say("crm_unavailable_channel")}, status=503,
+                                      headers={"Retry-After": "60"})
             reply.headers["X-Request-ID"] = request_id
             return reply
 
@@ -187,19 +188,19 @@ class TokenRestInput(RestInput):
             # Signature, expiry, and (in the database) that the user is active and has not revoked it.
             identity = await _identity(bearer(request.headers.get("Authorization")))
             if identity is None:
-                return response.json({"error": "未登录或令牌无效，请先获取令牌（POST /api/token）。"}, status=401)
+                return response.json({"error": _say("message_no_token")}, status=401)
             try:
                 body = request.json
             except Exception:  # noqa: BLE001 - sanic raises on malformed JSON
                 body = None
             if not isinstance(body, dict):
-                return response.json({"error": "请求体必须是JSON对象。"}, status=400)
+                return response.json({"error": _say("message_not_json")}, status=400)
             sender, text = body.get("sender"), body.get("message")
             problem = _check_message(sender, text)
             if problem:
                 return response.json({"error": problem}, status=400)
             if not await asyncio.to_thread(_owns, sender, identity):
-                return response.json({"error": "这个会话属于其他用户。"}, status=403)
+                return response.json({"error": _say("conversation_of_another_user")}, status=403)
             logger.info("message from %s in conversation %s (%d chars)", identity.login, sender, len(text))
             collector = CollectingOutputChannel()
             await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
@@ -246,11 +247,11 @@ class TokenSocketIOInput(SocketIOInput):
             try:
                 identity = await _identity(tokens.get(sid))
             except CrmUnavailable:  # not the token's fault: say so, stay connected
-                await sio.emit(self.bot_message_evt, {"text": _crm_unavailable_text()}, room=sid,
+                await sio.emit(self.bot_message_evt, {"text": _say("crm_unavailable_channel")}, room=sid,
                                namespace=self.namespace)
                 return None
             if identity is None:
-                await sio.emit(AUTH_ERROR_EVT, {"error": AUTH_ERROR_TEXT}, room=sid, namespace=self.namespace)
+                await sio.emit(AUTH_ERROR_EVT, {"error": _say("token_expired")}, room=sid, namespace=self.namespace)
                 await sio.disconnect(sid, namespace=self.namespace)
                 return None
             identities[sid] = identity
@@ -266,7 +267,7 @@ class TokenSocketIOInput(SocketIOInput):
             try:
                 identity = await _identity(token)
             except CrmUnavailable as error:
-                raise socketio_errors.ConnectionRefusedError(_crm_unavailable_text()) from error
+                raise socketio_errors.ConnectionRefusedError(_say("crm_unavailable_channel")) from error
             if identity is None:
                 return False  # the client sees a connect_error
             identities[sid], tokens[sid] = identity, token
@@ -290,10 +291,11 @@ class TokenSocketIOInput(SocketIOInput):
                 owned = isinstance(session_id, str) and len(session_id) <= MAX_SENDER_CHARS \
                     and await asyncio.to_thread(_owns, session_id, identity)
             except CrmUnavailable:
-                await sio.emit("session_error", {"error": _crm_unavailable_text()}, room=sid, namespace=self.namespace)
+                await sio.emit("session_error", {"error": _say("crm_unavailable_channel")}, room=sid,
+                               namespace=self.namespace)
                 return
             if not owned:
-                await sio.emit("session_error", {"error": "这个会话属于其他用户。"}, room=sid,
+                await sio.emit("session_error", {"error": _say("conversation_of_another_user")}, room=sid,
                                namespace=self.namespace)
                 return
             sessions_of[sid] = session_id

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
 from sanic.request import Request
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from bot import labels
 from bot.auth import (
@@ -25,7 +25,7 @@ from bot.auth import (
     revoke_tokens,
     user_for_claims,
 )
-from bot.db import sessions
+from bot.db import sessions, unreachable
 from bot.playbook import playbook
 from bot.settings import PROJECT_ROOT
 from bot.web.api import api
@@ -132,9 +132,11 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         if (resp.content_type or "").startswith("text/html"):
             resp.headers["Cache-Control"] = "no-store"
 
-    @app.exception(OperationalError, InterfaceError, DisconnectionError)
+    @app.exception(DBAPIError, DisconnectionError)
     async def database_down(request: Request, error: Exception):
         """The CRM unreachable: a 503 with a reason in Chinese, not Sanic's 500 page."""
+        if not unreachable(error):
+            return app.error_handler.default(request, error)  # a bug: Sanic's own 500, logged
         logger.warning("CRM database unreachable on %s %s", request.method, request.path)
         text = playbook().messages["crm_unavailable_web"]
         if request.path.startswith("/api/"):
