@@ -222,7 +222,7 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         # Pending writes first, oldest first (waiting for a replay already under way): this action
         # then sees the CRM as the agent expects.
-        if outbox.may_have_pending():
+        if outbox.active():
             await asyncio.to_thread(replay_deferred, True)
         return await asyncio.to_thread(self._run_in_session, dispatcher, tracker, domain)
 

@@ -88,18 +88,20 @@ def _connection() -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-# Whether this process may have pending entries: true until a look at the file found none, and
-# again after each deferral. Spares every action a look at the outbox file in normal times.
-_maybe_pending = True
+# Whether the outbox may hold work for this process: entries still to write, or settled ones the
+# agent has not heard of yet. True at start-up (the file may hold some) and after each deferral;
+# cleared once a look finds neither. Spares every action the outbox file in normal times, also
+# after an outage is over (the file stays).
+_active = True
 
 
-def may_have_pending() -> bool:
-    return _maybe_pending and path().exists()
+def active() -> bool:
+    return _active and path().exists()
 
 
 def has_pending(conversation_id: str) -> bool:
     """Whether this conversation has writes still waiting for the CRM."""
-    if not may_have_pending():
+    if not active():
         return False
     with _connection() as db:
         return db.execute("SELECT 1 FROM deferred_writes WHERE conversation_id = ? AND status = ? LIMIT 1",
@@ -108,9 +110,9 @@ def has_pending(conversation_id: str) -> bool:
 
 def defer(action: str, tracker: dict[str, Any], made_at: datetime, text: str) -> int:
     """Keep a write for later; returns its id once it is on disk."""
-    global _maybe_pending
-    _maybe_pending = True
+    global _active
     with _lock, _connection() as db:
+        _active = True
         cursor = db.execute(
             "INSERT INTO deferred_writes (created_at, made_at, conversation_id, action, text, tracker) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -129,14 +131,11 @@ _COLUMNS = "id, made_at, conversation_id, action, text, tracker, status, result"
 
 def pending() -> list[Deferred]:
     """Entries still to write, oldest first (a conversation's writes in the order they were made)."""
-    global _maybe_pending
     if not path().exists():
         return []
     with _connection() as db:
         rows = db.execute(f"SELECT {_COLUMNS} FROM deferred_writes WHERE status = ? ORDER BY id",
                           (PENDING,)).fetchall()
-    if not rows:
-        _maybe_pending = False  # set again by the next deferral (one action server per outbox file)
     return [_row(r) for r in rows]
 
 
@@ -156,7 +155,8 @@ def attempted(entry_id: int) -> None:
 def take_news(conversation_id: str) -> list[Deferred]:
     """Entries of this conversation that were written or failed since the agent last heard;
     marked as told, so the agent hears each once."""
-    if not path().exists():
+    global _active
+    if not active():
         return []
     with _lock, _connection() as db:
         rows = db.execute(
@@ -165,6 +165,10 @@ def take_news(conversation_id: str) -> list[Deferred]:
         if rows:
             db.execute(f"UPDATE deferred_writes SET announced = 1 WHERE id IN ({','.join('?' * len(rows))})",
                        [r[0] for r in rows])
+        # Nothing left to write or to tell anyone (one action server per outbox file): quiet again.
+        if db.execute("SELECT 1 FROM deferred_writes WHERE status = ? OR announced = 0 LIMIT 1",
+                      (PENDING,)).fetchone() is None:
+            _active = False
     return [_row(r) for r in rows]
 
 

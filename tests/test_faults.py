@@ -94,6 +94,7 @@ async def test_an_outcome_logged_while_the_database_is_down_is_written_once_when
     said = await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
     assert "补写" not in texts(said)
     assert len(database.rows(select(Call))) == 1
+    assert not outbox.active()  # all written and told: later actions no longer open the outbox
 
 
 async def test_a_callback_booked_while_the_database_is_down_is_booked_once(database, frozen_clock):
