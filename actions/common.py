@@ -15,8 +15,8 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import access, clock, crm, guidance, outbox
-from bot.auth import Identity
+from bot import access, clock, crm, guidance, logs, masking, outbox
+from bot.auth import Identity, identity_of_user
 from bot.db import sessions, unreachable
 from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
@@ -42,26 +42,48 @@ CALL_SLOTS = tuple(STATE_SLOTS.values())
 _LISTS = {"used_points", "opening_styles", "objections", "products_pitched"}
 
 
+def _signed(tracker: Tracker) -> dict[str, Any]:
+    """The channel's metadata on the latest message: who sent it, under which token version."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            metadata = event.get("metadata")
+            return metadata if isinstance(metadata, dict) else {}
+    return {}
+
+
 def verified_login(tracker: Tracker) -> str | None:
     """Who sent the latest message: the login our token-checking channel bound to it.
 
     Nothing else counts (no slot, no earlier message, no entity): the action server only
     answers Rasa (shared secret), and Rasa's channels take the login from the signed token.
     """
-    for event in reversed(tracker.events):
-        if event.get("event") == "user":
-            metadata = event.get("metadata")
-            login = metadata.get("login") if isinstance(metadata, dict) else None
-            return str(login) if login else None
-    return None
+    login = _signed(tracker).get("login")
+    return str(login) if login else None
+
+
+def user_refusal(user: User | None, tracker: Tracker, *, need_version: bool = False) -> str | None:
+    """Why the user behind the latest message may not act now (a reason for logs), else None.
+
+    The token version the channel verified (metadata ``ver``) must still be the user's: a logout,
+    password reset or deactivation since then bumps it (bot/auth.py). ``need_version``: a message
+    without one is refused too (a replay, which cannot tell what happened since).
+    """
+    if user is None:
+        return "unknown_user"
+    if not user.active:
+        return "inactive_user"
+    version = _signed(tracker).get("ver")
+    if version is None:
+        return "no_token_version" if need_version else None
+    return "token_revoked" if version != (user.token_version or 0) else None
 
 
 def acting_user(session: Session, tracker: Tracker) -> tuple[User | None, Identity | None]:
     """The active user behind the latest message and their identity (role from the CRM)."""
     user = crm.get_user(session, verified_login(tracker))
-    if user is None or not user.active:
+    if user_refusal(user, tracker):
         return None, None
-    return user, Identity(user.login, user.role, user.name)
+    return user, identity_of_user(user)
 
 
 def call_state(tracker: Tracker) -> CallState:
@@ -135,12 +157,17 @@ class CallScope:
 def current_client(session: Session, tracker: Tracker, identity: Identity) -> Client | None:
     """The client this call is about, if the user may read them in full (checked every turn:
     the slot is only a pointer, and ownership may have changed since the lookup)."""
+    client = _slot_client(session, tracker)
+    return client if client is not None and access.may_read_client(identity, client) else None
+
+
+def _slot_client(session: Session, tracker: Tracker) -> Client | None:
+    """The client the ``current_client_id`` slot points at, whoever may see them."""
     value = tracker.get_slot("current_client_id")
     try:
-        client = crm.get_client(session, int(float(value))) if value else None
+        return crm.get_client(session, int(float(value))) if value else None
     except (TypeError, ValueError):
         return None
-    return client if client is not None and access.may_read_client(identity, client) else None
 
 
 def build_scope(session: Session, tracker: Tracker, user: User, identity: Identity) -> CallScope:
@@ -249,15 +276,16 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
                 logger.exception("action %s failed", self.name())
                 dispatcher.utter_message(response="utter_internal_error")
             return []
-        for entry in outbox.take_news(tracker.sender_id):
-            key = "deferred_written" if entry.status == outbox.WRITTEN else "deferred_failed"
-            dispatcher.utter_message(text=messages[key].format(text=_quote(entry.text), reason=entry.result or ""))
+        for notice in outbox.take_news(tracker.sender_id):
+            key = "deferred_written" if notice.status == outbox.WRITTEN else "deferred_failed"
+            dispatcher.utter_message(text=messages[key].format(text=_quote(notice.text), reason=notice.result or ""))
         dispatcher.messages.extend(staged.messages)
         return events
 
     def _defer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         text = tracker.latest_message.get("text") or ""
-        outbox.defer(self.name(), tracker.current_state(), clock.now(), text)
+        state = replay_state(tracker)
+        outbox.defer(self.name(), state, clock.now(), state["latest_message"]["text"])
         dispatcher.utter_message(text=playbook().messages["write_deferred"].format(text=_quote(text)),
                                  json_message={"type": "write_deferred", "action": self.name()})
 
@@ -273,6 +301,9 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
             scope = build_scope(session, tracker, user, identity)
             before = scope.state
             events = self.handle(dispatcher, scope, domain)
+            # The chat is an exit like the pages: every number in what the agent reads (a card's
+            # note, a follow-up line, an echoed query) shows as this user may see it (bot.masking).
+            dispatcher.messages[:] = masking.for_reader(session, identity, dispatcher.messages)
             return events + state_events(before, scope.state)
 
     @abc.abstractmethod
@@ -296,6 +327,62 @@ def _durable_actions() -> dict[str, CrmAction]:
     return {action.name(): action for action in (cls() for cls in subclasses(CrmAction)
                                                   if not getattr(cls, "__abstractmethods__", None))
             if action.durable}
+
+
+# What a durable action reads from the tracker when it is replayed, and all the outbox keeps
+# (bot/outbox.py): the call's slots, the entities of the message that made the write
+# (actions/outcome.py: outcome, amount, product; actions/followups.py: time, client_name), the
+# moments of the conversation's messages and lookups (actions/outcome.py ``_started_at``), and
+# who sent the message under which token version. Not the transcript, the client card, the phone
+# slot or entity, nor earlier messages' words; numbers the agent typed are masked.
+REPLAY_SLOTS = ("current_client_id", *CALL_SLOTS)
+REPLAY_ENTITIES = frozenset({"outcome", "amount", "product", "time", "client_name"})
+
+
+def replay_state(tracker: Tracker) -> dict[str, Any]:
+    """The minimum of ``tracker`` a deferred write needs to be replayed (``Tracker.from_dict``)."""
+    latest = tracker.latest_message or {}
+    signed = _signed(tracker)
+    events: list[dict[str, Any]] = []
+    for event in tracker.events:
+        if event.get("event") == "user":
+            events.append({"event": "user", "timestamp": event.get("timestamp")})
+        elif event.get("event") == "slot" and event.get("name") == "current_client_id":
+            events.append({"event": "slot", "name": "current_client_id", "value": event.get("value")})
+    for event in reversed(events):
+        if event["event"] == "user":
+            event["metadata"] = {key: signed[key] for key in ("login", "ver") if key in signed}
+            break
+    intent = latest.get("intent") or {}
+    return {
+        "sender_id": tracker.sender_id,
+        "slots": {name: tracker.get_slot(name) for name in REPLAY_SLOTS if tracker.get_slot(name) is not None},
+        "latest_message": {
+            "text": logs.mask(latest.get("text") or ""),
+            "intent": {"name": intent.get("name"), "confidence": intent.get("confidence")},
+            "entities": [{"entity": e["entity"], "value": _masked(e.get("value"))}
+                         for e in latest.get("entities") or () if e.get("entity") in REPLAY_ENTITIES],
+        },
+        "events": events,
+    }
+
+
+def _masked(value: Any) -> Any:
+    return logs.mask(value) if isinstance(value, str) else value
+
+
+def _replay_refusal(session: Session, tracker: Tracker) -> tuple[str, str] | None:
+    """Whether the user behind a deferred write may still make it, now: (reason for the logs,
+    message for the agent) if not. Checked again inside the write (``acting_user``, ``can_write``)."""
+    messages = playbook().messages
+    user = crm.get_user(session, verified_login(tracker))
+    reason = user_refusal(user, tracker, need_version=True)
+    if reason is not None:
+        return reason, messages["deferred_rights_changed"]
+    client = _slot_client(session, tracker)
+    if client is not None and not access.may_write_client(identity_of_user(user), client):
+        return "no_write_access", messages["no_write_access"].format(name=client.name)
+    return None
 
 
 _replaying = threading.Lock()
@@ -328,9 +415,19 @@ def replay_deferred(wait: bool = False) -> int:
                 outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])
                 continue
             said = CollectingDispatcher()
+            tracker = Tracker.from_dict(entry.state)
             try:
+                with sessions().begin() as session:
+                    refused = _replay_refusal(session, tracker)
+                if refused is not None:
+                    # The user's rights now, not when the CRM went down: a write of a user logged
+                    # out, reset or disabled since, or for a client handed over, is not made.
+                    outbox.finish(entry.id, outbox.FAILED, refused[1])
+                    logger.warning("deferred write %s (%s) refused: %s", entry.id, entry.action, refused[0])
+                    settled += 1
+                    continue
                 with clock.pinned(entry.made_at):
-                    action.transaction(said, Tracker.from_dict(entry.tracker), {})
+                    action.transaction(said, tracker, {})
             except Exception as error:  # noqa: BLE001
                 if unreachable(error):
                     outbox.attempted(entry.id)

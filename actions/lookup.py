@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rasa_sdk.events import SlotSet
@@ -14,11 +13,6 @@ from bot.guidance import Profile, client_card, client_summary, recommend_product
 from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
 from bot.text import PhoneQuery, phone_query
-
-# Client ids are database integers: a longer "id" from a forged button payload is no client.
-MAX_CLIENT_ID_DIGITS = 18
-# A "name" the model tagged that is really a number typed wrong (138abc00001, 23800000001).
-_PHONE_LIKE = re.compile(r"[0-9A-Za-z +\-]*[0-9][0-9A-Za-z +\-]*")
 
 QUICK_REPLIES = [
     {"title": labels.button("opening"), "payload": "/request_opening"},
@@ -38,9 +32,11 @@ def _query(scope: CallScope) -> tuple[str, str] | None:
 
 def _typed_phone(scope: CallScope, query: tuple[str, str] | None) -> PhoneQuery | None:
     """The phone number the agent typed, checked, when the lookup is by number (or by nothing the
-    model recognised): the phone entity stops at 11 digits, so 138000000012 must be read whole."""
+    model recognised): the phone entity stops at 11 digits, so 138000000012 must be read whole.
+    A "name" with digits in it (号13800000003, 138abc00001) is a number too, and goes through the
+    same checks as one: digits never reach the search by name."""
     kind, value = query or (None, "")
-    if kind == "client_id" or (kind == "client_name" and not _PHONE_LIKE.fullmatch(value)):
+    if kind == "client_id" or (kind == "client_name" and not any(c.isdigit() for c in value)):
         return None  # a name (张三, Robert'); DROP ...) is looked up as a name
     text = scope.tracker.latest_message.get("text") or ""
     return phone_query(value if text.startswith("/") else text)  # a button: only its entity counts
@@ -51,19 +47,6 @@ def _phone_problem(dispatcher: CollectingDispatcher, typed: PhoneQuery) -> list[
     dispatcher.utter_message(text=playbook().messages[f"phone_{typed.problem}"].format(phone=typed.typed,
                                                                                       count=count))
     return [SlotSet("client_name", None), SlotSet("phone", None)]
-
-
-def _find(scope: CallScope, kind: str, value: str) -> list[Client]:
-    if kind == "client_id":
-        valid = value.isascii() and value.isdigit() and len(value) <= MAX_CLIENT_ID_DIGITS
-        client = crm.get_client(scope.session, int(value)) if valid else None
-        matches = [client] if client is not None else []
-    else:
-        matches = crm.find_clients(scope.session, value)
-    if kind != "client_name":
-        # Whoever holds a number or an id may not learn that it belongs to someone else's client.
-        matches = [c for c in matches if access.may_read_client(scope.identity, c)]
-    return matches
 
 
 def _choice_button(scope: CallScope, client: Client) -> dict[str, str]:
@@ -90,12 +73,16 @@ class ActionLookupClient(CrmAction):
         typed = _typed_phone(scope, query)
         if typed is not None and typed.problem:
             return _phone_problem(dispatcher, typed)
-        if typed is not None and (query is None or query[0] != "client_name"):
+        if typed is not None:
             query = ("phone", typed.digits)  # as typed in full: 138 0000 0001, +8613800000001
         if not query:
             dispatcher.utter_message(response="utter_ask_client")
             return []
-        matches = _find(scope, *query)
+        found = access.lookup_clients(scope.session, scope.identity, *query)
+        if found.suffix_refused:
+            dispatcher.utter_message(text=playbook().messages["phone_suffix_own_clients_only"])
+            return [SlotSet("client_name", None), SlotSet("phone", None)]
+        matches = found.clients
         if not matches:
             dispatcher.utter_message(response="utter_client_not_found", query=query[1])
             return [SlotSet("client_name", None), SlotSet("phone", None)]

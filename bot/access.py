@@ -16,15 +16,19 @@ client could set); ``None`` means no verified user and gets nothing.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bot import crm
 from bot.auth import Identity
+from bot.db import batched
 from bot.models import STAGE_LABELS, Call, Client, ConversationOwner, PhoneReveal, User
+from bot.text import MIN_PHONE_DIGITS, PHONE_DIGITS
 
 NOBODY = -1  # a user id that matches no row: "filter to nothing"
 
@@ -114,14 +118,16 @@ def scope_user_id(session: Session, identity: Identity | None) -> int | None:
     return user.id if user is not None else NOBODY
 
 
-def record_phone_reveal(session: Session, identity: Identity | None, client: Client) -> str | None:
-    """A supervisor pressed "show number": audit it and return the number; None if not allowed."""
+def record_phone_reveal(session: Session, identity: Identity | None, client: Client,
+                        kind: str = "reveal") -> str | None:
+    """A supervisor pressed "show number" (``kind`` 'reveal') or found the client by the whole
+    number ('lookup'): audit it and return the number; None if not allowed."""
     if not may_reveal_phone(identity, client):
         return None
     user = session.scalars(select(User).where(User.login == identity.login)).first()
     if user is None:
         return None
-    session.add(PhoneReveal(user_id=user.id, client_id=client.id))
+    session.add(PhoneReveal(user_id=user.id, client_id=client.id, kind=kind))
     session.flush()
     return client.phone
 
@@ -134,19 +140,39 @@ def may_list_phone_reveals(identity: Identity | None) -> bool:
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:
     """The login that owns a conversation: its owner row, else the agent of its call row."""
-    owner = session.get(ConversationOwner, conversation_id)
-    if owner is not None:
-        return owner.user.login
-    call = session.scalars(select(Call).where(Call.conversation_id == conversation_id)).first()
-    return call.agent.login if call is not None and call.agent is not None else None
+    return conversation_owners(session, [conversation_id]).get(conversation_id)
+
+
+def conversation_owners(session: Session, conversation_ids: Iterable[str]) -> dict[str, str]:
+    """``conversation_owner`` of many conversations at once (bounded ``IN`` batches): the owning
+    login of each conversation that has one."""
+    wanted = set(conversation_ids)
+    owners: dict[str, str] = {}
+    for batch in batched(wanted):
+        owners.update(session.execute(
+            select(ConversationOwner.conversation_id, User.login).join(User, ConversationOwner.user_id == User.id)
+            .where(ConversationOwner.conversation_id.in_(batch))).all())
+    for batch in batched(wanted - owners.keys()):
+        for conversation_id, login in session.execute(
+                select(Call.conversation_id, User.login).join(User, Call.agent_id == User.id)
+                .where(Call.conversation_id.in_(batch)).order_by(Call.id)):
+            owners.setdefault(conversation_id, login)
+    return owners
+
+
+def readable_conversations(session: Session, identity: Identity | None,
+                           conversation_ids: Iterable[str]) -> set[str]:
+    """The conversations among ``conversation_ids`` that ``identity`` may read: the owner's, and
+    every one for a supervisor."""
+    if identity is None:
+        return set()
+    if is_supervisor(identity):
+        return set(conversation_ids)
+    return {c for c, login in conversation_owners(session, conversation_ids).items() if login == identity.login}
 
 
 def may_read_conversation(session: Session, identity: Identity | None, conversation_id: str) -> bool:
-    if identity is None:
-        return False
-    if is_supervisor(identity):
-        return True
-    return conversation_owner(session, conversation_id) == identity.login
+    return conversation_id in readable_conversations(session, identity, [conversation_id])
 
 
 def claim_conversation(session: Session, conversation_id: str, identity: Identity | None,
@@ -184,3 +210,56 @@ def _bind(session: Session, conversation_id: str, login: str) -> bool:
         owner = session.get(ConversationOwner, conversation_id, populate_existing=True)
         return owner is not None and owner.user_id == user.id
     return True
+
+
+# --- lookups: the one access-checked way to find a client -------------------------------------
+
+# Client ids are database integers: a longer "id" (a forged button payload) is no client.
+MAX_CLIENT_ID_DIGITS = 18
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a lookup may tell its user: the clients (each to be shown at ``client_level``), or that
+    a phone suffix was refused (only agents search by 尾号, and only their own clients)."""
+
+    clients: list[Client]
+    suffix_refused: bool = False
+
+
+def lookup_clients(session: Session, identity: Identity | None, kind: str, value: str,
+                   limit: int = 10) -> Lookup:
+    """Find clients for ``identity``, whatever path the lookup came by (typed text, a button
+    payload, the JSON API), so that no path is an oracle.
+
+    ``kind`` is 'client_id', 'client_name' or 'phone' (digits only, already normalised):
+
+    - an id or a name: the client at whatever level the user may read (another agent's client:
+      name, stage and owner); digits in a name are part of the name, never a phone number;
+    - the whole number (11 digits): only a client the user may read in full; another agent's
+      client is not found. A supervisor's hit is audited as a lookup, like "show number";
+    - 4 to 10 digits (尾号): the agent's own clients only; refused for everyone else.
+    """
+    if not reads_real_crm(identity):
+        return Lookup([])
+    if kind == "client_id":
+        valid = value.isascii() and value.isdigit() and len(value) <= MAX_CLIENT_ID_DIGITS
+        client = session.get(Client, int(value)) if valid else None
+        return Lookup([client] if client is not None and client_level(identity, client) is not Level.NONE else [])
+    if kind == "client_name":
+        return Lookup([c for c in crm.clients_by_name(session, value, limit)
+                       if client_level(identity, c) is not Level.NONE])
+    if kind != "phone" or not (value.isascii() and value.isdigit()):
+        return Lookup([])
+    if len(value) == PHONE_DIGITS:
+        found = [c for c in crm.clients_by_phone(session, value) if may_read_client(identity, c)]
+        if not found or not is_supervisor(identity):
+            return Lookup(found)
+        # The number typed in full ties it to a client: audited like pressing "show number".
+        return Lookup([c for c in found if record_phone_reveal(session, identity, c, kind="lookup")])
+    if not MIN_PHONE_DIGITS <= len(value) < PHONE_DIGITS:
+        return Lookup([])
+    if identity.role != "agent":
+        return Lookup([], suffix_refused=True)
+    user = crm.get_user(session, identity.login)
+    return Lookup(crm.clients_by_phone_suffix(session, value, user.id, limit) if user is not None else [])

@@ -1,8 +1,8 @@
 """The action server (port 5055): rasa_sdk's app, on loopback by default, answering only Rasa.
 
-Rasa's action endpoint sends a shared secret derived from SALESBOT_SECRET in a header
-(endpoints.yml); any request without it gets 401 before an action runs, so a forged
-tracker posted to /webhook can neither read nor change the CRM.
+Rasa signs each request (bot/signing.py, bot/rasa_ext/remote_action.py): any request without a
+valid, fresh signature it has not seen before gets 401 before an action runs, so a forged or
+replayed tracker posted to /webhook can neither read nor change the CRM.
 """
 
 from __future__ import annotations
@@ -10,45 +10,51 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 import os
 
 from bot import logs
-from bot.settings import get_settings
+from bot.settings import get_settings, require_strong_secret
+from bot.signing import ReplayGuard, signing_key
 
-SECRET_HEADER = "X-Salesbot-Action-Secret"
 DEFAULT_HOST = "127.0.0.1"
+# The largest action call read: Rasa sends the conversation's tracker (every event of the
+# session: a long day of calls is a few MB; see tests/test_limits.py). Sanic's default is 100 MB.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 # How often writes kept while the CRM was down are retried when no message triggers it.
 REPLAY_SECONDS = 10.0
 logger = logging.getLogger(__name__)
 
 
-def action_secret(secret: str | None = None) -> str:
-    """The shared secret for Rasa -> action server, derived (not copied) from SALESBOT_SECRET,
-    so the token-signing secret itself never travels in a request."""
-    key = (secret or get_settings().secret).encode("utf-8")
-    return hmac.new(key, b"salesbot action server", hashlib.sha256).hexdigest()
-
-
 def create_app(actions_package: str = "actions"):
     from rasa_sdk.endpoint import create_app as sdk_app
     from sanic import response
+    from sanic.exceptions import PayloadTooLarge, SanicException
 
-    expected = action_secret()
+    key = signing_key(get_settings().secret)
+    guard = ReplayGuard()  # one worker process: the signatures it has accepted lately
     # No CORS: browsers have no business calling the action server.
     app = sdk_app(actions_package, cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+
+    # rasa_sdk answers every exception with a 500 (its catch-all handler, the more general one):
+    # Sanic's own refusals (404, 405, 400 ...) keep their status, a too large body says why.
+    @app.exception(SanicException)
+    async def refused(request, error):
+        if isinstance(error, PayloadTooLarge):
+            return response.json({"error": f"请求内容太大（最多 {MAX_BODY_BYTES // (1024 * 1024)} MB），没有处理。"},
+                                 status=413, dumps=lambda body: json.dumps(body, ensure_ascii=False))
+        return app.error_handler.default(request, error)
 
     @app.middleware("request")
     async def require_rasa(request):
         if request.path == "/health":
             return None
-        if not hmac.compare_digest(request.headers.get(SECRET_HEADER, ""), expected):
+        refusal = guard.check(request.headers.get, request.body or b"", key)
+        if refusal is not None:
             logs.new_request_id()
-            logger.warning("refused %s %s from %s: no valid action secret", request.method, request.path,
-                           request.ip)
+            logger.warning("refused %s %s from %s: %s request", request.method, request.path, request.ip, refusal)
             return response.json({"error": "未授权：动作服务器只接受对话服务器的请求。"}, status=401,
                                  dumps=lambda body: json.dumps(body, ensure_ascii=False))
         body = _json(request)
@@ -124,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logs.setup("actions")
+    require_strong_secret()
     warm_up()
     create_app().run(args.host, args.port, workers=1, access_log=False)
 

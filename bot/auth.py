@@ -11,10 +11,10 @@ async code with ``asyncio.to_thread``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import throttle
@@ -26,6 +26,10 @@ from bot.settings import get_settings
 ALGORITHM = "HS256"
 TOKEN_TTL_SECONDS = 8 * 3600  # API tokens (POST /api/token): one working day
 CHAT_TOKEN_TTL_SECONDS = 15 * 60  # the widget's socket.io token; the page renews it
+# What a token may be used for (claim ``purpose``): the JSON API takes "api" tokens (and the
+# "session" cookie); the Rasa channels take "chat" tokens (the widget's) and "api" ones (REST clients).
+API, CHAT, SESSION = "api", "chat", "session"
+CHANNEL_PURPOSES = (API, CHAT)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class Identity:
     login: str
     role: str
     name: str
+    # The token version it was verified under (claim ``ver``), when built from a user row: the
+    # channels pass it on with each message, so a write replayed later is checked against it.
+    token_version: int | None = field(default=None, compare=False)
 
 
 def _find_user(session: Session, login: str) -> User | None:
@@ -60,10 +67,16 @@ def authenticate(session: Session, login: str, password: str) -> User | None:
 
 @dataclass(frozen=True)
 class LoginResult:
-    """The outcome of a login attempt: a user, or a refusal (``wait_seconds`` > 0: throttled)."""
+    """The outcome of a login attempt: a user, or a refusal (``wait_seconds`` > 0: throttled).
+
+    On success, ``failed_logins`` is how many wrong passwords were typed for the user since
+    their previous login (shown to them), and ``device_cookie`` the browser's new device cookie.
+    """
 
     user: User | None = None
     wait_seconds: int = 0
+    failed_logins: int = 0
+    device_cookie: str | None = None
 
     @property
     def error(self) -> str | None:
@@ -74,25 +87,33 @@ class LoginResult:
         return "用户名或密码错误。"
 
 
-def log_in(login: str, password: str, address: str | None) -> LoginResult:
+def log_in(login: str, password: str, address: str | None, device_cookie: str | None = None) -> LoginResult:
     """Check a login attempt against the throttle and the password (blocking: ~0.4 s of scrypt).
 
-    The returned user is detached from its session (safe to read after return).
+    The throttle counts failures per login and client address, or, from a browser whose device
+    cookie proves an earlier login as this user, per that browser: nobody else's failures
+    lock the user out of it. The returned user is detached from its session (safe to read after return).
     """
-    keys = [throttle.login_key(login), throttle.address_key(address)]
+    device = throttle.known_device(device_cookie, login)
+    key = throttle.device_key(login, device) if device else throttle.account_key(login, address)
     factory = sessions()
     with factory.begin() as session:
-        wait = throttle.wait_seconds(session, keys)
+        wait = throttle.wait_seconds(session, [key])
     if wait:
         return LoginResult(wait_seconds=wait)
     with factory.begin() as session:
         user = authenticate(session, login, password)
         if user is not None:
-            throttle.clear(session, keys[0])
+            throttle.clear(session, key)
+            failed, user.failed_logins = user.failed_logins or 0, 0
             session.flush()
             session.expunge(user)
-            return LoginResult(user=user)
-    throttle.record_failure_retrying(factory, keys)
+            return LoginResult(user=user, failed_logins=failed,
+                               device_cookie=throttle.remember_device(device_cookie, login))
+        # Told to the user at their next login (nothing happens for a login that does not exist).
+        session.execute(update(User).where(User.login == (login or "").strip())
+                        .values(failed_logins=User.failed_logins + 1))
+    throttle.record_failure_retrying(factory, [key])
     return LoginResult()
 
 
@@ -101,15 +122,15 @@ def revoke_tokens(user: User) -> None:
     user.token_version = (user.token_version or 0) + 1
 
 
-def issue_token(user: User, purpose: str = "api", ttl: int = TOKEN_TTL_SECONDS, **claims) -> str:
+def issue_token(user: User, purpose: str = API, ttl: int = TOKEN_TTL_SECONDS, **claims) -> str:
     now = int(time.time())
     payload = {"sub": user.login, "role": user.role, "name": user.name, "purpose": purpose,
                "ver": user.token_version or 0, "iat": now, "exp": now + ttl, **claims}
     return jwt.encode(payload, get_settings().secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str | None, purpose: str = "api") -> dict | None:
-    """The token's claims if it is ours, unexpired and for ``purpose``; else None.
+def read_token(token: str | None, purpose: str | tuple[str, ...] = API) -> dict | None:
+    """The token's claims if it is ours, unexpired and for ``purpose`` (or one of them); else None.
 
     Signature and expiry only: whether the user still holds it is ``user_for_claims``.
     """
@@ -120,7 +141,8 @@ def read_token(token: str | None, purpose: str = "api") -> dict | None:
                             options={"require": ["exp", "sub", "role"]})
     except jwt.PyJWTError:
         return None
-    return claims if claims.get("purpose") == purpose else None
+    purposes = (purpose,) if isinstance(purpose, str) else purpose
+    return claims if claims.get("purpose") in purposes else None
 
 
 def user_for_claims(session: Session, claims: dict | None) -> User | None:
@@ -134,10 +156,10 @@ def user_for_claims(session: Session, claims: dict | None) -> User | None:
 
 
 def identity_of_user(user: User) -> Identity:
-    return Identity(user.login, user.role, user.name)
+    return Identity(user.login, user.role, user.name, user.token_version or 0)
 
 
-def identity_from_token(token: str | None, purpose: str = "api") -> Identity | None:
+def identity_from_token(token: str | None, purpose: str | tuple[str, ...] = API) -> Identity | None:
     """The token's user as they are now in the database, or None (blocking: one query)."""
     claims = read_token(token, purpose)
     if claims is None:
@@ -148,6 +170,7 @@ def identity_from_token(token: str | None, purpose: str = "api") -> Identity | N
 
 
 def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; None when there is none (or it is blank)."""
     if header and header.lower().startswith("bearer "):
         return header[7:].strip() or None
     return None

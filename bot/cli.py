@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot.settings import PROJECT_ROOT, get_settings, var_dir
+from bot.settings import PROJECT_ROOT, SecretError, get_settings, var_dir
 
 RASA_PORT, ACTIONS_PORT, WEB_PORT = 5005, 5055, 8000
 
@@ -84,15 +86,12 @@ def _safe_url(url: str) -> str:
 
 def service_env(actions_port: int = ACTIONS_PORT) -> dict[str, str]:
     """Environment for the child processes: every setting resolved to a concrete value."""
-    from bot.action_server import action_secret
-
     settings = get_settings()
     env = dict(os.environ)
     env.update(
         SALESBOT_DB_URL=settings.db_url,
         SALESBOT_TRACKER_URL=settings.tracker_url,
         SALESBOT_ACTION_URL=os.environ.get("SALESBOT_ACTION_URL") or f"http://127.0.0.1:{actions_port}/webhook",
-        SALESBOT_ACTION_SECRET=action_secret(settings.secret),
         SALESBOT_SECRET=settings.secret,
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -122,30 +121,85 @@ def train(force: bool = False) -> Path:
 
 
 def web_origins(web_port: int) -> list[str]:
-    """Origins whose pages may talk to Rasa from a browser: the web app's on any host name (the
-    page sends the browser to the host it was loaded from, so another computer works too; a
-    regular expression for Sanic-CORS), and any public one configured for a deployment behind
-    a proxy (SALESBOT_PUBLIC_ORIGIN, comma-separated). Rasa's channels need a token in every
-    request, never a cookie: a listed origin gains nothing without one."""
-    origins = [f"http://127.0.0.1:{web_port}", f"http://localhost:{web_port}", rf"https?://[^/]+:{web_port}$"]
+    """Origins whose pages may talk to Rasa from a browser, each named exactly (no patterns):
+
+    - the web app's own on this computer (``http://127.0.0.1:<port>``, ``http://localhost:<port>``);
+    - when it serves other computers (SALESBOT_LISTEN not loopback), the addresses and names this
+      host answers to on that port (the page sends the browser to the host it was loaded from);
+    - SALESBOT_PUBLIC_ORIGIN (comma-separated): any other name, HTTPS or a proxy in front.
+
+    Rasa's channels need a token in every request, never a cookie: CORS only keeps other sites'
+    pages from reading replies, so nothing else is admitted (http://evil.example:8000 included)."""
+    from bot.settings import is_loopback, listen_address
+
+    hosts = ["127.0.0.1", "localhost"]
+    listen = listen_address()
+    if not is_loopback(listen):
+        hosts += _own_names(listen)
+    origins = [f"http://{f'[{h}]' if ':' in h else h}:{web_port}" for h in dict.fromkeys(hosts)]
     extra = os.environ.get("SALESBOT_PUBLIC_ORIGIN", "")
-    return origins + [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
+    origins += [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
+    return [_exactly(origin) for origin in dict.fromkeys(origins)]
 
 
-def rasa_command(rasa_port: int, model: Path, web_port: int) -> list[str]:
+def _own_names(listen: str) -> list[str]:
+    """The names and addresses other computers reach this host by: the listen address itself, or
+    for a wildcard (0.0.0.0, ::) the host name, its full name and every address they resolve to,
+    plus the address of the interface that routes outwards."""
+    import ipaddress
+    import socket
+
+    from bot.settings import is_loopback
+
+    try:
+        if not ipaddress.ip_address(listen.strip("[]")).is_unspecified:
+            return [listen.strip("[]")]
+    except ValueError:
+        return [listen]  # a host name
+    names = [socket.gethostname(), socket.getfqdn()]
+    for name in list(names):
+        with contextlib.suppress(OSError):
+            names += [info[4][0] for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe, contextlib.suppress(OSError):
+        probe.connect(("192.0.2.254", 9))  # sends nothing: picks the outgoing interface
+        names.append(probe.getsockname()[0])
+    return [n.split("%")[0] for n in names if n and not is_loopback(n)]
+
+
+def _exactly(origin: str) -> str:
+    """Sanic-CORS reads an origin with ``*``, ``\\``, ``]`` or ``?`` as a regular expression matched at
+    the start only: such an origin (an IPv6 one) becomes an anchored, escaped expression."""
+    return rf"{re.escape(origin)}$" if any(c in origin for c in "*\\]?") else origin
+
+
+def rasa_command(rasa_port: int, model: Path, web_port: int, interface: str | None = None) -> list[str]:
+    """Rasa on ``interface`` (default SALESBOT_LISTEN: loopback unless configured)."""
+    from bot.settings import listen_address
+
     # Rasa's own HTTP API stays off (no --enable-api): only our token-checking channels answer.
-    return [_rasa(), "run", "--model", str(model), "--port", str(rasa_port),
-            "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
+    return [_rasa(), "run", "--model", str(model), "--interface", interface or listen_address(),
+            "--port", str(rasa_port), "--credentials", "credentials.yml", "--endpoints", "endpoints.yml",
             "--cors", *web_origins(web_port)]
 
 
 def service_commands(rasa_port: int, actions_port: int, web_port: int, model: Path) -> dict[str, list[str]]:
+    """The three services; the web app and Rasa on SALESBOT_LISTEN, the action server on loopback."""
+    from bot.settings import listen_address
+
     return {
         "actions": [sys.executable, "-m", "bot.action_server", "--port", str(actions_port)],
         "rasa": rasa_command(rasa_port, model, web_port),
         # Browsers find Rasa on the host they loaded the page from, on rasa_port.
-        "web": [sys.executable, "-m", "bot.web", "--port", str(web_port), "--rasa-url", f":{rasa_port}"],
+        "web": [sys.executable, "-m", "bot.web", "--host", listen_address(), "--port", str(web_port),
+                "--rasa-url", f":{rasa_port}"],
     }
+
+
+def local_host(listen: str) -> str:
+    """The host name this computer reaches a service listening on ``listen`` by (for health checks)."""
+    if listen in ("0.0.0.0", "::", "[::]"):
+        return "127.0.0.1"
+    return f"[{listen.strip('[]')}]" if ":" in listen else listen
 
 
 def wait_for(url: str, timeout: float, process: subprocess.Popen | None = None) -> None:
@@ -177,9 +231,12 @@ def stop(processes: dict[str, subprocess.Popen]) -> None:
 def start_services(rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT, web_port: int = WEB_PORT,
                    model: Path | None = None, log_dir: Path | None = None) -> dict[str, subprocess.Popen]:
     """Start actions, Rasa and the web app; returns once all three answer."""
+    from bot.settings import listen_address
+
     model = model or PROJECT_ROOT / "models" / "salesbot.tar.gz"
-    checks = {"actions": f"http://127.0.0.1:{actions_port}/health", "web": f"http://127.0.0.1:{web_port}/health",
-              "rasa": f"http://127.0.0.1:{rasa_port}/"}
+    host = local_host(listen_address())
+    checks = {"actions": f"http://127.0.0.1:{actions_port}/health", "web": f"http://{host}:{web_port}/health",
+              "rasa": f"http://{host}:{rasa_port}/"}
     return start_processes(service_commands(rasa_port, actions_port, web_port, model), checks,
                            service_env(actions_port), log_dir=log_dir)
 
@@ -206,11 +263,37 @@ def start_processes(commands: dict[str, list[str]], checks: dict[str, str], env:
     return processes
 
 
+def check_demo_accounts(listen: str) -> None:
+    """Refuse to serve other computers while a demo account keeps the password the README
+    publishes (CliError); on loopback, warn on stderr. Slow: one scrypt check per demo account."""
+    from bot.db import sessions
+    from bot.demo_data import logins_with_published_passwords
+    from bot.settings import is_loopback
+
+    with sessions().begin() as session:
+        logins = logins_with_published_passwords(session)
+    if not logins:
+        return
+    names = ", ".join(logins)
+    how = "\n".join(f"  .venv/bin/salesbot user reset-password {login}" for login in logins)
+    if not is_loopback(listen):
+        raise CliError(
+            f"拒绝启动：SALESBOT_LISTEN={listen} 让其他电脑也能访问本服务，但演示账号 {names} 仍在使用 README 中"
+            f"公开的密码。请先修改这些密码（或用 salesbot user disable <login> 停用账号）：\n{how}\n"
+            f"Not starting: SALESBOT_LISTEN={listen} serves other computers, but the demo accounts {names} still "
+            "have the passwords published in the README. Change them first (commands above) or disable them.")
+    print(f"警告：演示账号 {names} 仍在使用 README 中公开的密码；现在只有本机能访问（SALESBOT_LISTEN={listen}）。"
+          f"给其他电脑使用前请先修改：\n{how}\n"
+          f"Warning: the demo accounts {names} still have their published passwords; only this computer can "
+          "log in now. Change them before serving other computers.", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.rasa_servers > 1 and not get_settings().redis_url:
         raise CliError("多个 Rasa 服务器共用对话存储时必须设置 SALESBOT_REDIS_URL（Redis 锁存储），"
                        "对话存储建议用 PostgreSQL（SALESBOT_TRACKER_URL=postgresql://...）。")
     prepare(demo=True if args.demo else None)
+    check_demo_accounts(get_settings().listen)  # before minutes of training, not after
     model = train()
     if args.rasa_servers > 1 or args.entry_port:
         from bot import deploy
@@ -345,12 +428,12 @@ def user_command(args: argparse.Namespace) -> int:
             done = f"已停用 {login}：其所有登录会话和令牌立即失效。"
         elif args.action == "enable":
             user.active = True
-            throttle.clear(session, throttle.login_key(login))
+            throttle.clear_login(session, login)
             done = f"已启用 {login}。"
         else:  # reset-password
             user.password_hash = password_hash
             revoke_tokens(user)
-            throttle.clear(session, throttle.login_key(login))
+            throttle.clear_login(session, login)
             done = f"已重置 {login} 的密码：其所有登录会话和令牌已失效，需用新密码重新登录。"
     print(done)  # after the commit
     return 0
@@ -413,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             return deploy.command(args)
         return run(args)
-    except CliError as error:
+    except (CliError, SecretError) as error:
         print(f"salesbot: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:

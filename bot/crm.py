@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -14,27 +13,30 @@ from bot import clock
 from bot.models import Call, Client, FollowUp, Product, User
 from bot.text import normalize
 
-PHONE_DIGITS = re.compile(r"\d{4,11}")
+
+def clients_by_phone(session: Session, phone: str) -> list[Client]:
+    """Clients with exactly this (normalised, 11-digit) number."""
+    return list(session.scalars(select(Client).where(Client.phone == phone).order_by(Client.id)).unique())
 
 
-def find_clients(session: Session, query: str, limit: int = 10) -> list[Client]:
-    """Clients by phone (full or the last four+ digits) or name (exact, then partial)."""
-    query = normalize(query or "").strip()
-    if not query:
+def clients_by_phone_suffix(session: Session, digits: str, agent_id: int, limit: int = 10) -> list[Client]:
+    """One agent's clients whose number ends in ``digits`` (尾号): never anyone else's, so a suffix
+    cannot be used to learn another agent's client's number digit by digit."""
+    return list(session.scalars(select(Client).where(
+        Client.agent_id == agent_id, Client.phone.endswith(digits, autoescape=True),
+    ).order_by(Client.id).limit(limit)).unique())
+
+
+def clients_by_name(session: Session, name: str, limit: int = 10) -> list[Client]:
+    """Clients by name: exact, else partial. Digits in a name are part of the name, never a phone."""
+    name = normalize(name or "").strip()
+    if not name:
         return []
-    digits = "".join(PHONE_DIGITS.findall(query))
-    if len(digits) >= 4:
-        exact = session.scalars(select(Client).where(Client.phone == digits)).unique().all()
-        if exact:
-            return list(exact)
-        return list(session.scalars(
-            select(Client).where(Client.phone.endswith(digits, autoescape=True)).order_by(Client.id).limit(limit)
-        ).unique())
-    exact = session.scalars(select(Client).where(Client.name == query).order_by(Client.id)).unique().all()
+    exact = session.scalars(select(Client).where(Client.name == name).order_by(Client.id)).unique().all()
     if exact:
         return list(exact)
     return list(session.scalars(
-        select(Client).where(Client.name.contains(query, autoescape=True)).order_by(Client.id).limit(limit)
+        select(Client).where(Client.name.contains(name, autoescape=True)).order_by(Client.id).limit(limit)
     ).unique())
 
 

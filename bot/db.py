@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -15,6 +17,8 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from bot.settings import get_settings
+
+T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -118,3 +122,20 @@ def unreachable(error: BaseException) -> bool:
     # No SQLSTATE: psycopg2 failed to connect at all (refused, timed out), or a SQLite error.
     message = str(error.orig).lower()
     return "sqlite" not in type(error.orig).__module__ or any(m in message for m in _SQLITE_UNREACHABLE)
+
+
+# Values bound in one ``IN (...)``: far below any database's limit on a statement's variables
+# (SQLite: 32,766; PostgreSQL: 65,535), so a set of any size is queried in bounded batches.
+IN_BATCH = 500
+
+
+def batched(values: Iterable[T], size: int = IN_BATCH) -> Iterator[list[T]]:
+    """``values`` in lists of at most ``size``, for ``column.in_(batch)`` one batch at a time."""
+    batch: list[T] = []
+    for value in values:
+        batch.append(value)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

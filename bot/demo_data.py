@@ -23,7 +23,7 @@ from bot.models import (
     SellingPoint,
     User,
 )
-from bot.passwords import hash_password
+from bot.passwords import hash_password, verify_password
 from bot.settings import PACKAGE_DIR
 
 DEMO_DATA = PACKAGE_DIR / "data" / "demo_data.yml"
@@ -182,3 +182,11 @@ def _fill_missing(row: Any, spec: dict[str, Any], names: tuple[str, ...]) -> Non
     for name in names:
         if getattr(row, name) is None and spec.get(name) is not None:
             setattr(row, name, _value(spec[name]))
+
+
+def logins_with_published_passwords(session: Session, data: dict[str, Any] | None = None) -> list[str]:
+    """Active demo accounts whose password is still the one the README publishes (one scrypt each)."""
+    data = data or read_demo_data()
+    published = {spec["login"]: spec["password"] for spec in data["users"]}
+    users = session.scalars(select(User).where(User.login.in_(published), User.active.is_(True)).order_by(User.login))
+    return [user.login for user in users if verify_password(published[user.login], user.password_hash)]

@@ -171,11 +171,12 @@ def start_scaled_services(rasa_ports: list[int], actions_port: int, web_port: in
                           host: str = "127.0.0.1") -> dict[str, subprocess.Popen]:
     """Start the action server, one Rasa server per port, the web app and nginx in front.
 
-    Everything but nginx listens on ``host`` (loopback by default: only the entry point is
-    public). Settings come from the environment; SALESBOT_REDIS_URL is required with more
-    than one Rasa server.
+    Everything but nginx listens on ``host`` (loopback by default); nginx, the entry point, on
+    SALESBOT_LISTEN (loopback too unless configured: serving other computers is a decision).
+    Settings come from the environment; SALESBOT_REDIS_URL is required with more than one Rasa server.
     """
-    from bot.cli import rasa_command, service_commands, service_env, start_processes
+    from bot.cli import local_host, rasa_command, service_commands, service_env, start_processes
+    from bot.settings import listen_address
 
     if len(rasa_ports) > 1 and not os.environ.get("SALESBOT_REDIS_URL"):
         raise DeployError("多个 Rasa 服务器共用一个对话存储时必须设置 SALESBOT_REDIS_URL（Redis 锁存储）。")
@@ -184,15 +185,17 @@ def start_scaled_services(rasa_ports: list[int], actions_port: int, web_port: in
                 # X-Forwarded-For/-Proto (login limits per client address, Secure cookies behind TLS).
                 "web": [sys.executable, "-m", "bot.web", "--host", host, "--port", str(web_port), "--rasa-url", "/"]}
     for number, port in enumerate(rasa_ports, 1):
-        commands[f"rasa-{number}"] = rasa_command(port, model, web_port) + ["--interface", host]
+        commands[f"rasa-{number}"] = rasa_command(port, model, web_port, interface=host)
+    listen = listen_address()
+    entry_host = local_host(listen)
     layout = Layout(rasa=tuple(f"{host}:{port}" for port in rasa_ports), web=f"{host}:{web_port}",
-                    listen=str(entry_port))
+                    listen=f"[{listen.strip('[]')}]:{entry_port}" if ":" in listen else f"{listen}:{entry_port}")
     conf = write_nginx_conf(layout, prefix)
     commands["nginx"] = nginx_command(conf, prefix)
     checks = {"actions": f"http://127.0.0.1:{actions_port}/health",
               "web": f"http://{host}:{web_port}/health",
               **{f"rasa-{n}": f"http://{host}:{port}/" for n, port in enumerate(rasa_ports, 1)},
-              "nginx": f"http://127.0.0.1:{entry_port}/health"}
+              "nginx": f"http://{entry_host}:{entry_port}/health"}
     return start_processes(commands, checks, service_env(actions_port), log_dir=log_dir,
                            extra_env={"web": {"SALESBOT_TRUST_PROXY": "1"}})
 

@@ -73,6 +73,8 @@ class User(Base):
     active = Column(Boolean, nullable=False, default=True)
     # Part of every session and token; bumping it revokes them all (logout, deactivation).
     token_version = Column(Integer, nullable=False, default=0, server_default="0")
+    # Wrong passwords typed for this login since its last successful login: told to the user then.
+    failed_logins = Column(Integer, nullable=False, default=0, server_default="0")
     created_at = Column(DateTime, nullable=False, default=_now)
 
 
@@ -228,7 +230,8 @@ class ConversationOwner(Base):
 
 
 class PhoneReveal(Base):
-    """Audit: a supervisor pressed "show number" for a client."""
+    """Audit: a supervisor pressed "show number" for a client (``kind`` 'reveal'), or found the
+    client by typing the whole number (``kind`` 'lookup': the number is tied to a name)."""
 
     __tablename__ = "phone_reveals"
 
@@ -236,6 +239,7 @@ class PhoneReveal(Base):
     user_id = Column(Integer, ForeignKey("users.id"), nullable=False)
     client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)
     revealed_at = Column(DateTime, nullable=False, default=_now, index=True)
+    kind = Column(String(8), nullable=False, default="reveal", server_default="reveal")
 
     user = relationship("User", lazy="joined")
     client = relationship("Client", lazy="joined")

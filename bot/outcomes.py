@@ -12,6 +12,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from bot import crm
+from bot.logs import mask_phones
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, Holding, Product
 from bot.playbook import playbook
 from bot.profile import ProductInfo, Profile, suitability_problem
@@ -195,6 +196,8 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     sold = deal_product_for(session, client, deal_product) if outcome == "deal" else None
     if sold is not None:
         _check_amount(sold, amount)
+    # A number typed in a note is stored masked: the note goes to lists, exports and supervisors.
+    notes = mask_phones(notes) if notes else notes
     previous = crm.call_for(session, conversation_id, client.id)
     # Deals in other conversations: re-logging this call's deal is not a second deal.
     previous_deals = crm.count_deals(session, client.id) - (

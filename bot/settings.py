@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import secrets
 import stat
+import sys
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -34,19 +36,49 @@ class Settings:
     bank_name: str
     bank_hotline: str
     timezone: tzinfo
+    listen: str
+
+
+# SALESBOT_SECRET signs the HS256 tokens (and keys the action server's request signatures): a
+# short or repetitive one can be cracked offline from any token. 32 random bytes at least.
+MIN_SECRET_BYTES = 32
+MIN_SECRET_DISTINCT_CHARS = 8
+
+
+class SecretError(ValueError):
+    """SALESBOT_SECRET (or var/secret.key) is too weak to sign anything."""
 
 
 def _secret() -> str:
     value = os.environ.get("SALESBOT_SECRET")
     if value:
-        return value
+        return _strong(value, "SALESBOT_SECRET")
     # Generated once per installation so sessions survive restarts; never logged.
     path = var_dir() / "secret.key"
     if not path.exists():
         _create_secret_file(path)
     elif stat.S_IMODE(path.stat().st_mode) & 0o077:
         path.chmod(0o600)  # an older installation's file: owner only
-    return path.read_text().strip()
+    return _strong(path.read_text().strip(), f"SALESBOT_SECRET ({path})")
+
+
+def _strong(secret: str, source: str) -> str:
+    if len(secret.encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES or len(set(secret)) < MIN_SECRET_DISTINCT_CHARS:
+        raise SecretError(
+            f"{source} 太弱：至少需要 {MIN_SECRET_BYTES} 字节的随机值（is too weak: at least {MIN_SECRET_BYTES} random "
+            "bytes are needed). 生成一个 / generate one: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'; "
+            "或不设置 SALESBOT_SECRET，由 salesbot prepare 生成 var/secret.key "
+            "(or leave it unset and salesbot prepare writes var/secret.key).")
+    return secret
+
+
+def require_strong_secret() -> None:
+    """Start-up of every service: exit with the reason (no traceback) unless the secret is strong."""
+    try:
+        _secret()
+    except SecretError as error:
+        sys.exit(f"salesbot: {error}")
 
 
 def _create_secret_file(path: Path) -> None:
@@ -79,6 +111,22 @@ def _write_new(path: Path, text: str) -> None:
         os.fsync(handle.fileno())
 
 
+def listen_address() -> str:
+    """SALESBOT_LISTEN: where the web app and Rasa listen. Loopback by default, so the demo
+    logins published in the README only ever work from this computer."""
+    return os.environ.get("SALESBOT_LISTEN", "").strip() or "127.0.0.1"
+
+
+def is_loopback(address: str) -> bool:
+    """Whether only this computer can reach an address (127.0.0.0/8, ::1, localhost)."""
+    if address.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: assume other computers can reach it
+
+
 def timezone() -> tzinfo:
     """The server's timezone; SALESBOT_TIMEZONE overrides it."""
     name = os.environ.get("SALESBOT_TIMEZONE")
@@ -97,4 +145,5 @@ def get_settings() -> Settings:
         bank_name=os.environ.get("SALESBOT_BANK_NAME", "星海银行"),
         bank_hotline=os.environ.get("SALESBOT_BANK_HOTLINE", "400-000-9595"),
         timezone=timezone(),
+        listen=listen_address(),
     )

@@ -75,7 +75,7 @@ def blank(text: str) -> bool:
 _DIGIT_GROUPS = re.compile(r"(?<=[0-9])[ \-](?=[0-9])")
 _PHONE_TOKEN = re.compile(r"[0-9A-Za-z]*[0-9][0-9A-Za-z]*")
 MOBILE = re.compile(r"1[3-9][0-9]{9}")
-# The CRM finds a client by the last four or more digits of the number (bot.crm.find_clients).
+# An agent finds an own client by the last four or more digits of the number (bot.access.lookup_clients).
 MIN_PHONE_DIGITS = 4
 PHONE_DIGITS = 11
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, or_, select
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, inspect, or_, select
 
 from bot import clock
 from bot.db import engine_for
@@ -88,19 +88,19 @@ def client_lookups(url: str | None = None, conversation_id: str | None = None) -
         .where(events.c.type_name == "slot", events.c.data.contains('"current_client_id"'))
     if conversation_id is not None:
         stmt = stmt.where(events.c.sender_id == conversation_id)
+    # Each such conversation's first user message, found in SQL: the set of conversations may be
+    # larger than any IN list a database accepts.
+    first_user = select(func.min(events.c.id).label("id")) \
+        .where(events.c.type_name == "user", events.c.sender_id.in_(stmt.with_only_columns(events.c.sender_id))) \
+        .group_by(events.c.sender_id).subquery()
     with engine.connect() as connection:
         slots = connection.execute(stmt.order_by(events.c.id)).all()
-        senders = {row.sender_id for row in slots}
         users = connection.execute(
-            select(events.c.sender_id, events.c.data).where(events.c.type_name == "user",
-                                                            events.c.sender_id.in_(senders))
-            .order_by(events.c.id)
-        ).all() if senders else []
+            select(events.c.sender_id, events.c.data).join(first_user, events.c.id == first_user.c.id)).all()
     first_login: dict[str, str | None] = {}
     for row in users:
-        if row.sender_id not in first_login:
-            login = (json.loads(row.data or "{}").get("metadata") or {}).get("login")
-            first_login[row.sender_id] = str(login) if login else None
+        login = (json.loads(row.data or "{}").get("metadata") or {}).get("login")
+        first_login[row.sender_id] = str(login) if login else None
     found: dict[tuple[str, int], ClientLookup] = {}
     for row in slots:
         data = json.loads(row.data or "{}")

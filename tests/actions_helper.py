@@ -18,10 +18,13 @@ class Conversation:
     login: str | None = "agent01"
     slots: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
+    token_version: int | None = 0  # the ``ver`` of the token the channel verified (bot/rasa_ext/channels.py)
 
     async def run(self, action, text: str, intent: str, **entities: str) -> list[dict[str, Any]]:
         """Run ``action`` for a user message; returns the messages sent to the user."""
         metadata = {"login": self.login} if self.login else {}
+        if self.login and self.token_version is not None:
+            metadata["ver"] = self.token_version
         self.events.append({"event": "user", "text": text, "timestamp": time.time(), "metadata": metadata})
         latest = {
             "text": text,

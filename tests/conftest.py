@@ -12,6 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# SALESBOT_SECRET for tests: 32+ random-looking bytes, as start-up demands (bot/settings.py).
+TEST_SECRET = "tEst-7fQ2pZ9xK4mW1vR8sL3nB6yH0cJ5dG"
+SERVICES_SECRET = "sErvices-Vb3Nq8Lx2Pk7Mz4Rw9Tc1Hy6Jd5Fs0"
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +31,7 @@ def crm_template(tmp_path_factory) -> Path:
     url = f"sqlite:///{path}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SALESBOT_DB_URL", url)
-        mp.setenv("SALESBOT_SECRET", "test-secret")
+        mp.setenv("SALESBOT_SECRET", TEST_SECRET)
         migrate.upgrade(url)
         with sessions(url).begin() as session:
             load_demo_data(session)
@@ -50,7 +53,7 @@ def crm_url(crm_template, tmp_path, monkeypatch):
     monkeypatch.setenv("SALESBOT_DB_URL", url)
     monkeypatch.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
     monkeypatch.setenv("SALESBOT_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("SALESBOT_SECRET", "test-secret")
+    monkeypatch.setenv("SALESBOT_SECRET", TEST_SECRET)
     secure_sqlite_file(url)
     with sqlite3.connect(crm_template) as source, sqlite3.connect(path) as target:
         source.backup(target)
@@ -133,7 +136,7 @@ def servers(trained_model, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SALESBOT_DB_URL", f"sqlite:///{crm}")
         mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tracker}")
-        mp.setenv("SALESBOT_SECRET", "services-test-secret")
+        mp.setenv("SALESBOT_SECRET", SERVICES_SECRET)
         # The services' clock starts at 10:00 today, whatever the hour of the run (bot/clock.py).
         offset = service_clock_offset()
         mp.setenv("SALESBOT_CLOCK_OFFSET", str(offset.total_seconds()))

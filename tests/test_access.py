@@ -16,8 +16,7 @@ from sqlalchemy import create_engine, func, select
 from actions.followups import ActionScheduleCallback
 from actions.lookup import ActionLookupClient
 from actions.outcome import ActionLogOutcome
-from bot import access
-from bot.action_server import SECRET_HEADER, action_secret
+from bot import access, signing
 from bot.auth import Identity
 from bot.db import sessions
 from bot.models import Call, Client, ConversationOwner, FollowUp, PhoneReveal, User
@@ -175,7 +174,8 @@ def test_api_follows_the_table(servers, case):
 @pytest.mark.parametrize("case", ACCESS_TABLE, ids=str)
 def test_rest_chat_follows_the_table(servers, case):
     """The same table through the real chat path: token-checked REST channel, Rasa, action server."""
-    sender = f"rest-access-{case}"
+    # Conversation ids are ASCII (the channel refuses others): the case's position names it.
+    sender = f"rest-access-{ACCESS_TABLE.index(case)}-{case.login or 'nobody'}"
     headers = {"Authorization": f"Bearer {api_token(servers, case.login)}"} if case.login else {}
 
     def say(text: str) -> requests.Response:
@@ -267,8 +267,10 @@ def test_forged_action_server_requests_get_401_and_change_nothing(servers):
     lookup = _forged_call("forged-1", "agent02", "lookup_client", {"client_name": "孙丽"}, {})
     write = _forged_call("forged-2", "agent02", "log_outcome", {"outcome": "do_not_call"},
                          {"current_client_id": str(wang)})
-    for body, headers in ((lookup, {}), (write, {}), (write, {SECRET_HEADER: "guessed"}),
-                          (write, {SECRET_HEADER: action_secret("test-secret")})):
+    guessed = {signing.TIMESTAMP_HEADER: str(int(time.time())), signing.NONCE_HEADER: "n",
+               signing.SIGNATURE_HEADER: "guessed"}
+    for body, headers in ((lookup, {}), (write, {}), (write, guessed),
+                          (write, signing.sign(b"{}", signing.signing_key("another-installation-secret")))):
         reply = requests.post(f"{servers['actions']}/webhook", json=body, headers=headers, timeout=30)
         assert reply.status_code == 401, reply.text
         assert "13800000008" not in reply.text and "孙丽" not in reply.text

@@ -66,8 +66,9 @@ def stack(model, postgres_server, redis_server, tmp_path_factory):
         mp.setenv("SALESBOT_DB_URL", crm_url)
         mp.setenv("SALESBOT_TRACKER_URL", tracker_url)
         mp.setenv("SALESBOT_REDIS_URL", redis_server)
-        mp.setenv("SALESBOT_SECRET", "scaleout-test-secret")
+        mp.setenv("SALESBOT_SECRET", "scaleout-Zx7Cv3Bn9Mq1We5Rt8Yu2Io4Pa6Sd0")
         mp.setenv("SALESBOT_VAR_DIR", str(tmp / "var"))
+        mp.setenv("SALESBOT_LISTEN", "0.0.0.0")  # the entry point serves other computers (one test uses that)
         offset = service_clock_offset()  # the services' clock reads 10:00 today (bot/clock.py)
         mp.setenv("SALESBOT_CLOCK_OFFSET", str(offset.total_seconds()))
         started = time.monotonic()
@@ -360,6 +361,10 @@ def test_the_page_sends_the_browser_to_the_host_it_came_from():
     assert browser_rasa_url(":5005", request('evil"; script-src *:8000')) == "http://localhost:5005"
     assert browser_rasa_url("/", request("192.0.2.7:8080")) == ""
     assert browser_rasa_url("https://chat.bank.example/", request("x")) == "https://chat.bank.example"
-    origins = web_origins(8000)
-    assert try_match_any("http://192.0.2.7:8000", origins)
-    assert not try_match_any("http://192.0.2.7:8001", origins)
+    # Serving other computers (SALESBOT_LISTEN), Rasa's CORS admits this host's own address, exactly.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SALESBOT_LISTEN", "0.0.0.0")
+        origins = web_origins(8000)
+    assert try_match_any(f"http://{_public_address()}:8000", origins)
+    assert not try_match_any(f"http://{_public_address()}:8001", origins)
+    assert not try_match_any("http://192.0.2.7:8000", origins)

@@ -33,7 +33,7 @@ def stack(trained_model, postgres_server, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SALESBOT_DB_URL", crm)
         mp.setenv("SALESBOT_TRACKER_URL", f"sqlite:///{tmp / 'tracker.sqlite3'}")
-        mp.setenv("SALESBOT_SECRET", "faults-test-secret")
+        mp.setenv("SALESBOT_SECRET", "faults-Qm4Wz8Xc2Vb6Nl0Kj3Hg7Fd1Sa5Pt9")
         mp.setenv("SALESBOT_VAR_DIR", str(tmp / "var"))  # its logs and outbox, apart from other tests
         mp.setenv("SALESBOT_CLOCK_OFFSET", str(service_clock_offset().total_seconds()))
         migrate.upgrade(crm)

@@ -5,5 +5,7 @@ that is where a custom action that cannot reach the action server is made to say
 """
 
 from bot.rasa_ext.remote_action import install as _install_resilient_remote_action
+from bot.rasa_ext.server_start import install as _install_server_start
 
 _install_resilient_remote_action()
+_install_server_start()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 import uuid
@@ -20,18 +21,26 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
 from sanic import Blueprint, response
+from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
 from bot import logs
-from bot.auth import Identity, bearer, identity_from_token, read_token
+from bot.auth import CHANNEL_PURPOSES, Identity, bearer, identity_from_token, read_token
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
+# Conversation ids the channels accept: what the widget (uuid hex), the rehearsal page, REST
+# clients and the tests use. No space, slash, '%' or non-ASCII letter, so the id is the same
+# string in every URL that opens it (/api/conversations/<id>, /review/conversations/<id>).
+CONVERSATION_ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_SENDER_CHARS}}}")
+# Request bodies the Rasa server reads (REST messages, socket.io polling): a message is at most
+# MAX_MESSAGE_CHARS characters, so 64 KB is generous; Sanic's default is 100 MB.
+MAX_BODY_BYTES = 64 * 1024
 
 
 # Conversations this process has seen claimed: (CRM URL, conversation id) -> the owner's login.
@@ -93,7 +102,7 @@ def _verified_identity(token: str) -> Identity | None:
     from bot.db import unreachable
 
     try:
-        identity = identity_from_token(token)
+        identity = identity_from_token(token, CHANNEL_PURPOSES)
     except Exception as error:
         if not unreachable(error):
             raise
@@ -117,7 +126,8 @@ def _verified_identity(token: str) -> Identity | None:
 async def _identity(token: Any) -> Identity | None:
     """The token's user as they are now (blocking DB read, so off the event loop).
     Raises CrmUnavailable if the CRM cannot tell."""
-    if not isinstance(token, str) or read_token(token) is None:
+    # The widget's chat tokens and REST clients' API tokens (bot/auth.py); never a session cookie.
+    if not isinstance(token, str) or read_token(token, CHANNEL_PURPOSES) is None:
         return None  # missing, forged or expired: no need to ask the database
     return await asyncio.to_thread(_verified_identity, token)
 
@@ -129,25 +139,48 @@ def _say(key: str) -> str:
     return playbook().messages[key]
 
 
+def _cap_request_bodies(webhook: Blueprint) -> None:
+    """The Rasa server reads at most MAX_BODY_BYTES of a request body (Rasa leaves Sanic's 100 MB),
+    so nobody makes it read megabytes before the 401; a larger body gets 413 with the reason."""
+
+    @webhook.listener("before_server_start")
+    async def cap(app, _loop) -> None:
+        app.config.REQUEST_MAX_SIZE = min(app.config.REQUEST_MAX_SIZE, MAX_BODY_BYTES)
+
+    @webhook.exception(PayloadTooLarge)
+    async def too_large(_request: Request, _error: Exception) -> HTTPResponse:
+        return response.json({"error": _say("request_too_large").format(limit=MAX_BODY_BYTES // 1024)},
+                             status=413)
+
+
 def _metadata(identity: Identity, request_id: str) -> dict[str, Any]:
-    # request_id follows the message to the action server's logs (bot/logs.py).
-    return {"login": identity.login, "role": identity.role, "name": identity.name, "request_id": request_id}
+    # request_id follows the message to the action server's logs (bot/logs.py); ver is the token
+    # version the message was accepted under, checked again when a deferred write is replayed.
+    return {"login": identity.login, "role": identity.role, "name": identity.name, "ver": identity.token_version,
+            "request_id": request_id}
+
+
+def _check_conversation_id(sender: Any) -> str | None:
+    """A Chinese error for a missing conversation id or one outside CONVERSATION_ID, else None."""
+    if isinstance(sender, str) and CONVERSATION_ID.fullmatch(sender):
+        return None
+    return _say("message_no_sender").format(limit=MAX_SENDER_CHARS)
 
 
 def _check_message(sender: Any, text: Any) -> str | None:
     """A Chinese error for a malformed message, else None (the message then goes to the bot).
 
-    Refused: no conversation id; nothing visible to read (whitespace, zero-width characters);
-    longer than MAX_MESSAGE_CHARS; control characters or lone surrogates, which no one types and
-    which the tracker store cannot keep (PostgreSQL refuses NUL, UTF-8 refuses surrogates).
+    Refused: a missing conversation id or one outside CONVERSATION_ID; nothing visible to read
+    (whitespace, zero-width characters); longer than MAX_MESSAGE_CHARS; control characters or lone
+    surrogates, which no one types and which the tracker store cannot keep (PostgreSQL refuses NUL,
+    UTF-8 refuses surrogates).
     """
     from bot.playbook import playbook
     from bot.text import blank, unreadable_chars
 
     messages = playbook().messages
-    if (not isinstance(sender, str) or not sender.strip() or len(sender) > MAX_SENDER_CHARS
-            or unreadable_chars(sender)):
-        return messages["message_no_sender"]
+    if problem := _check_conversation_id(sender):
+        return problem
     if not isinstance(text, str) or blank(text):
         return messages["message_empty"]
     if len(text) > MAX_MESSAGE_CHARS:
@@ -167,6 +200,7 @@ class TokenRestInput(RestInput):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         logs.setup("rasa")  # the Rasa server's logs: built with its channels, once
         webhook = Blueprint("token_rest_webhook", __name__)
+        _cap_request_bodies(webhook)
 
         @webhook.route("/", methods=["GET"])
         async def health(_request: Request) -> HTTPResponse:
@@ -233,6 +267,7 @@ class TokenSocketIOInput(SocketIOInput):
         logs.setup("rasa")
         sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
         webhook = SocketBlueprint(sio, self.socketio_path, "token_socketio_webhook", __name__)
+        _cap_request_bodies(webhook)
         self.sio = sio
         identities: dict[str, Identity] = {}
         tokens: dict[str, str] = {}
@@ -286,10 +321,13 @@ class TokenSocketIOInput(SocketIOInput):
             identity = await still_valid(sid)
             if identity is None:
                 return
-            session_id = (data or {}).get("session_id") or uuid.uuid4().hex
+            session_id = (data.get("session_id") if isinstance(data, dict) else None) or uuid.uuid4().hex
+            problem = _check_conversation_id(session_id)
+            if problem:
+                await sio.emit("session_error", {"error": problem}, room=sid, namespace=self.namespace)
+                return
             try:
-                owned = isinstance(session_id, str) and len(session_id) <= MAX_SENDER_CHARS \
-                    and await asyncio.to_thread(_owns, session_id, identity)
+                owned = await asyncio.to_thread(_owns, session_id, identity)
             except CrmUnavailable:
                 await sio.emit("session_error", {"error": _say("crm_unavailable_channel")}, room=sid,
                                namespace=self.namespace)

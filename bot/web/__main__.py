@@ -4,10 +4,13 @@ import argparse
 import logging
 
 from bot import logs
+from bot.settings import listen_address, require_strong_secret
 from bot.web.app import create_app
 
 parser = argparse.ArgumentParser()
-parser.add_argument("--host", default="0.0.0.0")
+# Loopback unless SALESBOT_LISTEN says otherwise (salesbot run refuses a wider address while
+# a demo account keeps its published password).
+parser.add_argument("--host", default=listen_address())
 parser.add_argument("--port", type=int, default=8000)
 parser.add_argument("--rasa-url", default=":5005",
                     help="where browsers find the chat: ':PORT' (the page's host on that port), "
@@ -15,4 +18,5 @@ parser.add_argument("--rasa-url", default=":5005",
 args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logs.setup("web")
+require_strong_secret()
 create_app(rasa_url=args.rasa_url).run(host=args.host, port=args.port, access_log=False, motd=False)

@@ -8,19 +8,21 @@ import functools
 import io
 from datetime import datetime, time, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from sanic import Blueprint, response
 from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import access, clock, crm, labels
+from bot import access, clock, crm, labels, masking
 from bot.auth import Identity
-from bot.db import sessions
+from bot.db import batched, sessions
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client, FollowUp, PhoneReveal, User
 from bot.outcomes import REACHED
+from bot.text import phone_query
 from bot.transcripts import ClientLookup, client_lookups, conversation_ids_matching, transcript
-from bot.web.session import csrf_ok, require_identity
+from bot.web.session import by_bearer_token, csrf_ok, require_identity
 
 api = Blueprint("api", url_prefix="/api")
 
@@ -81,9 +83,12 @@ def _parse_date(value: str | None) -> datetime | None:
         raise ValueError(f"日期格式不对：{value}（应为 2026-11-23）") from None
 
 
-def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> list[dict[str, Any]]:
-    """Calls visible to ``identity``, newest first, filtered by the query parameters."""
-    stmt = select(Call).join(Client, Call.client_id == Client.id, isouter=True) \
+def matching_call_ids(session: Session, identity: Identity, args: dict[str, str]) -> list[int]:
+    """Ids of the calls visible to ``identity`` that match the query parameters, newest first.
+
+    The full-text filter ``q`` is applied here rather than in SQL: the conversations it matches
+    come from the tracker store (another database), a set of any size that no IN list may carry."""
+    stmt = select(Call.id, Call.conversation_id, Call.notes).join(Client, Call.client_id == Client.id, isouter=True) \
         .join(User, Call.agent_id == User.id, isouter=True)
     owner = access.scope_user_id(session, identity)
     if owner is not None:
@@ -101,11 +106,49 @@ def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> l
         stmt = stmt.where(Call.started_at >= start)
     if end:
         stmt = stmt.where(Call.started_at < datetime.combine(end.date(), time.min) + timedelta(days=1))
-    if args.get("q"):
-        ids = conversation_ids_matching(args["q"])
-        stmt = stmt.where((Call.conversation_id.in_(ids)) | Call.notes.contains(args["q"], autoescape=True))
-    calls = session.scalars(stmt.order_by(Call.started_at.desc(), Call.id.desc()).limit(500)).unique()
-    return [call_json(c) for c in calls]
+    rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()))
+    query = args.get("q")
+    if not query:
+        return [row.id for row in rows]
+    matching = conversation_ids_matching(query)
+    return [row.id for row in rows if row.conversation_id in matching or query in (row.notes or "")]
+
+
+def calls_json(session: Session, call_ids: list[int]) -> list[dict[str, Any]]:
+    """The calls with these ids, in that order (loaded in bounded batches)."""
+    found: dict[int, Call] = {}
+    for batch in batched(call_ids):
+        found.update((c.id, c) for c in session.scalars(select(Call).where(Call.id.in_(batch))).unique())
+    return [call_json(found[i]) for i in call_ids if i in found]
+
+
+def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> list[dict[str, Any]]:
+    """Every call visible to ``identity``, newest first, filtered by the query parameters."""
+    return calls_json(session, matching_call_ids(session, identity, args))
+
+
+PAGE_LIMIT = 500  # the most (and the default number of) entries one page of a list holds
+
+
+def page_bounds(args: dict[str, str]) -> tuple[int, int]:
+    """(offset, limit) from the ``offset`` and ``limit`` query parameters; ValueError if invalid."""
+    try:
+        offset, limit = int(args.get("offset") or 0), int(args.get("limit") or PAGE_LIMIT)
+    except ValueError:
+        raise ValueError("offset 和 limit 应为整数。") from None
+    if offset < 0 or not 1 <= limit <= PAGE_LIMIT:
+        raise ValueError(f"limit 应在 1 到 {PAGE_LIMIT} 之间，offset 不能小于 0。")
+    return offset, limit
+
+
+def page_json(session: Session, identity: Identity, rows: list[Any], args: dict[str, str],
+              load=None) -> response.HTTPResponse:
+    """One page of ``rows`` (``load`` turns a page of keys into entries), as ``identity`` may read
+    it (bot.masking), with the size of the whole list in ``X-Total-Count``."""
+    offset, limit = page_bounds(args)
+    page = rows[offset:offset + limit]
+    entries = load(session, page) if load is not None else page
+    return response.json(masking.for_reader(session, identity, entries), headers={"X-Total-Count": str(len(rows))})
 
 
 UNLOGGED = "unlogged"  # the outcome filter for conversations about a client without a logged outcome
@@ -129,25 +172,25 @@ def unlogged_lookups(session: Session, identity: Identity,
     """Clients looked up in a conversation (tracker store) that have no call row there, as
     ``identity`` may list them: the conversation's owner or a supervisor (bot.access)."""
     lookups = client_lookups() if lookups is None else lookups
+    readable = access.readable_conversations(session, identity, {lookup.conversation_id for lookup in lookups})
+    lookups = [lookup for lookup in lookups if lookup.conversation_id in readable]
     if not lookups:
         return []
-    conversation_ids = {lookup.conversation_id for lookup in lookups}
-    logged = set(session.execute(select(Call.conversation_id, Call.client_id)
-                                 .where(Call.conversation_id.in_(conversation_ids))).all())
+    logged: set[tuple[str, int]] = set()
+    for batch in batched({lookup.conversation_id for lookup in lookups}):
+        logged.update(session.execute(select(Call.conversation_id, Call.client_id)
+                                      .where(Call.conversation_id.in_(batch))).all())
     pending = [lookup for lookup in lookups if (lookup.conversation_id, lookup.client_id) not in logged]
     if not pending:
         return []
-    clients = {c.id: c for c in session.scalars(
-        select(Client).where(Client.id.in_({lookup.client_id for lookup in pending}))).unique()}
+    clients: dict[int, Client] = {}
+    for batch in batched({lookup.client_id for lookup in pending}):
+        clients.update((c.id, c) for c in session.scalars(select(Client).where(Client.id.in_(batch))).unique())
+    owners = access.conversation_owners(session, {lookup.conversation_id for lookup in pending})
     users = {u.login: u for u in session.scalars(select(User))}
-    readable: dict[str, bool] = {}
     entries = []
     for lookup in pending:
-        if lookup.conversation_id not in readable:
-            readable[lookup.conversation_id] = access.may_read_conversation(session, identity, lookup.conversation_id)
-        if not readable[lookup.conversation_id]:
-            continue
-        owner = access.conversation_owner(session, lookup.conversation_id) or lookup.login
+        owner = owners.get(lookup.conversation_id) or lookup.login
         client, agent = clients.get(lookup.client_id), users.get(owner or "")
         # A forgotten outcome only where one was due: the owner could log it (their own client,
         # an agent, not a supervisor's look) and the client may be called at all.
@@ -171,7 +214,7 @@ def query_conversations(session: Session, identity: Identity, args: dict[str, st
     if outcome in ("", UNLOGGED):
         entries += _filtered(unlogged_lookups(session, identity, lookups), args)
     entries.sort(key=lambda e: (e["started_at"] or "", e["id"] or 0), reverse=True)
-    return entries[:500]
+    return entries
 
 
 def _filtered(entries: list[dict[str, Any]], args: dict[str, str]) -> list[dict[str, Any]]:
@@ -210,9 +253,22 @@ def real_crm_only(handler):
     return wrapper
 
 
+def conversation_route(handler):
+    """Route decorator for ``<conversation_id:path>`` routes: the id percent-decoded (Sanic 21.12
+    passes route parameters as sent), so an id with a space, a slash or Chinese opens too (old
+    conversations, kept from before the channels checked ids)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request, *args, conversation_id: str, **kwargs):
+        return await handler(request, *args, conversation_id=unquote(conversation_id), **kwargs)
+
+    return wrapper
+
+
 def csrf_ok_for(request: Request) -> bool:
-    """Writes from a browser session need its CSRF token (header); Bearer clients cannot be forged."""
-    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+    """Writes from a browser session need its CSRF token (header); Bearer clients cannot be forged.
+    Called after ``require_identity``: a Bearer credential here is a valid token."""
+    if by_bearer_token(request):
         return True
     return csrf_ok(request, request.headers.get("X-CSRF-Token"))
 
@@ -221,13 +277,23 @@ def _args(request: Request) -> dict[str, str]:
     return {key: request.args.get(key) for key in request.args}
 
 
+# Shorter keys are client ids; from 7 digits on a key is a phone number (+86 and separators allowed).
+MIN_PHONE_KEY_DIGITS = 7
+
+
 def _client_by_key(session: Session, identity: Identity, key: str) -> Client | None:
-    """A client by id or phone, None if unknown: a phone names a client only to those who may
-    read them (nobody learns whose number it is by probing)."""
-    if key.isdigit() and len(key) >= 7:
-        client = session.scalars(select(Client).where(Client.phone == key)).first()
-        return client if client is not None and access.may_read_client(identity, client) else None
-    return session.get(Client, int(key)) if key.isdigit() else None
+    """A client by id or phone, None if unknown or not one client: the same access-checked lookup
+    as the chat (bot.access.lookup_clients), so a number names a client only to those who may read
+    them, and a suffix finds only the agent's own clients."""
+    key = unquote(key)  # Sanic leaves %xx in route parameters: %2B86 is +86
+    if key.isascii() and key.isdigit() and len(key) < MIN_PHONE_KEY_DIGITS:
+        found = access.lookup_clients(session, identity, "client_id", key)
+    else:
+        typed = phone_query(key)
+        if typed is None or typed.digits is None:
+            return None
+        found = access.lookup_clients(session, identity, "phone", typed.digits)
+    return found.clients[0] if len(found.clients) == 1 else None
 
 
 @api.get("/labels")
@@ -245,7 +311,8 @@ async def get_client(request: Request, key: str, identity: Identity):
         client = _client_by_key(session, identity, key)
         if client is None:
             return error_json("没有这个客户。", 404)
-        return response.json(client_json(identity, client))
+        # The free-text note may hold numbers (another client's, a new one): the exit rule applies.
+        return response.json(masking.for_reader(session, identity, client_json(identity, client)))
 
     return await in_session(work)
 
@@ -276,7 +343,7 @@ def phone_reveals(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     rows = session.scalars(select(PhoneReveal).order_by(PhoneReveal.revealed_at.desc(), PhoneReveal.id.desc())
                            .limit(limit)).unique()
     return [{"user": r.user.login, "user_name": r.user.name, "client_id": r.client_id, "client": r.client.name,
-             "revealed_at": r.revealed_at.isoformat(timespec="seconds")} for r in rows]
+             "kind": r.kind, "revealed_at": r.revealed_at.isoformat(timespec="seconds")} for r in rows]
 
 
 @api.get("/audit/phone-reveals")
@@ -288,53 +355,75 @@ async def list_phone_reveals(request: Request, identity: Identity):
     return response.json(await in_session(phone_reveals))
 
 
-async def _visible_calls(request: Request, identity: Identity):
-    """(calls, None) or (None, error response) for the request's filters."""
+async def list_reply(fn, *args) -> response.HTTPResponse:
+    """``fn(session, *args)``'s response; a bad filter or page parameter (ValueError) is a 400."""
     try:
-        return await in_session(query_calls, identity, _args(request)), None
+        return await in_session(fn, *args)
     except ValueError as error:
-        return None, error_json(str(error), 400)
+        return error_json(str(error), 400)
 
 
 @api.get("/calls")
 @require_identity
 @real_crm_only
 async def list_calls(request: Request, identity: Identity):
-    calls, error = await _visible_calls(request, identity)
-    return error or response.json(calls)
+    """Logged calls, newest first: one page (``offset``, ``limit``), the total in X-Total-Count."""
+    args = _args(request)
+
+    def work(session: Session):
+        return page_json(session, identity, matching_call_ids(session, identity, args), args, calls_json)
+
+    return await list_reply(work)
 
 
 @api.get("/conversations")
 @require_identity
 @real_crm_only
 async def list_conversations(request: Request, identity: Identity):
-    """The review list: every conversation about a client (logged or not), one entry per client."""
+    """The review list: every conversation about a client (logged or not), one entry per client,
+    paged like ``/api/calls``."""
+    args = _args(request)
     lookups = await asyncio.to_thread(client_lookups)
-    try:
-        rows = await in_session(query_conversations, identity, _args(request), lookups)
-    except ValueError as error:
-        return error_json(str(error), 400)
-    return response.json(rows)
+
+    def work(session: Session):
+        return page_json(session, identity, query_conversations(session, identity, args, lookups), args)
+
+    return await list_reply(work)
+
+
+CSV_FIELDS = ["started_at", "agent", "client", "outcome", "objections", "opening_style", "products",
+              "amount", "notes", "conversation_id"]
+
+
+def csv_rows(session: Session, identity: Identity, call_ids: list[int]) -> str:
+    """CSV lines for these calls, as ``identity`` may read them (bot.masking)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    for call in masking.for_reader(session, identity, calls_json(session, call_ids)):
+        row = {**call, "objections": " ".join(call["objections"]), "products": " ".join(call["products"])}
+        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+    return buffer.getvalue()
 
 
 @api.get("/calls.csv")
 @require_identity
 @real_crm_only
 async def export_calls(request: Request, identity: Identity):
-    calls, error = await _visible_calls(request, identity)
-    if error:
-        return error
-    buffer = io.StringIO()
-    fields = ["started_at", "agent", "client", "outcome", "objections", "opening_style", "products",
-              "amount", "notes", "conversation_id"]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for call in calls:
-        row = {**call, "objections": " ".join(call["objections"]), "products": " ".join(call["products"])}
-        writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
+    """Every logged call the user may see (no cap), streamed a batch at a time."""
+    args = _args(request)
+    try:
+        call_ids = await in_session(matching_call_ids, identity, args)
+    except ValueError as error:
+        return error_json(str(error), 400)
+    reply = await request.respond(content_type="text/csv; charset=utf-8",
+                                  headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
+    header = io.StringIO()
+    csv.DictWriter(header, fieldnames=CSV_FIELDS).writeheader()
     # BOM so that Excel opens the Chinese text correctly.
-    return response.raw(("\ufeff" + buffer.getvalue()).encode("utf-8"), content_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
+    await reply.send("\ufeff" + header.getvalue())
+    for batch in batched(call_ids):
+        await reply.send(await in_session(csv_rows, identity, batch))
+    await reply.eof()
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -360,11 +449,11 @@ def query_followups(session: Session, identity: Identity, due: str) -> list[dict
     elif due not in ("", "all"):
         raise ValueError("due 只能是 today、overdue 或 all。")
     rows = session.scalars(stmt.order_by(FollowUp.due_at)).unique()
-    return [{
+    return masking.for_reader(session, identity, [{
         "id": f.id, "client": f.client.name, "client_id": f.client_id, "agent": f.agent.login,
         "phone": access.phone_for(identity, f.client), "due_at": f.due_at.isoformat(timespec="minutes"),
         "reason": f.reason, "status": f.status, "overdue": crm.is_overdue(f, now), "conversation_id": f.conversation_id,
-    } for f in rows]
+    } for f in rows])
 
 
 @api.get("/followups")
@@ -378,7 +467,8 @@ async def list_followups(request: Request, identity: Identity):
     return response.json(rows)
 
 
-@api.get("/conversations/<conversation_id>")
+@api.get("/conversations/<conversation_id:path>")
+@conversation_route
 @require_identity
 async def get_conversation(request: Request, conversation_id: str, identity: Identity):
     def work(session: Session):
@@ -391,9 +481,11 @@ async def get_conversation(request: Request, conversation_id: str, identity: Ide
     turns = await asyncio.to_thread(transcript, conversation_id)
     if not turns and not calls:
         return error_json("没有这个会话。", 404)
+    # Stored text (notes, turns, the bot's cards) shows numbers as this reader may see them.
+    shown = await in_session(masking.for_reader, identity, {"calls": calls, "turns": turns})
     # "call": the first call row (contract); "calls": every client's call row of the conversation.
-    return response.json({"conversation_id": conversation_id, "call": calls[0] if calls else None,
-                          "calls": calls, "turns": turns})
+    return response.json({"conversation_id": conversation_id, "call": shown["calls"][0] if calls else None,
+                          **shown})
 
 
 def conversation_calls(session: Session, conversation_id: str) -> list[Call]:

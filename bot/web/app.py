@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import re
 import secrets
@@ -12,11 +11,14 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sanic import Sanic, response
+from sanic.exceptions import InvalidHeader, PayloadTooLarge, SanicException
+from sanic.headers import AcceptContainer
 from sanic.request import Request
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 
 from bot import labels
 from bot.auth import (
+    CHAT,
     CHAT_TOKEN_TTL_SECONDS,
     LoginResult,
     issue_token,
@@ -28,6 +30,7 @@ from bot.auth import (
 from bot.db import sessions, unreachable
 from bot.playbook import playbook
 from bot.settings import PROJECT_ROOT
+from bot.signing import same_secret
 from bot.web.api import api
 from bot.web.rehearsal_api import rehearsal_api
 from bot.web.review import review
@@ -47,6 +50,8 @@ from bot.web.session import (
 
 logger = logging.getLogger(__name__)
 
+# The largest request body the web app reads (login forms, JSON: a few KB).
+MAX_BODY_BYTES = 1024 * 1024
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 # The socket.io browser client, installed from the npm lock (web/package-lock.json) by make.
 SOCKETIO_CLIENT = PROJECT_ROOT / "web" / "node_modules" / "socket.io-client" / "dist" / "socket.io.min.js"
@@ -64,7 +69,8 @@ def _chat_token(session_cookie_value: str | None) -> str | None:
         return None
     with sessions().begin() as session:
         user = user_for_claims(session, claims)
-        return issue_token(user, ttl=CHAT_TOKEN_TTL_SECONDS) if user is not None else None
+        # For the chat only (Rasa's channels): the JSON API refuses it (bot/auth.py).
+        return issue_token(user, purpose=CHAT, ttl=CHAT_TOKEN_TTL_SECONDS) if user is not None else None
 
 
 def _log_out(session_cookie_value: str | None) -> None:
@@ -110,10 +116,47 @@ def _throttled_headers(result: LoginResult) -> dict[str, str]:
     return {"Retry-After": str(result.wait_seconds)} if result.wait_seconds else {}
 
 
+# Proves this browser logged in before: the throttle then counts its failures apart (bot/throttle.py).
+DEVICE_COOKIE = "salesbot_device"
+DEVICE_COOKIE_MAX_AGE = 365 * 24 * 3600
+# Set at a login after failed attempts; the next page shows the count once, then drops the cookie.
+NOTICE_COOKIE = "salesbot_login_notice"
+
+
+def _set_cookie(resp: response.HTTPResponse, request: Request, name: str, value: str, max_age: int,
+                samesite: str = "Strict") -> None:
+    resp.cookies[name] = value
+    cookie = resp.cookies[name]
+    cookie["httponly"] = True
+    cookie["samesite"] = samesite
+    cookie["path"] = "/"
+    cookie["max-age"] = max_age
+    if is_https(request):
+        cookie["secure"] = True
+
+
+def _logged_in(resp: response.HTTPResponse, request: Request, result: LoginResult,
+               notice: bool = False) -> response.HTTPResponse:
+    """A successful login's response: the device cookie renewed; with ``notice``, the count of
+    failed attempts for the next page (API clients read it from the JSON instead)."""
+    _set_cookie(resp, request, DEVICE_COOKIE, result.device_cookie or "", DEVICE_COOKIE_MAX_AGE)
+    if notice and result.failed_logins:
+        _set_cookie(resp, request, NOTICE_COOKIE, str(result.failed_logins), 300, samesite="Lax")
+    return resp
+
+
+def _login_notice(request: Request) -> int:
+    """Wrong passwords typed for the user before this login (0: nothing to tell)."""
+    value = request.cookies.get(NOTICE_COOKIE) or ""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 6 else 0
+
+
 def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
     """The web app; ``rasa_url`` says where browsers find the chat (see ``browser_rasa_url``)."""
     app = Sanic(name)
     app.config.RASA_URL = rasa_url
+    # Forms and JSON here are small; Sanic's default would read 100 MB before any check.
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.blueprint(api)
     app.blueprint(rehearsal_api)
     app.blueprint(review)
@@ -131,6 +174,32 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         # Pages show client data and carry tokens: never kept by the browser or a proxy.
         if (resp.content_type or "").startswith("text/html"):
             resp.headers["Cache-Control"] = "no-store"
+
+    @app.exception(PayloadTooLarge)
+    async def too_large(request: Request, _error: Exception):
+        """A body over MAX_BODY_BYTES: 413 with the reason, read no further."""
+        text = f"请求内容太大（最多 {MAX_BODY_BYTES // (1024 * 1024)} MB），没有处理。"
+        if request.path.startswith("/api/"):
+            return response.json({"error": text}, status=413)
+        return response.text(text, status=413)
+
+    @app.exception(SanicException)
+    async def sanic_refusal(request: Request, error: Exception):
+        """Sanic's own page for a 404, 405 ... parses the Accept header and answers 500 when it is
+        malformed (``Accept: x``): read such a header as absent."""
+        try:
+            _ = request.accept  # parsed here once, then kept on the request
+        except InvalidHeader:
+            request.parsed_accept = AcceptContainer()
+        return app.error_handler.default(request, error)
+
+    @app.exception(OSError, ValueError)
+    async def no_such_file(request: Request, error: Exception):
+        """Sanic 21.12's static handler raises (a 500) on a directory (GET /static/), a NUL in the
+        file name (GET /static/%00) or a name too long for the file system: those are 404s."""
+        if request.route is None or request.route.name != f"{app.name}.static":
+            return app.error_handler.default(request, error)  # a bug elsewhere: Sanic's own 500, logged
+        return response.text("没有这个文件。", status=404)
 
     @app.exception(DBAPIError, DisconnectionError)
     async def database_down(request: Request, error: Exception):
@@ -163,7 +232,7 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
     def page_context(request: Request, identity) -> dict:
         claims = session_claims(request) or {}
         # The pages draw every disposition, stage and button text from these (bot/labels.py).
-        return {"identity": identity, "csrf": claims.get("csrf", ""),
+        return {"identity": identity, "csrf": claims.get("csrf", ""), "login_notice": _login_notice(request),
                 "rasa_url": browser_rasa_url(app.config.RASA_URL, request), "labels": labels.for_pages()}
 
     async def chat_page(request: Request, identity, template: str):
@@ -174,15 +243,23 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
             return login_page(request)
         return render(template, chat_token=chat_token, **page_context(request, identity))
 
+    async def home(request: Request, identity):
+        if identity.role == "supervisor":
+            return render("review.html", **page_context(request, identity))
+        # Trainees never see the live widget (it is about real clients): they rehearse.
+        return await chat_page(request, identity, "rehearsal.html" if identity.role == "trainee" else "widget.html")
+
     @app.get("/")
     async def index(request: Request):
         identity = await current_identity(request)
         if identity is None:
             return login_page(request)
-        if identity.role == "supervisor":
-            return render("review.html", **page_context(request, identity))
-        # Trainees never see the live widget (it is about real clients): they rehearse.
-        return await chat_page(request, identity, "rehearsal.html" if identity.role == "trainee" else "widget.html")
+        resp = await home(request, identity)
+        if NOTICE_COOKIE in request.cookies:  # shown on this page (base.html): once is enough
+            resp.cookies[NOTICE_COOKIE] = ""
+            resp.cookies[NOTICE_COOKIE]["max-age"] = 0
+            resp.cookies[NOTICE_COOKIE]["path"] = "/"
+        return resp
 
     @app.get("/rehearsal")
     async def rehearsal(request: Request):
@@ -199,17 +276,17 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         form = request.form or {}
         expected = request.cookies.get(LOGIN_CSRF_COOKIE)
         submitted = form.get("csrf")
-        if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+        if not expected or not same_secret(expected, submitted):  # any text refused, never a crash
             return login_page(request, "页面已过期，请重新登录。", status=403)
         result = await asyncio.to_thread(log_in, form.get("login", ""), form.get("password", ""),
-                                         client_address(request))
+                                         client_address(request), request.cookies.get(DEVICE_COOKIE))
         if result.user is None:
             return login_page(request, result.error, status=429 if result.wait_seconds else 401,
                               headers=_throttled_headers(result))
         value, _csrf = session_cookie(result.user)
         resp = response.redirect("/")
         set_session(resp, value, secure=is_https(request))
-        return resp
+        return _logged_in(resp, request, result, notice=True)
 
     @app.post("/logout")
     async def logout(request: Request):
@@ -231,11 +308,14 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         if not isinstance(body, dict) or not isinstance(body.get("login"), str) \
                 or not isinstance(body.get("password"), str):
             return response.json({"error": "请求体应为 {\"login\": ..., \"password\": ...}。"}, status=400)
-        result = await asyncio.to_thread(log_in, body["login"], body["password"], client_address(request))
+        result = await asyncio.to_thread(log_in, body["login"], body["password"], client_address(request),
+                                         request.cookies.get(DEVICE_COOKIE))
         if result.user is None:
             return response.json({"error": result.error}, status=429 if result.wait_seconds else 401,
                                  headers=_throttled_headers(result))
-        return response.json({"token": issue_token(result.user), "role": result.user.role}, headers=NO_STORE)
+        reply = response.json({"token": issue_token(result.user), "role": result.user.role,
+                               "failed_logins_since_last_login": result.failed_logins}, headers=NO_STORE)
+        return _logged_in(reply, request, result)
 
     @app.get("/api/chat-token")
     async def chat_token(request: Request):

@@ -18,12 +18,13 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import labels
+from bot import labels, masking
 from bot.auth import Identity
+from bot.db import batched
 from bot.models import Call, CoachingComment, ConversationOwner, Rehearsal, User
 from bot.rehearsal import records
 from bot.rehearsal.scenarios import Scenario, load_scenarios, scenarios_by_id
-from bot.web.api import csrf_ok_for, error_json, in_session, opening_titles, product_names
+from bot.web.api import conversation_route, csrf_ok_for, error_json, in_session, opening_titles, product_names
 from bot.web.session import require_identity
 
 rehearsal_api = Blueprint("rehearsal_api", url_prefix="/api")
@@ -66,13 +67,12 @@ def scenarios_json(session: Session) -> list[dict[str, Any]]:
 # --- rehearsals ------------------------------------------------------------------------------
 
 def _comment_counts(session: Session, conversation_ids: set[str | None]) -> dict[str, int]:
-    ids = {c for c in conversation_ids if c}
-    if not ids:
-        return {}
-    rows = session.execute(select(CoachingComment.conversation_id, func.count())
-                           .where(CoachingComment.conversation_id.in_(ids))
-                           .group_by(CoachingComment.conversation_id))
-    return dict(rows.all())
+    counts: dict[str, int] = {}
+    for batch in batched({c for c in conversation_ids if c}):
+        counts.update(session.execute(select(CoachingComment.conversation_id, func.count())
+                                      .where(CoachingComment.conversation_id.in_(batch))
+                                      .group_by(CoachingComment.conversation_id)).all())
+    return counts
 
 
 def rehearsal_json(r: Rehearsal, scenarios: dict[str, Scenario], comments: int = 0) -> dict[str, Any]:
@@ -107,12 +107,13 @@ def rehearsal_detail(session: Session, identity: Identity, rehearsal_id: int) ->
     scenarios = scenarios_by_id()
     comments = records.comments_for(session, identity, r.conversation_id) if r.conversation_id else []
     s = scenarios.get(r.scenario_id)
-    return {
+    # What the trainee typed and what supervisors wrote is stored text: masked for the reader.
+    return masking.for_reader(session, identity, {
         **rehearsal_json(r, scenarios, len(comments)),
         "scenario": scenario_json(s, product_names(session)) if s else None,
         "items": list(r.items or []), "turns": list(r.turns or []),
         "comment_list": [comment_json(c) for c in comments],
-    }
+    })
 
 
 def progress(session: Session, identity: Identity) -> list[dict[str, Any]]:
@@ -160,7 +161,7 @@ def my_comments(session: Session, identity: Identity, limit: int = 100) -> list[
             entry.update(kind="call", rehearsal_id=None, about=clients.get(c.conversation_id),
                          url=f"/review/conversations/{quote(c.conversation_id, safe='')}")
         entries.append(entry)
-    return entries
+    return masking.for_reader(session, identity, entries)
 
 
 # --- routes ----------------------------------------------------------------------------------
@@ -204,21 +205,25 @@ async def get_rehearsal(request: Request, rehearsal_id: int, identity: Identity)
 
 
 def _comments(session: Session, identity: Identity, conversation_id: str) -> list[dict[str, Any]]:
-    return [comment_json(c) for c in records.comments_for(session, identity, conversation_id)]
+    return masking.for_reader(session, identity,
+                              [comment_json(c) for c in records.comments_for(session, identity, conversation_id)])
 
 
 def _add_comment(session: Session, identity: Identity, conversation_id: str, body: str) -> dict[str, Any]:
-    return comment_json(records.add_comment(session, identity, conversation_id, body))
+    comment = records.add_comment(session, identity, conversation_id, body)
+    return masking.for_reader(session, identity, comment_json(comment))
 
 
-@rehearsal_api.get("/conversations/<conversation_id>/comments")
+@rehearsal_api.get("/conversations/<conversation_id:path>/comments")
+@conversation_route
 @require_identity
 async def list_comments(request: Request, conversation_id: str, identity: Identity):
     """The coaching comments on a transcript (rehearsal or live call): its owner and supervisors."""
     return await _answer(_comments, identity, conversation_id)
 
 
-@rehearsal_api.post("/conversations/<conversation_id>/comments")
+@rehearsal_api.post("/conversations/<conversation_id:path>/comments")
+@conversation_route
 @require_identity
 async def add_comment(request: Request, conversation_id: str, identity: Identity):
     """A supervisor's coaching comment, ``{"body": ...}``."""

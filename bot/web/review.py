@@ -21,11 +21,19 @@ from sanic.request import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import access, labels
+from bot import access, labels, masking
 from bot.models import Call, User
 from bot.playbook import intent_titles
 from bot.transcripts import client_lookups, transcript
-from bot.web.api import call_json, conversation_calls, in_session, opening_titles, product_names, unlogged_lookups
+from bot.web.api import (
+    call_json,
+    conversation_calls,
+    conversation_route,
+    in_session,
+    opening_titles,
+    product_names,
+    unlogged_lookups,
+)
 from bot.web.rehearsal_api import rehearsal_detail
 from bot.web.session import current_identity, session_claims
 
@@ -145,7 +153,8 @@ def _conversation(session: Session, identity, conversation_id: str, lookups):
     return calls, unlogged, names, product_names(session)
 
 
-@review.get("/conversations/<conversation_id>")
+@review.get("/conversations/<conversation_id:path>")
+@conversation_route
 async def conversation_page(request: Request, conversation_id: str):
     identity = await current_identity(request)
     if identity is None:
@@ -159,6 +168,8 @@ async def conversation_page(request: Request, conversation_id: str):
     turns = await asyncio.to_thread(transcript, conversation_id)
     if not turns and not calls:
         return error_page(request, identity, 404, "没有这个会话", "找不到这个会话的记录，可能编号有误。")
+    # Stored text (notes, turns, the bot's cards) shows numbers as this reader may see them.
+    calls, turns = await in_session(masking.for_reader, identity, [calls, turns])
     user_turns = [t for t in turns if t.get("speaker") == "user"]
     return _render(
         "transcript.html", identity=identity, csrf=_csrf(request), conversation_id=conversation_id,

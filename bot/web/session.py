@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import os
 import secrets
 
 from sanic import response
 from sanic.request import Request
 
-from bot.auth import Identity, bearer, identity_from_token, issue_token, read_token
+from bot.auth import API, SESSION, Identity, bearer, identity_from_token, issue_token, read_token
+from bot.signing import same_secret
 
 SESSION_COOKIE = "salesbot_session"
 LOGIN_CSRF_COOKIE = "salesbot_login_csrf"
@@ -56,7 +56,7 @@ def client_address(request: Request) -> str:
 def session_cookie(user) -> tuple[str, str]:
     """(cookie value, csrf token) for a freshly logged-in user."""
     csrf = secrets.token_urlsafe(24)
-    return issue_token(user, purpose="session", ttl=SESSION_TTL_SECONDS, csrf=csrf), csrf
+    return issue_token(user, purpose=SESSION, ttl=SESSION_TTL_SECONDS, csrf=csrf), csrf
 
 
 def set_session(resp: response.HTTPResponse, value: str, secure: bool = False) -> None:
@@ -80,15 +80,22 @@ def clear_session(resp: response.HTTPResponse, secure: bool = False) -> None:
 
 def session_claims(request: Request) -> dict | None:
     """The session cookie's claims (signature and expiry only; use for its CSRF token)."""
-    return read_token(request.cookies.get(SESSION_COOKIE), purpose="session")
+    return read_token(request.cookies.get(SESSION_COOKIE), purpose=SESSION)
 
 
 def _credentials(request: Request) -> tuple[str | None, str]:
-    """(token, purpose): the Bearer token (API clients) first, else the session cookie (browser)."""
+    """(token, purpose): the Bearer token (API clients) first, else the session cookie (browser).
+    Only API tokens count as Bearer: the widget's chat token is for Rasa's channels."""
     token = bearer(request.headers.get("Authorization"))
     if token:
-        return token, "api"
-    return request.cookies.get(SESSION_COOKIE), "session"
+        return token, API
+    return request.cookies.get(SESSION_COOKIE), SESSION
+
+
+def by_bearer_token(request: Request) -> bool:
+    """Whether the request's credential is a Bearer token (not the cookie): a browser cannot be
+    made to send one cross-site, so such a request needs no CSRF token. A blank ``Bearer`` is none."""
+    return _credentials(request)[1] == API
 
 
 def identity_of(request: Request) -> Identity | None:
@@ -112,7 +119,7 @@ async def current_identity(request: Request) -> Identity | None:
 def csrf_ok(request: Request, submitted: str | None) -> bool:
     claims = session_claims(request)
     expected = claims.get("csrf") if claims else None
-    return bool(expected and submitted) and hmac.compare_digest(str(expected), str(submitted))
+    return bool(expected and submitted) and same_secret(str(expected), str(submitted))
 
 
 def require_identity(handler):

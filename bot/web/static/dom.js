@@ -23,8 +23,8 @@
     try { return node ? JSON.parse(node.textContent) : null; } catch (e) { return null; }
   }
 
-  /* fetch() for the JSON API: resolves with the data, rejects with the server's Chinese error. */
-  function requestJSON(url, init) {
+  /* fetch() for the JSON API: resolves with {data, response}, rejects with the server's Chinese error. */
+  function fetchJSON(url, init) {
     init = init || {};
     init.credentials = "same-origin";
     init.headers = Object.assign({ Accept: "application/json" }, init.headers || {});
@@ -32,9 +32,21 @@
       return r.json().catch(function () { return null; }).then(function (data) {
         if (r.status === 401) { throw new Error("登录已过期，请刷新页面重新登录。"); }
         if (!r.ok) { throw new Error((data && data.error) || ("服务器返回错误 " + r.status)); }
-        return data;
+        return { data: data, response: r };
       });
     }, function () { throw new Error("网络错误，无法连接到服务器。"); });
+  }
+
+  function requestJSON(url, init) {
+    return fetchJSON(url, init).then(function (got) { return got.data; });
+  }
+
+  /* One page of a paged list (?offset=&limit=): {items, total}, the total from X-Total-Count. */
+  function getPage(url) {
+    return fetchJSON(url).then(function (got) {
+      var total = parseInt(got.response.headers.get("X-Total-Count"), 10);
+      return { items: got.data, total: isNaN(total) ? got.data.length : total };
+    });
   }
 
   /* A POST of the session-cookie API: JSON body, the page's CSRF token in the header. */
@@ -69,6 +81,7 @@
     labels: readLabels,
     embedded: embedded,
     getJSON: function (url) { return requestJSON(url); },
+    getPage: getPage,
     postJSON: postJSON,
     when: when,
     showError: showError

@@ -140,40 +140,57 @@
     });
   }
 
-  function loadCalls() {
+  // The list arrives a page at a time (X-Total-Count tells how many there are); 加载更多 appends.
+  var PAGE_SIZE = 200;
+
+  function loadCalls(more) {
     var params = currentQuery();
     var qs = params.toString();
     history.replaceState(null, "", location.pathname + (qs ? "?" + qs : "") + location.hash);
-    // The export holds logged calls only (the contract's /api/calls).
+    // The export holds logged calls only (the contract's /api/calls), every one of them.
     byId("csv-link").href = "/api/calls.csv" + (qs ? "?" + qs : "");
     var status = byId("calls-status");
+    var moreButton = byId("calls-more");
+    var shown = more === true && lastCalls ? lastCalls : [];
     var seq = ++callsRequest;
     status.textContent = "加载中…";
+    moreButton.disabled = true;
+    params.set("offset", String(shown.length));
+    params.set("limit", String(PAGE_SIZE));
     // Every conversation about a client: logged calls and lookups without a logged outcome.
-    return getJSON("/api/conversations" + (qs ? "?" + qs : "")).then(function (calls) {
+    return window.SalesbotDom.getPage("/api/conversations?" + params.toString()).then(function (page) {
       if (seq !== callsRequest) { return; }  // a newer search is on its way
       showError("calls-error", null);
+      var calls = shown.concat(page.items);
       renderCalls(calls);
       var unlogged = calls.filter(function (c) { return c.logged === false; }).length;
-      status.textContent = "共 " + calls.length + " 条通话" + (unlogged ? "，其中 " + unlogged + " 条" + LABELS.unlogged : "") +
-        (qs ? "（已筛选）" : "") + (calls.length >= 500 ? "，只显示最新 500 条" : "");
+      var complete = calls.length >= page.total;
+      status.textContent = "共 " + page.total + " 条通话" + (qs ? "（已筛选）" : "") +
+        (complete ? (unlogged ? "，其中 " + unlogged + " 条" + LABELS.unlogged : "")
+                  : "，已显示最新 " + calls.length + " 条");
+      moreButton.hidden = complete;
+      moreButton.disabled = false;
     }).catch(function (err) {
       if (seq !== callsRequest) { return; }
       showError("calls-error", err);
       status.textContent = "";
+      moreButton.hidden = true;
       byId("calls-body").textContent = "";
     });
   }
 
+  function reloadCalls() { loadCalls(false); }
+
   form.addEventListener("submit", function (e) {
     e.preventDefault();
-    loadCalls();
+    reloadCalls();
   });
   form.addEventListener("reset", function () {
-    setTimeout(loadCalls, 0);
+    setTimeout(reloadCalls, 0);
   });
-  form.elements.agent.addEventListener("change", loadCalls);
-  form.elements.outcome.addEventListener("change", loadCalls);
+  form.elements.agent.addEventListener("change", reloadCalls);
+  form.elements.outcome.addEventListener("change", reloadCalls);
+  byId("calls-more").addEventListener("click", function () { loadCalls(true); });
 
   function loadMeta() {
     return getJSON("/review/meta.json").then(function (data) {
@@ -372,6 +389,9 @@
 
   /* ---------- who revealed which phone number ---------- */
 
+  // A supervisor pressed "show number", or found the client by typing the whole number (bot/access.py).
+  var AUDIT_KINDS = { reveal: "显示号码", lookup: "按完整号码查询" };
+
   function loadAudit() {
     byId("audit-status").textContent = "加载中…";
     getJSON("/api/audit/phone-reveals").then(function (rows) {
@@ -383,6 +403,7 @@
         tr.appendChild(el("td", null, when(r.revealed_at)));
         tr.appendChild(el("td", null, r.user_name + "（" + r.user + "）"));
         tr.appendChild(el("td", null, r.client));
+        tr.appendChild(el("td", null, AUDIT_KINDS[r.kind] || r.kind));
         body.appendChild(tr);
       });
       byId("audit-status").textContent = rows.length ? "共 " + rows.length + " 条" : "还没有人查看过完整号码。";
