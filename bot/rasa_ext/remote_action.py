@@ -82,10 +82,18 @@ class SigningEndpoint(EndpointConfig):
         signed.type = endpoint.type
         return signed
 
+    @functools.cached_property
+    def signing_key(self) -> bytes:
+        """Derived once per endpoint: get_settings() may read the secret file, not a thing to do on
+        every action call."""
+        from bot import signing
+        from bot.settings import get_settings
+
+        return signing.signing_key(get_settings().secret)
+
     async def request(self, method: str = "post", subpath: str | None = None,
                       content_type: str | None = "application/json", compress: bool = False, **kwargs: Any) -> Any:
         from bot import signing
-        from bot.settings import get_settings
 
         payload = kwargs.pop("json", None)
         body = json.dumps(payload).encode("utf-8") if payload is not None else kwargs.pop("data", None) or b""
@@ -93,7 +101,7 @@ class SigningEndpoint(EndpointConfig):
         if compress:  # what aiohttp would do, done before signing (rasa_sdk inflates "deflate")
             body = zlib.compress(body)
             headers["Content-Encoding"] = "deflate"
-        headers.update(signing.sign(body, signing.signing_key(get_settings().secret)))
+        headers.update(signing.sign(body, self.signing_key))
         return await super().request(method, subpath, content_type, compress=False, data=body, headers=headers,
                                      **kwargs)
 
