@@ -11,6 +11,9 @@ CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 NGINX := /usr/sbin/nginx
 REDIS := /usr/bin/redis-server
 POSTGRES := /usr/lib/postgresql/15/bin/initdb
+# Test files run in two pytest-xdist workers: most tests wait on services, so two keep both
+# cores busy. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 .PHONY: run test lint lock train prepare clean bench
@@ -54,7 +57,7 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	$(BIN)/salesbot prepare
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.

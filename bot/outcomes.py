@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -55,6 +56,32 @@ def _outcome_phrases() -> list[tuple[str, str]]:
                     pairs.append((phrase, block["synonym"]))
     pairs += [(label, code) for code, label in DISPOSITION_LABELS.items()]
     return sorted(pairs, key=lambda pair: -len(pair[0]))
+
+
+# A phrase right after one of these is denied, not reported: 没成交, 还没有签, 不感兴趣.
+_NEGATED = re.compile(r"(?:没有?|沒有?|未|不|并非|並非|无|無)\s*$")
+
+
+def find_outcome(text: str | None) -> tuple[int, int, str] | None:
+    """The first outcome phrase in ``text`` that is not negated: (start, end, disposition).
+
+    Longest phrase first at each place, so 还没决定 (thinking) wins over 没接 inside it. Offsets are
+    into ``text`` itself (normalize keeps the length)."""
+    from bot.text import normalize
+
+    if not text:
+        return None
+    plain = normalize(text)
+    best: tuple[int, int, str] | None = None
+    for phrase, code in _outcome_phrases():
+        start = plain.find(phrase)
+        while start != -1:
+            if not _NEGATED.search(plain[:start]):
+                if best is None or start < best[0] or (start == best[0] and start + len(phrase) > best[1]):
+                    best = (start, start + len(phrase), code)
+                break
+            start = plain.find(phrase, start + 1)
+    return best
 
 
 def disposition_for(text: str | None) -> str | None:

@@ -144,13 +144,31 @@ def servers(trained_model, tmp_path_factory):
         with sessions(f"sqlite:///{crm}").begin() as session:
             load_demo_data(session)
         ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
-        processes = start_services(**ports, model=trained_model, log_dir=ARTIFACTS / "service-logs")
+        # One log folder per pytest-xdist worker: each worker runs its own services.
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        logs = ARTIFACTS / (f"service-logs-{worker}" if worker else "service-logs")
+        processes = start_services(**ports, model=trained_model, log_dir=logs)
         try:
             yield {"clock_offset": offset, "rasa": f"http://127.0.0.1:{ports['rasa_port']}",
                    "actions": f"http://127.0.0.1:{ports['actions_port']}",
                    "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
         finally:
             stop(processes)
+
+
+def socketio_client():
+    """A socket.io client for tests (no reconnection) whose disconnect returns at once.
+
+    Over long-polling, python-engineio's graceful disconnect waits for the pending poll to come
+    back, up to the server's ping interval (25 s); the close packet is still sent, so the server
+    sees the same disconnect, but the test does not sit out the interval.
+    """
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    graceful = client.eio.disconnect
+    client.eio.disconnect = lambda abort=False, reason=None: graceful(abort=True, reason=reason)
+    return client
 
 
 DEMO_PASSWORDS = {"agent01": "demo-agent", "agent02": "demo-agent", "trainee01": "demo-trainee",
@@ -179,6 +197,21 @@ def pytest_configure(config):
     import time
 
     config._salesbot_started = time.time()
+
+
+# The modules that start whole stacks of services (minutes each) go first, so that with
+# pytest-xdist (`make test` runs two workers, one file per worker at a time) they run beside the
+# many short files instead of one of them being left alone at the end.
+SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_browser.py",
+              "test_login_safety.py", "test_service_trust.py", "test_accounts.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    def rank(item) -> int:
+        name = item.path.name
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
 
 
 def _postgres_bin(name: str) -> Path:

@@ -25,9 +25,8 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-import socketio
 
-from tests.conftest import ARTIFACTS, ROOT, TEST_SECRET, WORKDAY_MORNING, api_token
+from tests.conftest import ARTIFACTS, ROOT, TEST_SECRET, WORKDAY_MORNING, api_token, socketio_client
 
 LOGIN_PAGE = 'name="password"'
 
@@ -503,7 +502,7 @@ async def test_rasa_refuses_a_disabled_users_token_on_rest_and_socketio(servers)
 
     assert (await asyncio.to_thread(rest, "你好")).status_code == 200
 
-    client = socketio.AsyncClient(reconnection=False)
+    client = socketio_client()
     events: asyncio.Queue = asyncio.Queue()
     client.on("session_confirm", lambda sid: events.put_nowait(("session", sid)))
     client.on("auth_error", lambda data: events.put_nowait(("auth_error", data)))

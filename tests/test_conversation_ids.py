@@ -20,8 +20,9 @@ AWKWARD = "审计 call/x"
 
 
 @pytest.mark.parametrize("sender", [
-    uuid.uuid4().hex,            # the widget and the rehearsal page (socket.io session ids)
-    "e2e-call-1", "sio-" + uuid.uuid4().hex, "demo-13800000001-01", "acc-agent01",
+    # Fixed values, not fresh uuids: pytest-xdist workers must collect the same test ids.
+    "3f2a9c0e5b7d4e1f8a6c2b9d0e4f7a13",  # the widget and the rehearsal page (socket.io session ids)
+    "e2e-call-1", "sio-8d1e6b2f0c9a4f3e9b7a5c1d2e3f4a5b", "demo-13800000001-01", "acc-agent01",
     "rasa:shell.1_X",
     "x" * 128,
 ])

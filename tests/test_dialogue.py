@@ -1,11 +1,17 @@
-"""Rasa's own evaluation: end-to-end test stories and NLU on the held-out split."""
+"""Rasa's own evaluation: end-to-end test stories and NLU on the held-out split.
+
+The same functions `rasa test core` and `rasa test nlu` run, called in this process on one loaded
+agent: loading the model once instead of once per command saves minutes of every `make test`.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+
+import pytest
 
 from tests.conftest import ARTIFACTS
-from tests.test_rasa_data import _rasa
 
 # The clean held-out split (same style as the training data) and the realistic one (how agents
 # really type: typos, dialect, English, fragments, run-ons), written before training and never
@@ -14,19 +20,34 @@ HOLDOUT_MIN_MACRO_F1 = 0.97
 REALISTIC_MIN_MACRO_F1 = 0.92
 
 
-def test_end_to_end_stories(trained_model):
+@pytest.fixture(scope="module")
+def agent(trained_model):
+    """The trained model loaded as `rasa test` loads it: no action server, predictions only."""
+    os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
+    from rasa.core.agent import Agent
+
+    return Agent.load(model_path=str(trained_model))
+
+
+async def test_end_to_end_stories(agent):
+    from rasa.core.test import test as core_test
+
     out = ARTIFACTS / "rasa-test-stories"
-    result = _rasa("test", "core", "--model", str(trained_model), "--stories", "tests/test_stories.yml",
-                   "--endpoints", "tests/endpoints-none.yml", "--out", str(out), "--fail-on-prediction-errors")
-    assert result.returncode == 0, (out / "failed_test_stories.yml").read_text(encoding="utf-8") \
-        if (out / "failed_test_stories.yml").exists() else result.stdout[-3000:] + result.stderr[-3000:]
+    out.mkdir(parents=True, exist_ok=True)
+    result = await core_test("tests/test_stories.yml", agent, out_directory=str(out), disable_plotting=True)
+    conversations = result["report"]["conversation_accuracy"]
+    failed = out / "failed_test_stories.yml"
+    assert conversations["total"] > 0 and conversations["correct"] == conversations["total"], \
+        failed.read_text(encoding="utf-8")
 
 
-def nlu_report(model, name: str, path: str) -> tuple[float, str]:
-    """Evaluate the model on ``path`` with ``rasa test nlu``; (macro-F1, printable report)."""
+async def nlu_report(agent, name: str, path: str) -> tuple[float, str]:
+    """Evaluate the model on ``path`` as ``rasa test nlu`` does; (macro-F1, printable report)."""
+    from rasa.nlu.test import run_evaluation
+
     out = ARTIFACTS / f"rasa-test-nlu-{name}"
-    result = _rasa("test", "nlu", "--model", str(model), "--nlu", path, "--out", str(out))
-    assert result.returncode == 0, result.stderr[-3000:]
+    out.mkdir(parents=True, exist_ok=True)
+    await run_evaluation(path, agent.processor, output_directory=str(out), errors=True, disable_plotting=True)
     report = json.loads((out / "intent_report.json").read_text(encoding="utf-8"))
     errors = json.loads((out / "intent_errors.json").read_text(encoding="utf-8")) \
         if (out / "intent_errors.json").exists() else []
@@ -49,11 +70,11 @@ def nlu_report(model, name: str, path: str) -> tuple[float, str]:
     return macro_f1, text
 
 
-def test_held_out_nlu_macro_f1(trained_model):
-    macro_f1, report = nlu_report(trained_model, "holdout", "tests/nlu_holdout.yml")
+async def test_held_out_nlu_macro_f1(agent):
+    macro_f1, report = await nlu_report(agent, "holdout", "tests/nlu_holdout.yml")
     assert macro_f1 >= HOLDOUT_MIN_MACRO_F1, report
 
 
-def test_realistic_nlu_macro_f1(trained_model):
-    macro_f1, report = nlu_report(trained_model, "realistic", "tests/nlu_realistic.yml")
+async def test_realistic_nlu_macro_f1(agent):
+    macro_f1, report = await nlu_report(agent, "realistic", "tests/nlu_realistic.yml")
     assert macro_f1 >= REALISTIC_MIN_MACRO_F1, report

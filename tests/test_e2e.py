@@ -57,7 +57,8 @@ def test_a_whole_call_over_rest(servers):
     before_busy = service_now(servers)
     busy = turn("客户说他在开会")
     after_busy = service_now(servers)
-    assert any("创建回访" in r.get("text", "") for r in busy)
+    # Booked for this call: new, or moved from a callback another test left open on the shared services.
+    assert any("创建回访" in r.get("text", "") or "张三的回访从" in r.get("text", "") for r in busy), busy
 
     pitch = turn("还有别的卖点吗")
     assert any("卖点" in r.get("text", "") for r in pitch)

@@ -150,3 +150,39 @@ def test_do_not_call_wins_over_other_readings(ranking, expected):
     PriorityIntents(PriorityIntents.get_default_config()).process([message])
     assert message.get("intent")["name"] == expected
     assert message.get("intent_ranking")[0]["name"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("记一下，客户有意向", ("有意向", "interested")),
+        ("李明存了五万定存，記成交", ("成交", "deal")),  # Traditional input, offsets into the text itself
+        ("客户说不要再打了", ("不要再打", "do_not_call")),  # the longer phrase at the same place wins
+        ("还没决定，下周再说", ("还没决定", "thinking")),  # a listed phrase that starts with a negation
+        ("没成交，客户说再考虑", ("再考虑", "thinking")),  # the denied outcome is skipped
+        ("客户不感兴趣", None),
+        ("还没有签约了", None),
+        ("查一下张三", None),
+    ],
+)
+def test_outcome_extractor_tags_listed_phrases_unless_denied(text, expected):
+    from bot.nlu.outcome_extractor import OutcomeEntityExtractor
+
+    message = Message.build(text=text)
+    message.set("entities", [{"entity": "outcome", "value": "挺好", "start": 0, "end": 2, "extractor": "DIET"}])
+    OutcomeEntityExtractor().process([message])
+    outcomes = [e for e in message.get("entities") if e["entity"] == "outcome"]
+    if expected is None:  # nothing listed: the classifier's tag stays as it was
+        assert outcomes == [{"entity": "outcome", "value": "挺好", "start": 0, "end": 2, "extractor": "DIET"}]
+    else:
+        [entity] = outcomes
+        assert (text[entity["start"]:entity["end"]], entity["value"]) == expected
+        assert entity["extractor"] == "OutcomeEntityExtractor"
+
+
+def test_button_payloads_are_left_alone():
+    from bot.nlu.outcome_extractor import OutcomeEntityExtractor
+
+    message = Message.build(text='/log_outcome{"outcome": "refused"}')
+    OutcomeEntityExtractor().process([message])
+    assert not message.get("entities")

@@ -44,3 +44,33 @@ def test_every_contract_intent_has_training_data():
         counts[example.get("intent")] = counts.get(example.get("intent"), 0) + 1
     assert all(n >= 30 for n in counts.values()), counts
     assert set(data.entities) >= {"client_name", "phone", "product", "outcome", "time", "amount"}
+
+
+def test_training_is_skipped_only_while_every_input_is_unchanged(tmp_path, monkeypatch):
+    """`salesbot train` compares a digest of the inputs instead of starting Rasa: any change to the
+    data, config, jieba dictionary or our components' code must change it."""
+    import shutil
+
+    from bot import cli
+
+    for name in cli.TRAINING_INPUTS:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy(source, tmp_path / name)
+    monkeypatch.setattr(cli, "PROJECT_ROOT", tmp_path)
+    before = cli.training_inputs_digest()
+    assert cli.training_inputs_digest() == before
+    (tmp_path / "bot" / "nlu" / "__pycache__").mkdir(exist_ok=True)
+    (tmp_path / "bot" / "nlu" / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # not an input
+    assert cli.training_inputs_digest() == before
+    for changed in ("data/nlu/staff.yml", "config.yml", "bot/nlu/phone_features.py"):
+        path = tmp_path / changed
+        original = path.read_bytes()
+        path.write_bytes(original + b"\n# edited\n")
+        assert cli.training_inputs_digest() != before, changed
+        path.write_bytes(original)
+    assert cli.training_inputs_digest() == before
+    (tmp_path / "data" / "nlu" / "new.yml").write_text("version: \"3.1\"\n", encoding="utf-8")
+    assert cli.training_inputs_digest() != before

@@ -24,7 +24,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, ROOT, free_port, service_clock_offset
+from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, ROOT, free_port, service_clock_offset, socketio_client
 
 pytestmark = pytest.mark.e2e
 
@@ -271,13 +271,11 @@ async def test_socketio_through_nginx_sticks_to_one_server(stack):
     same Rasa server (else long-polling breaks), and the connections spread over both."""
     import asyncio
 
-    import socketio
-
     bearer = token(stack, "agent02")
     upstreams: dict[str, set[str]] = {}
     for n in range(12):
         affinity = f"test-{n}-{uuid.uuid4().hex[:6]}"
-        client = socketio.AsyncClient(reconnection=False)
+        client = socketio_client()
         replies: asyncio.Queue = asyncio.Queue()
         client.on("bot_uttered", replies.put_nowait)
         confirmed: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -8,13 +8,13 @@ import uuid
 import pytest
 import socketio
 
-from tests.conftest import api_token
+from tests.conftest import api_token, socketio_client
 
 pytestmark = pytest.mark.e2e
 
 
 async def _connect(servers, token: str | None) -> socketio.AsyncClient:
-    client = socketio.AsyncClient(reconnection=False)
+    client = socketio_client()
     # Long-polling, as the widget uses: python-engineio's websocket transport does not
     # work under Rasa's Sanic 21.12 (and its client needs a newer aiohttp than Rasa allows).
     await client.connect(servers["rasa"], socketio_path="/socket.io", transports=["polling"],
