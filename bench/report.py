@@ -153,7 +153,7 @@ def markdown(ours: BotResult, minimal: BotResult, settings: Settings, context: d
         f"warm-up {settings.warmup_seconds:g} s, NLU {settings.nlu_rounds} rounds"
         + ("; **profiled run** (py-spy attached during the 10 msg/s phase: its figures are inflated)"
            if settings.profile else ""),
-        "- sales bot: models/salesbot.tar.gz, action server and web app from `bot.cli.start_services`, "
+        "- sales bot: models/salesbot.tar.gz, action server and web app from `bot.services.start_services`, "
         "authenticated REST channel (Bearer tokens from POST /api/token for agent01 and agent02), its own CRM "
         "(demo data and demo history) and SQL tracker store (SQLite), clock at 10:00; flows in `bench/flows.py`",
         "- minimal bot: `bench/minimal/` (6 intents, utterances only, JiebaTokenizer + CountVectorsFeaturizers + "

@@ -169,7 +169,7 @@ def summarise_profiles(result: BotResult, messages: int) -> None:
 async def bench_salesbot(result: BotResult, model: Path, workdir: Path, settings: Settings) -> None:
     log("sales bot: starting actions, Rasa and the web app")
     processes, urls, result.startup_seconds = stack.start_salesbot(model, OUT_DIR / "logs")
-    from bot.cli import stop
+    from bot.services import stop
 
     try:
         log(f"sales bot: up in {result.startup_seconds:.1f}s")
@@ -184,7 +184,7 @@ async def bench_salesbot(result: BotResult, model: Path, workdir: Path, settings
 async def bench_minimal(result: BotResult, model: Path, workdir: Path, settings: Settings) -> None:
     log("minimal bot: starting Rasa")
     processes, url, result.startup_seconds = stack.start_minimal(model, workdir, OUT_DIR / "logs")
-    from bot.cli import stop
+    from bot.services import stop
 
     try:
         log(f"minimal bot: up in {result.startup_seconds:.1f}s")

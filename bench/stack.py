@@ -65,9 +65,9 @@ def prepare_crm() -> None:
 
 
 def start_salesbot(model: Path, log_dir: Path) -> tuple[dict[str, subprocess.Popen], dict[str, str], float]:
-    """Action server, Rasa server and web app on free ports (bot.cli.start_services);
+    """Action server, Rasa server and web app on free ports (bot.services.start_services);
     returns the processes, their URLs and the start-up time (launch to all answering)."""
-    from bot.cli import start_services
+    from bot.services import start_services
 
     ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
     started = time.monotonic()
@@ -80,7 +80,7 @@ def start_salesbot(model: Path, log_dir: Path) -> tuple[dict[str, subprocess.Pop
 
 def start_minimal(model: Path, workdir: Path, log_dir: Path) -> tuple[dict[str, subprocess.Popen], str, float]:
     """The minimal bot's Rasa server (plain REST channel, SQL tracker store on its own file)."""
-    from bot.cli import stop, wait_for
+    from bot.services import stop, wait_for
 
     port = free_port()
     env = dict(os.environ, BENCH_TRACKER_URL=f"sqlite:///{workdir / 'minimal-tracker.sqlite3'}")
@@ -110,7 +110,7 @@ def train_minimal(workdir: Path, log_dir: Path) -> tuple[Path, float]:
 
 def train_salesbot(workdir: Path, log_dir: Path) -> tuple[Path, float]:
     """A forced training of the sales bot's model into ``workdir`` (opt-in: ~12 minutes here)."""
-    from bot.cli import service_env
+    from bot.services import service_env
 
     out = workdir / "salesbot-models"
     cmd = [rasa_executable(), "train", "--force", "--config", "config.yml", "--domain", "domain.yml",

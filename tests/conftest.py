@@ -127,9 +127,9 @@ def servers(trained_model, tmp_path_factory):
     Shared by every test that needs running services (one start-up per test session).
     """
     from bot import migrate
-    from bot.cli import start_services, stop
     from bot.db import sessions
     from bot.demo_data import load_demo_data
+    from bot.services import start_services, stop
 
     tmp = tmp_path_factory.mktemp("services")
     crm, tracker = tmp / "crm.sqlite3", tmp / "tracker.sqlite3"

@@ -184,7 +184,7 @@ def test_demo_passwords_are_warned_about_on_loopback_and_accepted_once_changed(c
 
 
 def test_services_listen_on_loopback_unless_told_otherwise(monkeypatch):
-    from bot.cli import service_commands
+    from bot.services import service_commands
 
     monkeypatch.delenv("SALESBOT_LISTEN", raising=False)
     commands = service_commands(5005, 5055, 8000, Path("model.tar.gz"))

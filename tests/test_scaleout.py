@@ -57,8 +57,9 @@ def model(request) -> Path:
 
 @pytest.fixture(scope="module")
 def stack(model, postgres_server, redis_server, tmp_path_factory):
-    from bot.cli import prepare, stop
+    from bot.cli import prepare
     from bot.deploy import start_scaled_services
+    from bot.services import stop
 
     crm_url, tracker_url = postgres_server("crm"), postgres_server("tracker")
     tmp = tmp_path_factory.mktemp("scaleout")
@@ -347,7 +348,7 @@ def test_the_page_sends_the_browser_to_the_host_it_came_from():
     widget works from another computer too, and Rasa's CORS admits that page."""
     from sanic_cors.core import try_match_any
 
-    from bot.cli import web_origins
+    from bot.services import web_origins
     from bot.web.app import browser_rasa_url
 
     def request(host: str):

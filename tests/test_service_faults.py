@@ -24,9 +24,9 @@ def stack(trained_model, postgres_server, tmp_path_factory):
     """The CRM on a PostgreSQL server of its own (so that it can go down on its own), the tracker
     store on SQLite."""
     from bot import migrate
-    from bot.cli import start_services, stop
     from bot.db import sessions
     from bot.demo_data import load_demo_data
+    from bot.services import start_services, stop
 
     tmp = tmp_path_factory.mktemp("faults")
     crm = postgres_server("faults_crm")
@@ -52,7 +52,7 @@ def stack(trained_model, postgres_server, tmp_path_factory):
 
 def restart(stack, name: str) -> None:
     """Stop one service and start it again with the same command, environment and ports."""
-    from bot.cli import PROJECT_ROOT, service_commands, service_env, stop, wait_for
+    from bot.services import PROJECT_ROOT, service_commands, service_env, stop, wait_for
 
     ports = stack["ports"]
     stop({name: stack["processes"][name]})
@@ -84,7 +84,7 @@ def test_the_action_server_down_mid_call_is_told_to_the_agent(stack):
     bearer = token(stack)
     reply, said = say(stack, bearer, "fault-actions", "查一下张三")
     assert reply.status_code == 200 and "张三" in said
-    from bot.cli import stop
+    from bot.services import stop
 
     stop({"actions": stack["processes"]["actions"]})
     try:

@@ -157,7 +157,7 @@ def test_rasa_does_not_announce_its_version(servers):
 def test_cors_origins_follow_the_listen_address(monkeypatch):
     from sanic_cors.core import try_match_any
 
-    from bot.cli import web_origins
+    from bot.services import web_origins
     from tests.test_scaleout import _public_address
 
     monkeypatch.delenv("SALESBOT_PUBLIC_ORIGIN", raising=False)
@@ -246,7 +246,7 @@ def test_a_short_secret_stops_every_service_at_start_up(short_secret_env, servic
 
 
 def test_a_short_secret_stops_the_rasa_server(short_secret_env, trained_model):
-    from bot.cli import rasa_command
+    from bot.services import rasa_command
 
     _refuses(_start(rasa_command(free_port(), trained_model, free_port()), short_secret_env, timeout=300))
 
