@@ -16,7 +16,7 @@ POSTGRES := /usr/lib/postgresql/15/bin/initdb
 TEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: run test lint lock train prepare clean bench
+.PHONY: run test test-fast lint lock train prepare clean bench
 
 $(STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -58,6 +58,12 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The edit-test loop: every test that needs no trained model (so no Rasa server and no browser).
+test-fast: $(STAMP)
+	$(BIN)/ruff check bot actions tests
+	$(BIN)/salesbot prepare
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not model"
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.

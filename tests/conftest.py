@@ -212,6 +212,11 @@ def pytest_collection_modifyitems(session, config, items):
         return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: each file keeps its own order
+    # Whatever needs the trained model (directly, or through the running services or a browser
+    # on them) is marked `model`: `make test-fast` runs everything else, for the edit-test loop.
+    for item in items:
+        if "trained_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
 
 
 def _postgres_bin(name: str) -> Path:

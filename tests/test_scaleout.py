@@ -24,7 +24,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, ROOT, free_port, service_clock_offset, socketio_client
+from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, free_port, service_clock_offset, socketio_client
 
 pytestmark = pytest.mark.e2e
 
@@ -48,15 +48,7 @@ def _public_address() -> str:
 
 
 @pytest.fixture(scope="module")
-def model(request) -> Path:
-    """The trained model: `make test` trains before pytest, so only train here if there is none
-    (the fingerprint check alone costs this module a minute)."""
-    path = ROOT / "models" / "salesbot.tar.gz"
-    return path if path.exists() else request.getfixturevalue("trained_model")
-
-
-@pytest.fixture(scope="module")
-def stack(model, postgres_server, redis_server, tmp_path_factory):
+def stack(trained_model, postgres_server, redis_server, tmp_path_factory):
     from bot.cli import prepare
     from bot.deploy import start_scaled_services
     from bot.services import stop
@@ -78,7 +70,7 @@ def stack(model, postgres_server, redis_server, tmp_path_factory):
         rasa_ports = [free_port(), free_port()]
         ports = {"actions_port": free_port(), "web_port": free_port(), "entry_port": free_port()}
         prefix = tmp / "nginx"
-        processes = start_scaled_services(rasa_ports, **ports, model=model, prefix=prefix, log_dir=LOGS)
+        processes = start_scaled_services(rasa_ports, **ports, model=trained_model, prefix=prefix, log_dir=LOGS)
         print(f"\nscale-out stack: migrated in {migrated:.1f}s, up in {time.monotonic() - started:.1f}s")
         engine = create_engine(crm_url, future=True)
         tracker = create_engine(tracker_url, future=True)
