@@ -12,7 +12,7 @@ NGINX := /usr/sbin/nginx
 REDIS := /usr/bin/redis-server
 POSTGRES := /usr/lib/postgresql/15/bin/initdb
 # Test files run in two pytest-xdist workers: most tests wait on services, so two keep both
-# cores busy. TEST_WORKERS=0 runs them in one process.
+# cores busy (tests/conftest.py says what runs together). TEST_WORKERS=0 runs them in one process.
 TEST_WORKERS ?= 2
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
@@ -57,13 +57,13 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	$(BIN)/salesbot prepare
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The edit-test loop: every test that needs no trained model (so no Rasa server and no browser).
 test-fast: $(STAMP)
 	$(BIN)/ruff check bot actions tests
 	$(BIN)/salesbot prepare
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not model"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model"
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.

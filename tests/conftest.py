@@ -199,22 +199,29 @@ def pytest_configure(config):
     config._salesbot_started = time.time()
 
 
-# The modules that start whole stacks of services (minutes each) go first, so that with
-# pytest-xdist (`make test` runs two workers, one file per worker at a time) they run beside the
-# many short files instead of one of them being left alone at the end.
-SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_browser.py",
-              "test_login_safety.py", "test_service_trust.py", "test_accounts.py")
+# `make test` runs two pytest-xdist workers with `--dist loadgroup`. Every file is one unit of
+# work, except that all the files using the shared `servers` fixture form one unit: they share
+# one CRM and one set of services, and run on one worker in the order they always ran in
+# (alphabetical), so that one test's calls and callbacks meet the next test as before.
+SERVICES_GROUP = "shared-services"
+# Files that start whole stacks of their own (minutes each) go first, so that they run beside
+# the shared-services unit instead of one of them being left alone at the end.
+SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_login_safety.py")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(session, config, items):
+    shared = {item.path for item in items if "servers" in getattr(item, "fixturenames", ())}
+
     def rank(item) -> int:
         name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST and item.path not in shared else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: each file keeps its own order
-    # Whatever needs the trained model (directly, or through the running services or a browser
-    # on them) is marked `model`: `make test-fast` runs everything else, for the edit-test loop.
     for item in items:
+        item.add_marker(pytest.mark.xdist_group(SERVICES_GROUP if item.path in shared else item.path.name))
+        # Whatever needs the trained model (directly, or through the running services or a browser
+        # on them) is marked `model`: `make test-fast` runs everything else, for the edit-test loop.
         if "trained_model" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.model)
 

@@ -8,6 +8,7 @@ Screenshots of every step go to test-artifacts/screenshots/.
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from bot.models import STAGE_LABELS, STAGES
 from tests.conftest import ARTIFACTS, DEMO_PASSWORDS, api_token, service_now
 
 pytestmark = pytest.mark.e2e
@@ -179,7 +181,12 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
     logged = page.locator(".ok-card")
     expect(logged).to_contain_text("通话已记录：成交")
     expect(logged).to_contain_text("成交客户")
-    expect(page.locator("#current-client")).to_contain_text("成交客户")
+    # The panel shows the stage the CRM now holds: a deal moves 张三 up to 成交客户, never down
+    # (another test on the shared services may already have made him a 固定客户).
+    with sqlite3.connect(servers["crm"]) as db:
+        [(stage,)] = db.execute("select stage from clients where name = '张三'").fetchall()
+    assert STAGES.index(stage) >= STAGES.index("deal")
+    expect(page.locator("#current-client")).to_contain_text(STAGE_LABELS[stage])
     shot(page, "02-widget-call.png")
     page.locator("#log").evaluate("e => e.scrollTop = 0")
     shot(page, "02b-widget-client-card.png")
