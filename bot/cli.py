@@ -239,7 +239,6 @@ def _read_password(from_stdin: bool) -> str:
 
 def user_command(args: argparse.Namespace) -> int:
     """salesbot user add|disable|enable|reset-password|list."""
-
     from sqlalchemy import select
 
     from bot import throttle

@@ -178,7 +178,6 @@ def start_scaled_services(rasa_ports: list[int], actions_port: int, web_port: in
     SALESBOT_LISTEN (loopback too unless configured: serving other computers is a decision).
     Settings come from the environment; SALESBOT_REDIS_URL is required with more than one Rasa server.
     """
-
     if len(rasa_ports) > 1 and not os.environ.get("SALESBOT_REDIS_URL"):
         raise DeployError("多个 Rasa 服务器共用一个对话存储时必须设置 SALESBOT_REDIS_URL（Redis 锁存储）。")
     commands = {"actions": service_commands(rasa_ports[0], actions_port, web_port, model)["actions"],

@@ -59,44 +59,34 @@ def _outcome_phrases() -> list[tuple[str, str]]:
 
 
 # A phrase right after one of these is denied, not reported: 没成交, 还没有签, 不感兴趣.
-_NEGATED = re.compile(r"(?:没有?|沒有?|未|不|并非|並非|无|無)\s*$")
+# Matched against normalized (Simplified) text.
+_NEGATED = re.compile(r"(?:没有?|未|不|并非|无)\s*$")
 
 
 def find_outcome(text: str | None) -> tuple[int, int, str] | None:
-    """The first outcome phrase in ``text`` that is not negated: (start, end, disposition).
+    """The longest outcome phrase in ``text`` that is not denied: (start, end, disposition).
 
-    Longest phrase first at each place, so 还没决定 (thinking) wins over 没接 inside it. Offsets are
-    into ``text`` itself (normalize keeps the length)."""
+    Longest first, so 还没决定 (thinking) wins over 没接 inside it and 不要再打 over 不要. Offsets
+    are into ``text`` itself (normalize keeps the length)."""
     from bot.text import normalize
 
-    if not text:
-        return None
-    plain = normalize(text)
-    best: tuple[int, int, str] | None = None
+    plain = normalize(text or "")
     for phrase, code in _outcome_phrases():
         start = plain.find(phrase)
         while start != -1:
             if not _NEGATED.search(plain[:start]):
-                if best is None or start < best[0] or (start == best[0] and start + len(phrase) > best[1]):
-                    best = (start, start + len(phrase), code)
-                break
+                return start, start + len(phrase), code
             start = plain.find(phrase, start + 1)
-    return best
+    return None
 
 
 def disposition_for(text: str | None) -> str | None:
-    """A disposition code for an outcome phrase the model extracted (没接电话 -> no_answer)."""
-    from bot.text import normalize
-
-    if not text:
-        return None
+    """A disposition code for an outcome phrase the model extracted (没接电话 -> no_answer); the
+    same matching as ``find_outcome``, so a denied phrase (没成交) is no outcome here either."""
     if text in DISPOSITIONS:
         return text
-    text = normalize(text)
-    for phrase, code in _outcome_phrases():
-        if phrase in text:
-            return code
-    return None
+    found = find_outcome(text)
+    return found[2] if found else None
 
 
 class OutcomeRefused(Exception):

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.usefixtures("frozen_clock")
         ("別再打了", "do_not_call"),  # Traditional
         ("约回访", "callback"),
         ("随便写写", None),
+        ("没成交", None),  # denied: the agent is asked which outcome instead
         (None, None),
     ],
 )
