@@ -53,7 +53,7 @@ train: $(STAMP)
 	$(BIN)/salesbot train
 
 test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES)
-	$(BIN)/ruff check bot actions tests
+	$(MAKE) --no-print-directory lint
 	$(BIN)/salesbot prepare
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
@@ -61,7 +61,7 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 
 # The edit-test loop: every test that needs no trained model (so no Rasa server and no browser).
 test-fast: $(STAMP)
-	$(BIN)/ruff check bot actions tests
+	$(MAKE) --no-print-directory lint
 	$(BIN)/salesbot prepare
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model"
 
@@ -70,8 +70,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(if $(filter 1,$(PROFILE)),--profile)
 
+# Style, then the import contract in pyproject.toml (layers, no cycles).
 lint: $(STAMP)
-	$(BIN)/ruff check bot actions tests
+	$(BIN)/ruff check bot actions bench tests
+	$(BIN)/lint-imports --no-logo --no-cache
 
 # Regenerate the lock: Rasa plus every dependency, resolved together as if for 3.10.
 lock: $(STAMP)

@@ -10,11 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.load import percentile
 from bot.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from bench.load import PhaseResult
-    from bench.run import BotResult, Settings
+    from bench.results import BotResult, Settings
 
 TARGET_RATE = 10.0
 P95_TARGET_MS, P99_TARGET_MS = 60, 150
@@ -188,6 +189,4 @@ def as_dict(result: BotResult) -> dict[str, Any]:
 
 
 def _pct(values: list[float], p: float) -> float | None:
-    from bench.load import percentile
-
     return percentile(values, p)

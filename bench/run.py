@@ -25,59 +25,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from bench import load, profile, report, stack
 from bench.flows import MINIMAL_FLOWS, SALESBOT_FLOWS, FlowSource, all_texts
+from bench.results import BotResult, Settings
+from bot.services import stop
 from bot.settings import PROJECT_ROOT
 
 OUT_DIR = PROJECT_ROOT / "var" / "bench"
 DOC = PROJECT_ROOT / "docs" / "benchmark.md"
 PROFILED_RATE = 10.0
 DEMO_PASSWORDS = {"agent01": "demo-agent", "agent02": "demo-agent"}
-
-
-@dataclass
-class Settings:
-    seconds: float = 30
-    capacity_seconds: float = 30
-    rates: tuple[float, ...] = (2, 10, 30)
-    concurrency: int = 16
-    warmup_seconds: float = 10
-    nlu_rounds: int = 5
-    train: bool = False
-    keep: bool = False
-    profile: bool = False
-    bots: tuple[str, ...] = ("salesbot", "minimal")
-
-    @classmethod
-    def from_env(cls, profile_flag: bool) -> Settings:
-        seconds = float(os.environ.get("BENCH_SECONDS", 30))
-        return cls(
-            seconds=seconds,
-            capacity_seconds=float(os.environ.get("BENCH_CAPACITY_SECONDS", seconds)),
-            rates=tuple(float(r) for r in os.environ.get("BENCH_RATES", "2,10,30").split(",") if r.strip()),
-            concurrency=int(os.environ.get("BENCH_CONCURRENCY", 16)),
-            warmup_seconds=float(os.environ.get("BENCH_WARMUP_SECONDS", 10)),
-            nlu_rounds=int(os.environ.get("BENCH_NLU_ROUNDS", 5)),
-            train=os.environ.get("BENCH_TRAIN") == "1",
-            keep=os.environ.get("BENCH_KEEP") == "1",
-            profile=profile_flag or os.environ.get("PROFILE") == "1",
-            bots=tuple(b.strip() for b in os.environ.get("BENCH_BOTS", "salesbot,minimal").split(",") if b.strip()),
-        )
-
-
-@dataclass
-class BotResult:
-    name: str
-    training_seconds: float | None = None
-    startup_seconds: float | None = None
-    nlu: dict = field(default_factory=dict)
-    phases: list[load.PhaseResult] = field(default_factory=list)
-    capacity: load.PhaseResult | None = None
-    rss: dict[str, int] = field(default_factory=dict)
-    profiles: dict[str, str] = field(default_factory=dict)
 
 
 def log(text: str) -> None:
@@ -169,8 +129,6 @@ def summarise_profiles(result: BotResult, messages: int) -> None:
 async def bench_salesbot(result: BotResult, model: Path, workdir: Path, settings: Settings) -> None:
     log("sales bot: starting actions, Rasa and the web app")
     processes, urls, result.startup_seconds = stack.start_salesbot(model, OUT_DIR / "logs")
-    from bot.services import stop
-
     try:
         log(f"sales bot: up in {result.startup_seconds:.1f}s")
         tokens = await fetch_tokens(urls["web"])
@@ -184,8 +142,6 @@ async def bench_salesbot(result: BotResult, model: Path, workdir: Path, settings
 async def bench_minimal(result: BotResult, model: Path, workdir: Path, settings: Settings) -> None:
     log("minimal bot: starting Rasa")
     processes, url, result.startup_seconds = stack.start_minimal(model, workdir, OUT_DIR / "logs")
-    from bot.services import stop
-
     try:
         log(f"minimal bot: up in {result.startup_seconds:.1f}s")
         send = load.rest_sender(f"{url}/webhooks/rest/webhook")

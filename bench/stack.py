@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -10,7 +11,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from bot.settings import PROJECT_ROOT
+from bot import migrate
+from bot.db import engine_for, sessions
+from bot.demo_data import load_demo_data
+from bot.demo_history import load_demo_history
+from bot.services import service_env, start_services, stop, wait_for
+from bot.settings import PROJECT_ROOT, get_settings, timezone
 
 BENCH_DIR = Path(__file__).resolve().parent
 MINIMAL_DIR = BENCH_DIR / "minimal"
@@ -29,16 +35,12 @@ def rasa_executable() -> str:
 def clock_offset_seconds() -> float:
     """How far the services' clock is moved so that it reads 10:00 today (as tests/conftest.py):
     callbacks ("明天下午三点", "an hour from now") behave the same at any hour of the run."""
-    from bot.settings import timezone
-
     real = datetime.now(timezone()).replace(tzinfo=None)
     return (datetime.combine(real.date(), datetime.min.time()).replace(hour=10) - real).total_seconds()
 
 
 def configure_salesbot_env(workdir: Path) -> None:
     """Point this process (and so the services it starts) at a private CRM and tracker store."""
-    import secrets
-
     os.environ["SALESBOT_DB_URL"] = f"sqlite:///{workdir / 'crm.sqlite3'}"
     os.environ["SALESBOT_TRACKER_URL"] = f"sqlite:///{workdir / 'tracker.sqlite3'}"
     os.environ["SALESBOT_SECRET"] = secrets.token_urlsafe(32)
@@ -50,12 +52,6 @@ def configure_salesbot_env(workdir: Path) -> None:
 def prepare_crm() -> None:
     """Migrate the bench CRM and load the demo data with its three months of call history (what
     `make run` serves, so the per-message queries see realistic table sizes)."""
-    from bot import migrate
-    from bot.db import engine_for, sessions
-    from bot.demo_data import load_demo_data
-    from bot.demo_history import load_demo_history
-    from bot.settings import get_settings
-
     url = get_settings().db_url
     migrate.upgrade(url)
     with sessions(url).begin() as session:
@@ -67,8 +63,6 @@ def prepare_crm() -> None:
 def start_salesbot(model: Path, log_dir: Path) -> tuple[dict[str, subprocess.Popen], dict[str, str], float]:
     """Action server, Rasa server and web app on free ports (bot.services.start_services);
     returns the processes, their URLs and the start-up time (launch to all answering)."""
-    from bot.services import start_services
-
     ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
     started = time.monotonic()
     processes = start_services(**ports, model=model, log_dir=log_dir)
@@ -80,8 +74,6 @@ def start_salesbot(model: Path, log_dir: Path) -> tuple[dict[str, subprocess.Pop
 
 def start_minimal(model: Path, workdir: Path, log_dir: Path) -> tuple[dict[str, subprocess.Popen], str, float]:
     """The minimal bot's Rasa server (plain REST channel, SQL tracker store on its own file)."""
-    from bot.services import stop, wait_for
-
     port = free_port()
     env = dict(os.environ, BENCH_TRACKER_URL=f"sqlite:///{workdir / 'minimal-tracker.sqlite3'}")
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -110,8 +102,6 @@ def train_minimal(workdir: Path, log_dir: Path) -> tuple[Path, float]:
 
 def train_salesbot(workdir: Path, log_dir: Path) -> tuple[Path, float]:
     """A forced training of the sales bot's model into ``workdir`` (opt-in: ~12 minutes here)."""
-    from bot.services import service_env
-
     out = workdir / "salesbot-models"
     cmd = [rasa_executable(), "train", "--force", "--config", "config.yml", "--domain", "domain.yml",
            "--data", "data", "--out", str(out), "--fixed-model-name", "salesbot"]

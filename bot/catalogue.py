@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Client, Product
 from bot.settings import PACKAGE_DIR
+from bot.text import normalize
 
 DOMAIN_TERMS = PACKAGE_DIR / "data" / "domain_terms.yml"
 
@@ -28,8 +29,6 @@ def domain_terms() -> list[str]:
 
 def catalogue_terms(session: Session) -> list[Term]:
     """Every entity term the catalogue knows, longest first (so 白金信用卡 wins over 白金卡)."""
-    from bot.text import normalize
-
     terms: dict[tuple[str, str], Term] = {}
     for product in session.scalars(select(Product).where(Product.active.is_(True))):
         for text in [product.name, *(product.aliases or [])]:
@@ -55,6 +54,4 @@ def write_jieba_userdict(session: Session, directory: Path) -> Path:
 
 
 def normalize_term(text: str) -> str:
-    from bot.text import normalize
-
     return normalize(text).strip()

@@ -3,156 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
+import getpass
 import re
 import signal
-import subprocess
 import sys
 import threading
-from pathlib import Path
 
+from sqlalchemy import inspect, select
 from sqlalchemy.exc import OperationalError
 
-from bot import deploy
-from bot.services import (
-    ACTIONS_PORT,
-    RASA_PORT,
-    WEB_PORT,
-    rasa_executable,
-    secure_tracker_file,
-    service_env,
-    start_services,
-    stop,
-)
-from bot.settings import PROJECT_ROOT, SecretError, get_settings, is_loopback, var_dir
-
-
-def uses_default_crm(url: str | None = None) -> bool:
-    """True if the CRM is the default embedded SQLite file (SALESBOT_DB_URL unset or equal to it)."""
-    from bot.db import sqlite_path
-
-    url = url or get_settings().db_url
-    default = f"sqlite:///{var_dir() / 'crm.sqlite3'}"
-    if url == default:
-        return True
-    path, default_path = sqlite_path(url), sqlite_path(default)
-    return path is not None and default_path is not None and path.resolve() == default_path.resolve()
-
-
-def prepare(verbose: bool = True, demo: bool | None = None) -> None:
-    """Migrate the CRM database, write jieba's user dictionary, and load the demo data if wanted.
-
-    The demo data (with demo users whose passwords are published) goes only into the
-    default embedded SQLite CRM, or anywhere when asked for (``demo=True``, ``--demo``).
-    """
-    from bot import migrate
-    from bot.catalogue import write_jieba_userdict
-    from bot.db import sessions
-    from bot.demo_data import load_demo_data
-    from bot.demo_history import load_demo_history
-
-    settings = get_settings()
-    migrate.upgrade(settings.db_url)
-    secure_tracker_file()
-    load_demo = demo if demo is not None else uses_default_crm(settings.db_url)
-    added = None
-    with sessions(settings.db_url).begin() as session:
-        if load_demo:
-            added = load_demo_data(session)
-            # Three months of calls and follow-ups for the demo clients, so the review dashboard
-            # shows real shapes; only with the demo clients, and loading again adds nothing.
-            added.update(load_demo_history(session))
-        else:
-            load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
-    with sessions(settings.db_url).begin() as session:
-        write_jieba_userdict(session, var_dir() / "jieba")
-    if verbose:
-        if added is not None:
-            print(f"CRM ready ({_safe_url(settings.db_url)}); demo rows added: {added}")
-        else:
-            print(f"CRM ready ({_safe_url(settings.db_url)}); product catalogue loaded; not the default embedded "
-                  "database, so no demo clients were loaded and no demo users were created "
-                  "(use `salesbot prepare --demo` to load them). "
-                  "Create accounts with: salesbot user add <login> --name <name> --role agent|trainee|supervisor")
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-# Everything a trained model is made from: the config, domain and data, jieba's user dictionary
-# (written by `prepare` from the catalogue) and the code of our own pipeline components.
-TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "var/jieba", "bot/nlu", "bot/rasa_ext")
-
-
-def training_inputs_digest() -> str:
-    """A digest of every training input and of the Rasa version: equal digests, same model."""
-    import hashlib
-
-    import rasa
-
-    digest = hashlib.sha256(rasa.__version__.encode())
-    for name in TRAINING_INPUTS:
-        path = PROJECT_ROOT / name
-        files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
-            if path.is_dir() else [path]
-        for file in files:
-            if file.exists():
-                digest.update(str(file.relative_to(PROJECT_ROOT)).encode() + b"\0" + file.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def train(force: bool = False) -> Path:
-    """Train unless nothing the model is made from has changed; returns the model.
-
-    The digest check takes a fraction of a second, where Rasa's own fingerprint check starts Rasa
-    and reads all the data (most of a minute): `make test` and every test session ask this again
-    right after training."""
-    models = PROJECT_ROOT / "models"
-    model, stamp = models / "salesbot.tar.gz", models / "salesbot.inputs"
-    cmd = [rasa_executable(), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
-           "--out", str(models), "--fixed-model-name", "salesbot"]
-    if force:
-        cmd.append("--force")
-    models.mkdir(exist_ok=True)
-    # One training at a time per checkout: a second `salesbot train` (another test run, make run)
-    # waits, then finds the inputs unchanged instead of training the same model beside it.
-    with open(models / ".train.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        inputs = training_inputs_digest()
-        if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == inputs:
-            print(f"模型已是最新（训练数据和配置没有变化）：{model}")
-            return model
-        stamp.unlink(missing_ok=True)
-        subprocess.run(cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
-        stamp.write_text(inputs + "\n")
-    return model
-
-
-def check_demo_accounts(listen: str) -> None:
-    """Refuse to serve other computers while a demo account keeps the password the README
-    publishes (CliError); on loopback, warn on stderr. Slow: one scrypt check per demo account."""
-    from bot.db import sessions
-    from bot.demo_data import logins_with_published_passwords
-
-    with sessions().begin() as session:
-        logins = logins_with_published_passwords(session)
-    if not logins:
-        return
-    names = ", ".join(logins)
-    how = "\n".join(f"  .venv/bin/salesbot user reset-password {login}" for login in logins)
-    if not is_loopback(listen):
-        raise CliError(
-            f"拒绝启动：SALESBOT_LISTEN={listen} 让其他电脑也能访问本服务，但演示账号 {names} 仍在使用 README 中"
-            f"公开的密码。请先修改这些密码（或用 salesbot user disable <login> 停用账号）：\n{how}\n"
-            f"Not starting: SALESBOT_LISTEN={listen} serves other computers, but the demo accounts {names} still "
-            "have the passwords published in the README. Change them first (commands above) or disable them.")
-    print(f"警告：演示账号 {names} 仍在使用 README 中公开的密码；现在只有本机能访问（SALESBOT_LISTEN={listen}）。"
-          f"给其他电脑使用前请先修改：\n{how}\n"
-          f"Warning: the demo accounts {names} still have their published passwords; only this computer can "
-          "log in now. Change them before serving other computers.", file=sys.stderr, flush=True)
+from bot import deploy, throttle
+from bot.auth import revoke_tokens
+from bot.crm import get_user
+from bot.db import sessions
+from bot.models import ROLES, User
+from bot.passwords import hash_password
+from bot.provision import DemoPasswordsError, check_demo_accounts, prepare, safe_url
+from bot.services import ACTIONS_PORT, RASA_PORT, WEB_PORT, start_services, stop
+from bot.settings import SecretError, get_settings, var_dir
+from bot.training import train
 
 
 def run(args: argparse.Namespace) -> int:
@@ -215,8 +84,6 @@ LOGIN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
 
 
 def _user_commands_ready(session) -> None:
-    from sqlalchemy import inspect
-
     inspector = inspect(session.get_bind())
     if not inspector.has_table("users") or "token_version" not in {c["name"] for c in inspector.get_columns("users")}:
         raise CliError("CRM 数据库还没有初始化或不是最新结构，请先运行 salesbot prepare。")
@@ -224,8 +91,6 @@ def _user_commands_ready(session) -> None:
 
 def _read_password(from_stdin: bool) -> str:
     """The new password: one line from stdin, or typed twice (not echoed)."""
-    import getpass
-
     if from_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -239,15 +104,6 @@ def _read_password(from_stdin: bool) -> str:
 
 def user_command(args: argparse.Namespace) -> int:
     """salesbot user add|disable|enable|reset-password|list."""
-    from sqlalchemy import select
-
-    from bot import throttle
-    from bot.auth import revoke_tokens
-    from bot.crm import get_user
-    from bot.db import sessions
-    from bot.models import User
-    from bot.passwords import hash_password
-
     with sessions().begin() as session:
         _user_commands_ready(session)
         if args.action == "list":
@@ -303,8 +159,6 @@ def user_command(args: argparse.Namespace) -> int:
 
 
 def _user_parser(sub) -> None:
-    from bot.models import ROLES
-
     user_parser = sub.add_parser("user", help="manage accounts (add, disable, enable, reset-password, list)")
     actions = user_parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="create an account (password typed twice, or --password-stdin)")
@@ -357,11 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             return deploy.command(args)
         return run(args)
-    except (CliError, SecretError) as error:
+    except (CliError, DemoPasswordsError, SecretError) as error:
         print(f"salesbot: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:
-        print(f"salesbot: 无法访问 CRM 数据库（{_safe_url(get_settings().db_url)}）：{error.orig}", file=sys.stderr)
+        print(f"salesbot: 无法访问 CRM 数据库（{safe_url(get_settings().db_url)}）：{error.orig}", file=sys.stderr)
         return 1
 
 

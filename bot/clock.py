@@ -6,13 +6,12 @@ the hour, so every part reads the time here; tests freeze it to run at any hour.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 
-from bot.settings import timezone
+from bot.settings import clock_offset_seconds, timezone
 
 _source: Callable[[], datetime] | None = None
 # A moment pinned for one context only (a task, or a thread started with its context): a write
@@ -22,9 +21,8 @@ _pinned: ContextVar[datetime | None] = ContextVar("salesbot_clock_pinned", defau
 
 
 def offset() -> timedelta:
-    """SALESBOT_CLOCK_OFFSET (seconds) shifts every process's clock alike, so end-to-end tests can
-    run the services at a fixed hour of the day whatever the hour of the CI run. Unset in production."""
-    return timedelta(seconds=float(os.environ.get("SALESBOT_CLOCK_OFFSET") or 0))
+    """How far every process's clock is shifted (settings.clock_offset_seconds)."""
+    return timedelta(seconds=clock_offset_seconds())
 
 
 def now() -> datetime:

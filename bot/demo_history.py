@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import clock
+from bot.demo_data import read_demo_data
 from bot.models import Call, Client, FollowUp, User
 from bot.outcomes import REACHED
 
@@ -208,8 +209,6 @@ def load_demo_history(session: Session, now: datetime | None = None,
     there (same demo conversation id and client) are skipped, so loading twice adds nothing.
     Returns how many calls and follow-ups were added."""
     if clients is None:
-        from bot.demo_data import read_demo_data
-
         clients = read_demo_data()["clients"]
     if session.scalar(select(Call.id).where(Call.conversation_id.startswith(PREFIX)).limit(1)) is not None:
         # Loaded before: the follow-ups have lived on since (moved, closed), never load them again.

@@ -16,7 +16,6 @@ conversation through the Redis lock store (SALESBOT_REDIS_URL, bot/rasa_ext/lock
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.services import local_host, rasa_command, service_commands, service_env, start_processes
-from bot.settings import listen_address
+from bot.settings import listen_address, redis_url
 
 NGINX = "nginx"
 DEFAULT_ENTRY_PORT = 8080
@@ -178,7 +177,7 @@ def start_scaled_services(rasa_ports: list[int], actions_port: int, web_port: in
     SALESBOT_LISTEN (loopback too unless configured: serving other computers is a decision).
     Settings come from the environment; SALESBOT_REDIS_URL is required with more than one Rasa server.
     """
-    if len(rasa_ports) > 1 and not os.environ.get("SALESBOT_REDIS_URL"):
+    if len(rasa_ports) > 1 and not redis_url():
         raise DeployError("多个 Rasa 服务器共用一个对话存储时必须设置 SALESBOT_REDIS_URL（Redis 锁存储）。")
     commands = {"actions": service_commands(rasa_ports[0], actions_port, web_port, model)["actions"],
                 # The page tells the browser to chat with its own origin; the web app believes nginx's

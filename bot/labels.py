@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from bot.playbook import intent_titles as titles
+
 LABELS_FILE = Path(__file__).resolve().parent / "playbook" / "labels.yml"
 
 
@@ -95,8 +97,6 @@ def button(key: str) -> str:
 
 
 def intent_titles() -> dict[str, str]:
-    from bot.playbook import intent_titles as titles
-
     return titles()
 
 

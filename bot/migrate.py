@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
+from bot.db import secure_sqlite_file
 from bot.settings import PACKAGE_DIR, get_settings
 
 
@@ -17,8 +18,6 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    from bot.db import secure_sqlite_file
-
     secure_sqlite_file(url or get_settings().db_url)  # a new SQLite file starts as 0600
     command.upgrade(alembic_config(url), revision)
 

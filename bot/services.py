@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from bot.db import secure_sqlite_file
-from bot.settings import PROJECT_ROOT, get_settings, is_loopback, listen_address
+from bot.settings import PROJECT_ROOT, action_url, get_settings, is_loopback, listen_address, public_origins
 
 RASA_PORT, ACTIONS_PORT, WEB_PORT = 5005, 5055, 8000
 
@@ -32,7 +32,7 @@ def service_env(actions_port: int = ACTIONS_PORT) -> dict[str, str]:
     env.update(
         SALESBOT_DB_URL=settings.db_url,
         SALESBOT_TRACKER_URL=settings.tracker_url,
-        SALESBOT_ACTION_URL=os.environ.get("SALESBOT_ACTION_URL") or f"http://127.0.0.1:{actions_port}/webhook",
+        SALESBOT_ACTION_URL=action_url(actions_port),
         SALESBOT_SECRET=settings.secret,
         RASA_TELEMETRY_ENABLED="false",
         TF_CPP_MIN_LOG_LEVEL="2",
@@ -60,8 +60,7 @@ def web_origins(web_port: int) -> list[str]:
     if not is_loopback(listen):
         hosts += _own_names(listen)
     origins = [f"http://{f'[{h}]' if ':' in h else h}:{web_port}" for h in dict.fromkeys(hosts)]
-    extra = os.environ.get("SALESBOT_PUBLIC_ORIGIN", "")
-    origins += [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
+    origins += public_origins()
     return [_exactly(origin) for origin in dict.fromkeys(origins)]
 
 

@@ -135,12 +135,52 @@ def timezone() -> tzinfo:
     return datetime.now().astimezone().tzinfo  # type: ignore[return-value]
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def redis_url() -> str | None:
+    """SALESBOT_REDIS_URL: the lock store shared by several Rasa servers (unset: one server)."""
+    return os.environ.get("SALESBOT_REDIS_URL") or None
+
+
+def clock_offset_seconds() -> float:
+    """SALESBOT_CLOCK_OFFSET (seconds) shifts every process's clock alike, so end-to-end tests can
+    run the services at a fixed hour of the day whatever the hour of the CI run. Unset in production."""
+    return float(os.environ.get("SALESBOT_CLOCK_OFFSET") or 0)
+
+
+def trust_proxy() -> bool:
+    """SALESBOT_TRUST_PROXY: the web app sits behind a reverse proxy that sets X-Forwarded-*."""
+    return _flag("SALESBOT_TRUST_PROXY")
+
+
+def recording_notice() -> str | None:
+    """SALESBOT_RECORDING_NOTICE: the bank's own wording of the recording notice (else the playbook's)."""
+    return os.environ.get("SALESBOT_RECORDING_NOTICE") or None
+
+
+def actions_host(default: str) -> str:
+    """SALESBOT_ACTIONS_HOST: where the action server listens (a multi-host deployment, behind its firewall)."""
+    return os.environ.get("SALESBOT_ACTIONS_HOST") or default
+
+
+def action_url(actions_port: int) -> str:
+    """SALESBOT_ACTION_URL: where Rasa reaches the action server (default: this computer)."""
+    return os.environ.get("SALESBOT_ACTION_URL") or f"http://127.0.0.1:{actions_port}/webhook"
+
+
+def public_origins() -> list[str]:
+    """SALESBOT_PUBLIC_ORIGIN (comma-separated): origins, besides the web app's own, whose pages may talk to Rasa."""
+    return [o.strip().rstrip("/") for o in os.environ.get("SALESBOT_PUBLIC_ORIGIN", "").split(",") if o.strip()]
+
+
 def get_settings() -> Settings:
     """Read the settings now (cheap; called where needed so tests can set env vars)."""
     return Settings(
         db_url=os.environ.get("SALESBOT_DB_URL") or _sqlite_default("crm.sqlite3"),
         tracker_url=os.environ.get("SALESBOT_TRACKER_URL") or _sqlite_default("tracker.sqlite3"),
-        redis_url=os.environ.get("SALESBOT_REDIS_URL") or None,
+        redis_url=redis_url(),
         secret=_secret(),
         bank_name=os.environ.get("SALESBOT_BANK_NAME", "星海银行"),
         bank_hotline=os.environ.get("SALESBOT_BANK_HOTLINE", "400-000-9595"),

@@ -115,8 +115,8 @@ def test_loading_twice_adds_nothing(session):
 
 
 def test_prepare_loads_the_history_once(crm_url):
-    from bot.cli import prepare
     from bot.db import sessions
+    from bot.provision import prepare
 
     prepare(verbose=False, demo=True)
     with sessions(crm_url).begin() as session:
@@ -128,8 +128,8 @@ def test_prepare_loads_the_history_once(crm_url):
 
 
 def test_prepare_without_demo_loads_no_history(crm_url):
-    from bot.cli import prepare
     from bot.db import sessions
+    from bot.provision import prepare
 
     prepare(verbose=False, demo=False)
     with sessions(crm_url).begin() as session:

@@ -165,12 +165,12 @@ def test_a_public_listen_address_is_refused_while_demo_passwords_are_unchanged(t
 def test_demo_passwords_are_warned_about_on_loopback_and_accepted_once_changed(crm_url, capsys):
     from sqlalchemy import update
 
-    from bot import cli
+    from bot import provision
     from bot.db import sessions
     from bot.models import User
     from bot.passwords import hash_password
 
-    cli.check_demo_accounts("127.0.0.1")  # this computer only: a warning, no refusal
+    provision.check_demo_accounts("127.0.0.1")  # this computer only: a warning, no refusal
     warning = capsys.readouterr().err
     assert "super01" in warning and "salesbot user reset-password" in warning
 
@@ -179,7 +179,7 @@ def test_demo_passwords_are_warned_about_on_loopback_and_accepted_once_changed(c
         for login in ("agent01", "agent02", "super01"):
             session.execute(update(User).where(User.login == login)
                             .values(password_hash=hash_password(f"{login}-private-pass")))
-    cli.check_demo_accounts("0.0.0.0")  # every demo account changed or disabled: starts
+    provision.check_demo_accounts("0.0.0.0")  # every demo account changed or disabled: starts
     assert "reset-password" not in capsys.readouterr().err
 
 

@@ -51,26 +51,30 @@ def test_training_is_skipped_only_while_every_input_is_unchanged(tmp_path, monke
     data, config, jieba dictionary or our components' code must change it."""
     import shutil
 
-    from bot import cli
+    from bot import training
 
-    for name in cli.TRAINING_INPUTS:
+    for name in training.TRAINING_INPUTS:
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.exists():
+            (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, tmp_path / name)
-    monkeypatch.setattr(cli, "PROJECT_ROOT", tmp_path)
-    before = cli.training_inputs_digest()
-    assert cli.training_inputs_digest() == before
+    monkeypatch.setattr(training, "PROJECT_ROOT", tmp_path)
+    before = training.training_inputs_digest()
+    assert training.training_inputs_digest() == before
     (tmp_path / "bot" / "nlu" / "__pycache__").mkdir(exist_ok=True)
     (tmp_path / "bot" / "nlu" / "__pycache__" / "x.pyc").write_bytes(b"compiled")  # not an input
-    assert cli.training_inputs_digest() == before
-    for changed in ("data/nlu/staff.yml", "config.yml", "bot/nlu/phone_features.py"):
+    assert training.training_inputs_digest() == before
+    (tmp_path / "bot" / "rasa_ext" / "channels.py").write_text("# not part of a model\n")
+    assert training.training_inputs_digest() == before
+    for changed in ("data/nlu/staff.yml", "config.yml", "bot/nlu/phone_features.py",
+                    "bot/rasa_ext/rehearsal_policy.py"):
         path = tmp_path / changed
         original = path.read_bytes()
         path.write_bytes(original + b"\n# edited\n")
-        assert cli.training_inputs_digest() != before, changed
+        assert training.training_inputs_digest() != before, changed
         path.write_bytes(original)
-    assert cli.training_inputs_digest() == before
+    assert training.training_inputs_digest() == before
     (tmp_path / "data" / "nlu" / "new.yml").write_text("version: \"3.1\"\n", encoding="utf-8")
-    assert cli.training_inputs_digest() != before
+    assert training.training_inputs_digest() != before

@@ -49,8 +49,8 @@ def _public_address() -> str:
 
 @pytest.fixture(scope="module")
 def stack(trained_model, postgres_server, redis_server, tmp_path_factory):
-    from bot.cli import prepare
     from bot.deploy import start_scaled_services
+    from bot.provision import prepare
     from bot.services import stop
 
     crm_url, tracker_url = postgres_server("crm"), postgres_server("tracker")

@@ -19,7 +19,8 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.catalogue import Term
+from bot.catalogue import Term, catalogue_terms
+from bot.db import sessions
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +90,6 @@ class CatalogueEntityExtractor(GraphComponent, EntityExtractorMixin):
             return
         self._loaded_at = time.monotonic()
         try:
-            from bot.catalogue import catalogue_terms
-            from bot.db import sessions
-
             with sessions(self._config["db_url"]).begin() as session:
                 terms = catalogue_terms(session)
         except Exception:  # noqa: BLE001 - NLU must keep answering without the CRM

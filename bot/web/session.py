@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import secrets
 
 from sanic import response
 from sanic.request import Request
 
 from bot.auth import API, SESSION, Identity, bearer, identity_from_token, issue_token, read_token
+from bot.settings import trust_proxy
 from bot.signing import same_secret
 
 SESSION_COOKIE = "salesbot_session"
 LOGIN_CSRF_COOKIE = "salesbot_login_csrf"
 SESSION_TTL_SECONDS = 12 * 3600
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def trust_proxy() -> bool:
-    """SALESBOT_TRUST_PROXY: the web app sits behind a reverse proxy that sets X-Forwarded-*."""
-    return os.environ.get("SALESBOT_TRUST_PROXY", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _forwarded(request: Request, header: str) -> str | None:

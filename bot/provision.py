@@ -1,0 +1,87 @@
+"""Make a CRM ready to serve: migrate it, load the catalogue (and the demo data where wanted), write
+jieba's user dictionary, check the messages; and refuse to serve other computers with demo passwords."""
+
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy.engine import make_url
+
+from bot import migrate
+from bot.catalogue import write_jieba_userdict
+from bot.db import sessions, sqlite_path
+from bot.demo_data import load_demo_data, logins_with_published_passwords
+from bot.demo_history import load_demo_history
+from bot.services import secure_tracker_file
+from bot.settings import get_settings, is_loopback, var_dir
+
+
+class DemoPasswordsError(Exception):
+    """Demo accounts keep their published passwords while the service would serve other computers."""
+
+
+def uses_default_crm(url: str | None = None) -> bool:
+    """True if the CRM is the default embedded SQLite file (SALESBOT_DB_URL unset or equal to it)."""
+    url = url or get_settings().db_url
+    default = f"sqlite:///{var_dir() / 'crm.sqlite3'}"
+    if url == default:
+        return True
+    path, default_path = sqlite_path(url), sqlite_path(default)
+    return path is not None and default_path is not None and path.resolve() == default_path.resolve()
+
+
+def prepare(verbose: bool = True, demo: bool | None = None) -> None:
+    """Migrate the CRM database, write jieba's user dictionary, and load the demo data if wanted.
+
+    The demo data (with demo users whose passwords are published) goes only into the
+    default embedded SQLite CRM, or anywhere when asked for (``demo=True``, ``--demo``).
+    """
+    settings = get_settings()
+    migrate.upgrade(settings.db_url)
+    secure_tracker_file()
+    load_demo = demo if demo is not None else uses_default_crm(settings.db_url)
+    added = None
+    with sessions(settings.db_url).begin() as session:
+        if load_demo:
+            added = load_demo_data(session)
+            # Three months of calls and follow-ups for the demo clients, so the review dashboard
+            # shows real shapes; only with the demo clients, and loading again adds nothing.
+            added.update(load_demo_history(session))
+        else:
+            load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
+    with sessions(settings.db_url).begin() as session:
+        write_jieba_userdict(session, var_dir() / "jieba")
+    if verbose:
+        if added is not None:
+            print(f"CRM ready ({safe_url(settings.db_url)}); demo rows added: {added}")
+        else:
+            print(f"CRM ready ({safe_url(settings.db_url)}); product catalogue loaded; not the default embedded "
+                  "database, so no demo clients were loaded and no demo users were created "
+                  "(use `salesbot prepare --demo` to load them). "
+                  "Create accounts with: salesbot user add <login> --name <name> --role agent|trainee|supervisor")
+
+
+def safe_url(url: str) -> str:
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def check_demo_accounts(listen: str) -> None:
+    """Refuse to serve other computers while a demo account keeps the password the README
+    publishes (CliError); on loopback, warn on stderr. Slow: one scrypt check per demo account."""
+    with sessions().begin() as session:
+        logins = logins_with_published_passwords(session)
+    if not logins:
+        return
+    names = ", ".join(logins)
+    how = "\n".join(f"  .venv/bin/salesbot user reset-password {login}" for login in logins)
+    if not is_loopback(listen):
+        raise DemoPasswordsError(
+            f"拒绝启动：SALESBOT_LISTEN={listen} 让其他电脑也能访问本服务，但演示账号 {names} 仍在使用 README 中"
+            f"公开的密码。请先修改这些密码（或用 salesbot user disable <login> 停用账号）：\n{how}\n"
+            f"Not starting: SALESBOT_LISTEN={listen} serves other computers, but the demo accounts {names} still "
+            "have the passwords published in the README. Change them first (commands above) or disable them.")
+    print(f"警告：演示账号 {names} 仍在使用 README 中公开的密码；现在只有本机能访问（SALESBOT_LISTEN={listen}）。"
+          f"给其他电脑使用前请先修改：\n{how}\n"
+          f"Warning: the demo accounts {names} still have their published passwords; only this computer can "
+          "log in now. Change them before serving other computers.", file=sys.stderr, flush=True)
