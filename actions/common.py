@@ -1,13 +1,13 @@
-"""Shared plumbing: a CRM session per action run, the call context from slots."""
+"""Shared plumbing: a CRM session per action run, the call context from slots, and the replay
+of the writes kept in the outbox (bot/outbox.py) while the CRM was down."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
 import logging
-import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -15,31 +15,53 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.orm import Session
 
-from bot import access, clock, crm, guidance, logs, masking, outbox
+from bot import access, clock, crm, guidance, masking, outbox
 from bot.auth import Identity, identity_of_user
 from bot.db import sessions, unreachable
-from bot.guidance import CALLBACK_OBJECTIONS, PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
+from bot.guidance import PHASES, CallState, Context, LastCall, ProductInfo, Profile, Reply, Script
 from bot.models import Client, User
 from bot.playbook import playbook
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-# The call's state and the slots that hold it; reset when another client is looked up.
-STATE_SLOTS = {
-    "used_points": "used_selling_points",
-    "opening_styles": "opening_styles_used",
-    "objections": "objections_seen",
-    "products_pitched": "products_pitched",
-    "refusals": "refusal_count",
-    "last_line": "last_line",
-    "phase": "call_phase",
-    "opening_style": "opening_style",
-    "current_product": "current_product",
-    "last_objection": "last_objection",
-}
+
+@dataclass(frozen=True)
+class CallSlot:
+    """A slot of the domain holding one field of the call's state (bot.guidance.CallState).
+
+    ``carried``: kept over a session timeout (actions/session.py), as what the call has used so
+    far; the moment-to-moment ones (the last line, the phase, the product and objection under
+    discussion) start afresh.
+    """
+
+    field: str
+    slot: str
+    carried: bool
+
+
+# The call's state and the slots that hold it, in one place; reset when another client is looked up.
+CALL_STATE = (
+    CallSlot("used_points", "used_selling_points", carried=True),
+    CallSlot("opening_styles", "opening_styles_used", carried=True),
+    CallSlot("objections", "objections_seen", carried=True),
+    CallSlot("products_pitched", "products_pitched", carried=True),
+    CallSlot("refusals", "refusal_count", carried=True),
+    CallSlot("last_line", "last_line", carried=False),
+    CallSlot("phase", "call_phase", carried=False),
+    CallSlot("opening_style", "opening_style", carried=True),
+    CallSlot("current_product", "current_product", carried=False),
+    CallSlot("last_objection", "last_objection", carried=False),
+)
+STATE_SLOTS = {call_slot.field: call_slot.slot for call_slot in CALL_STATE}
 CALL_SLOTS = tuple(STATE_SLOTS.values())
 _LISTS = {"used_points", "opening_styles", "objections", "products_pitched"}
+# The client the call is about (actions/lookup.py sets them).
+CLIENT_SLOTS = ("current_client_id", "current_client_name", "client_do_not_call")
+# The rehearsal under way (actions/training.py).
+REHEARSAL_SLOTS = ("rehearsal", "rehearsal_last_scenario")
+# What a new session keeps of the last one (actions/session.py): the call goes on.
+SESSION_CARRIED_SLOTS = (*CLIENT_SLOTS, *(s.slot for s in CALL_STATE if s.carried), *REHEARSAL_SLOTS)
 
 
 def _signed(tracker: Tracker) -> dict[str, Any]:
@@ -125,6 +147,7 @@ class CallScope:
     client: Client | None
     context: Context
     state: CallState
+    writes: list[str] = field(default_factory=list)  # what this run wrote to the CRM (``wrote``)
 
     @property
     def profile(self) -> Profile | None:
@@ -137,6 +160,11 @@ class CallScope:
     def apply(self, reply: Reply) -> None:
         """Fold a guidance reply into the call; the slot changes are sent once, by CrmAction."""
         self.state = self.state.apply(reply)
+
+    def wrote(self, record: str) -> None:
+        """Note a durable write this run made (``"call"``, ``"followup"``): a replayed one is then
+        told to the agent as written (bot/outbox.py)."""
+        self.writes.append(record)
 
     def may_write(self) -> bool:
         """Calls and follow-ups for the current client: its own agent only."""
@@ -223,7 +251,7 @@ def _objection_of(session: Session, followup) -> str | None:
     if not followup.conversation_id:
         return None
     call = crm.call_for(session, followup.conversation_id, followup.client_id)
-    callbacks = [o for o in (call.objections if call else []) if o in CALLBACK_OBJECTIONS]
+    callbacks = [o for o in (call.objections if call else []) if o in playbook().callback_objections]
     if callbacks:
         return callbacks[-1]
     # No outcome logged for that call: the reason starts with the objection's technique name.
@@ -239,23 +267,26 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
     """Base for actions that read or write the CRM: one session per run, off the event loop.
 
     What the action says reaches the agent only once its transaction has committed: a failed
-    commit never leaves a "已记录" behind. ``durable`` actions (writes an agent must not lose) are
-    kept in the outbox (bot/outbox.py) when the database is unreachable, and replayed later.
+    commit never leaves a "已记录" behind. Durable writes (bot/outbox.py ``DURABLE_WRITES``: writes an
+    agent must not lose) are kept in the outbox when the database is unreachable, and replayed later.
     """
 
-    durable = False
+    def durable(self, tracker: Tracker) -> bool:
+        """Whether this run makes a durable write (the action and the message's intent decide)."""
+        return outbox.is_durable(self.name(), (tracker.latest_message.get("intent") or {}).get("name"))
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         # Pending writes first, oldest first (waiting for a replay already under way): this action
         # then sees the CRM as the agent expects.
         if outbox.active():
-            await asyncio.to_thread(replay_deferred, True)
+            await asyncio.to_thread(outbox.replay_deferred, True)
         return await asyncio.to_thread(self._run_in_session, dispatcher, tracker, domain)
 
     def _run_in_session(self, dispatcher, tracker, domain):
         messages = playbook().messages
-        if self.durable and outbox.has_pending(tracker.sender_id):
+        durable = self.durable(tracker)
+        if durable and outbox.has_pending(tracker.sender_id):
             # Earlier writes of this conversation still wait for the CRM: this one queues behind
             # them, so an older outcome is never replayed over a newer one.
             self._defer(dispatcher, tracker)
@@ -264,7 +295,7 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
         try:
             events = self.transaction(staged, tracker, domain)
         except Exception as error:  # noqa: BLE001 - never leave the agent without an answer
-            if unreachable(error) and self.durable:
+            if unreachable(error) and durable:
                 logger.warning("action %s: CRM database unreachable; write deferred to the outbox", self.name(),
                                exc_info=True)
                 self._defer(dispatcher, tracker)
@@ -284,14 +315,15 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
 
     def _defer(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
         text = tracker.latest_message.get("text") or ""
-        state = replay_state(tracker)
+        state = outbox.replay_state(tracker, REPLAY_SLOTS)
         outbox.defer(self.name(), state, clock.now(), state["latest_message"]["text"])
         dispatcher.utter_message(text=playbook().messages["write_deferred"].format(text=_quote(text)),
                                  json_message={"type": "write_deferred", "action": self.name()})
 
-    def transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker,
-                    domain: dict[str, Any]) -> list[dict[str, Any]]:
-        """The action's work in one CRM transaction, committed before this returns; raises if it fails."""
+    def transaction(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any],
+                    writes: list[str] | None = None) -> list[dict[str, Any]]:
+        """The action's work in one CRM transaction, committed before this returns; raises if it fails.
+        ``writes``, if given, gets what the action wrote (``CallScope.wrote``) once committed."""
         with sessions().begin() as session:
             user, identity = acting_user(session, tracker)
             if user is None:
@@ -304,7 +336,10 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
             # The chat is an exit like the pages: every number in what the agent reads (a card's
             # note, a follow-up line, an echoed query) shows as this user may see it (bot.masking).
             dispatcher.messages[:] = masking.for_reader(session, identity, dispatcher.messages)
-            return events + state_events(before, scope.state)
+            events = events + state_events(before, scope.state)
+        if writes is not None:
+            writes.extend(scope.writes)
+        return events
 
     @abc.abstractmethod
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
@@ -318,6 +353,12 @@ def _quote(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+# --- replaying what the outbox kept (bot/outbox.py) ------------------------------------------
+
+# What a durable action reads of the call's slots when it is replayed (bot/outbox.py replay_state).
+REPLAY_SLOTS = ("current_client_id", *CALL_SLOTS)
+
+
 def _durable_actions() -> dict[str, CrmAction]:
     def subclasses(cls):
         for sub in cls.__subclasses__():
@@ -326,49 +367,7 @@ def _durable_actions() -> dict[str, CrmAction]:
 
     return {action.name(): action for action in (cls() for cls in subclasses(CrmAction)
                                                   if not getattr(cls, "__abstractmethods__", None))
-            if action.durable}
-
-
-# What a durable action reads from the tracker when it is replayed, and all the outbox keeps
-# (bot/outbox.py): the call's slots, the entities of the message that made the write
-# (actions/outcome.py: outcome, amount, product; actions/followups.py: time, client_name), the
-# moments of the conversation's messages and lookups (actions/outcome.py ``_started_at``), and
-# who sent the message under which token version. Not the transcript, the client card, the phone
-# slot or entity, nor earlier messages' words; numbers the agent typed are masked.
-REPLAY_SLOTS = ("current_client_id", *CALL_SLOTS)
-REPLAY_ENTITIES = frozenset({"outcome", "amount", "product", "time", "client_name"})
-
-
-def replay_state(tracker: Tracker) -> dict[str, Any]:
-    """The minimum of ``tracker`` a deferred write needs to be replayed (``Tracker.from_dict``)."""
-    latest = tracker.latest_message or {}
-    signed = _signed(tracker)
-    events: list[dict[str, Any]] = []
-    for event in tracker.events:
-        if event.get("event") == "user":
-            events.append({"event": "user", "timestamp": event.get("timestamp")})
-        elif event.get("event") == "slot" and event.get("name") == "current_client_id":
-            events.append({"event": "slot", "name": "current_client_id", "value": event.get("value")})
-    for event in reversed(events):
-        if event["event"] == "user":
-            event["metadata"] = {key: signed[key] for key in ("login", "ver") if key in signed}
-            break
-    intent = latest.get("intent") or {}
-    return {
-        "sender_id": tracker.sender_id,
-        "slots": {name: tracker.get_slot(name) for name in REPLAY_SLOTS if tracker.get_slot(name) is not None},
-        "latest_message": {
-            "text": logs.mask(latest.get("text") or ""),
-            "intent": {"name": intent.get("name"), "confidence": intent.get("confidence")},
-            "entities": [{"entity": e["entity"], "value": _masked(e.get("value"))}
-                         for e in latest.get("entities") or () if e.get("entity") in REPLAY_ENTITIES],
-        },
-        "events": events,
-    }
-
-
-def _masked(value: Any) -> Any:
-    return logs.mask(value) if isinstance(value, str) else value
+            if action.name() in outbox.DURABLE_WRITES}
 
 
 def _replay_refusal(session: Session, tracker: Tracker) -> tuple[str, str] | None:
@@ -385,77 +384,25 @@ def _replay_refusal(session: Session, tracker: Tracker) -> tuple[str, str] | Non
     return None
 
 
-_replaying = threading.Lock()
-# After the CRM was found unreachable, messages do not each try again at once (each try can cost a
-# connect timeout): the background replayer and the next message after this pause do.
-RETRY_PAUSE_SECONDS = 2.0
-_next_try = 0.0
+def replay(entry: outbox.Deferred) -> outbox.Replayed:
+    """Make a deferred write (bot/outbox.py ``replay_deferred``): its action, run on the little of
+    the tracker the entry kept, at the moment it was made, if its user may still make it."""
+    action = _durable_actions()[entry.action]
+    tracker = Tracker.from_dict(entry.state)
+    with sessions().begin() as session:
+        refused = _replay_refusal(session, tracker)
+    if refused is not None:
+        return outbox.Replayed(refusal=refused[1], why=refused[0])
+    said = CollectingDispatcher()
+    writes: list[str] = []
+    with clock.pinned(entry.made_at):
+        action.transaction(said, tracker, {}, writes)
+    if writes:
+        return outbox.Replayed()
+    # Committed, but nothing written (e.g. a deal without a product): the action's refusal is
+    # passed on, word for word.
+    texts = [m["text"] for m in said.messages if m.get("text")]
+    return outbox.Replayed(refusal="\n".join(texts) or playbook().messages["deferred_incomplete"])
 
 
-def replay_deferred(wait: bool = False) -> int:
-    """Write the outbox's pending entries, oldest first, each at the moment it was made; stops at
-    the first that finds the CRM still unreachable. Returns how many were settled (written or refused).
-
-    ``wait``: wait for a replay under way in another thread (an action about to run), instead of
-    leaving it to that thread (the background replayer). The outcome of each entry is told to the
-    agent on their conversation's next message (CrmAction.run).
-    """
-    global _next_try
-    if not _replaying.acquire(timeout=60 if wait else 0):
-        return 0  # another thread is replaying: the outbox is ordered, one replayer at a time
-    try:
-        if time.monotonic() < _next_try:
-            return 0
-        settled = 0
-        actions = None
-        for entry in outbox.pending():
-            actions = actions or _durable_actions()
-            action = actions.get(entry.action)
-            if action is None:
-                outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])
-                continue
-            said = CollectingDispatcher()
-            tracker = Tracker.from_dict(entry.state)
-            try:
-                with sessions().begin() as session:
-                    refused = _replay_refusal(session, tracker)
-                if refused is not None:
-                    # The user's rights now, not when the CRM went down: a write of a user logged
-                    # out, reset or disabled since, or for a client handed over, is not made.
-                    outbox.finish(entry.id, outbox.FAILED, refused[1])
-                    logger.warning("deferred write %s (%s) refused: %s", entry.id, entry.action, refused[0])
-                    settled += 1
-                    continue
-                with clock.pinned(entry.made_at):
-                    action.transaction(said, tracker, {})
-            except Exception as error:  # noqa: BLE001
-                if unreachable(error):
-                    outbox.attempted(entry.id)
-                    _next_try = time.monotonic() + RETRY_PAUSE_SECONDS
-                    return settled
-                logger.exception("deferred write %s (%s) failed", entry.id, entry.action)
-                outbox.finish(entry.id, outbox.FAILED, playbook().messages["internal_error_short"])
-                settled += 1
-                continue
-            # Committed. What the action said tells whether it wrote or refused (e.g. a deal
-            # without a product): the refusal is passed on, word for word.
-            refusal = _refusal(said.messages)
-            outbox.finish(entry.id, outbox.FAILED if refusal else outbox.WRITTEN, refusal)
-            logger.info("deferred write %s (%s) %s", entry.id, entry.action, "refused" if refusal else "written")
-            settled += 1
-        return settled
-    finally:
-        _replaying.release()
-
-
-# Message types of a write that happened (actions/outcome.py, actions/followups.py).
-_WRITTEN_TYPES = {"call_logged", "followup"}
-
-
-def _refusal(messages: list[dict[str, Any]]) -> str | None:
-    for message in messages:
-        custom = message.get("custom") or {}
-        if custom.get("type") in _WRITTEN_TYPES:
-            return None
-    texts = [m["text"] for m in messages if m.get("text")]
-    return "\n".join(texts) or playbook().messages["deferred_incomplete"]
+outbox.set_replayer(replay)

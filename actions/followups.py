@@ -22,8 +22,6 @@ QUICK_TIMES = {"callback_in_an_hour": "一个小时后", "callback_tomorrow_morn
 class ActionScheduleCallback(CrmAction):
     """Book a call back at the time the agent named (明天下午三点, 一个小时后 ...)."""
 
-    durable = True  # the agent's record is kept if the CRM is down (bot/outbox.py)
-
     def name(self) -> str:
         return "action_schedule_callback"
 
@@ -60,6 +58,7 @@ class ActionScheduleCallback(CrmAction):
         booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                    due_at=parsed.when, reason=f"{guidance.AGREED_TIME_REASON}（{parsed.text}）",
                                    conversation_id=scope.conversation_id, now=now)
+        scope.wrote("followup")
         followup = booking.followup
         payload = {"type": "followup", "id": followup.id, "client": scope.client.name,
                    "due_at": parsed.when.isoformat(timespec="minutes"), "reason": followup.reason,

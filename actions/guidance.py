@@ -58,6 +58,7 @@ def book_follow_up(scope: CallScope, reply: guidance.Reply) -> str:
     booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
                                conversation_id=scope.conversation_id, now=now)
+    scope.wrote("followup")
     new = describe(reply.follow_up_at, now)
     if booking.moved:
         # One open callback per client: the agent learns the earlier time is gone.
@@ -84,8 +85,7 @@ class ActionSuggestOpening(CrmAction):
         scope.apply(reply)
         script = reply.script
         if scope.profile is None:
-            script = guidance.Script(script.text, script.technique, script.key, script.why,
-                                     script.notes + (playbook().messages["no_client_opening"],))
+            script = script.with_notes(script.notes + (playbook().messages["no_client_opening"],))
         send_script(dispatcher, script, OPENING_BUTTONS)
         return []
 
@@ -136,7 +136,7 @@ class ActionHandleObjection(CrmAction):
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         intent = (scope.tracker.latest_message.get("intent") or {}).get("name") or ""
-        if intent == guidance.DO_NOT_CALL:
+        if intent == playbook().do_not_call:
             return ActionHandleDoNotCall().handle(dispatcher, scope, domain)
         if intent not in playbook().objections:
             dispatcher.utter_message(response="utter_default")
@@ -149,8 +149,7 @@ class ActionHandleObjection(CrmAction):
         notes = list(reply.script.notes)
         if reply.follow_up_at is not None:
             notes.append(book_follow_up(scope, reply))
-        script = guidance.Script(reply.script.text, reply.script.technique, reply.script.key,
-                                 reply.script.why, tuple(notes))
+        script = reply.script.with_notes(tuple(notes))
         buttons = OBJECTION_BUTTONS
         if reply.closed:
             buttons = CLOSED_BUTTONS
@@ -182,8 +181,7 @@ class ActionHandleDoNotCall(CrmAction):
         else:
             notes = (pb.messages["dnc_confirm_prompt"].format(name=scope.client.name),)
             buttons = [CONFIRM_DO_NOT_CALL]
-        script = guidance.Script(reply.script.text, reply.script.technique, reply.script.key,
-                                 reply.script.why, notes)
+        script = reply.script.with_notes(notes)
         send_script(dispatcher, script, buttons)
         return []
 

@@ -111,6 +111,7 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
         notes_for_agent.append(messages["followups_cancelled"].format(count=logged.cancelled_followups))
     if logged.done_followups:
         notes_for_agent.append(messages["followups_done"].format(count=logged.done_followups))
+    scope.wrote("call")
     dispatcher.utter_message(
         response="utter_outcome_logged" if logged.created else "utter_outcome_updated",
         name=client.name, outcome=DISPOSITION_LABELS[outcome], stage="\n".join(notes_for_agent),
@@ -123,8 +124,6 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
 
 class ActionLogOutcome(CrmAction):
     """Write (or update) this client's call row in the conversation and move the client's stage."""
-
-    durable = True  # the agent's record is kept if the CRM is down (bot/outbox.py)
 
     def name(self) -> str:
         return "action_log_outcome"

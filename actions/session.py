@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import SESSION_CARRIED_SLOTS
 from bot.playbook import intent_titles
 
 
@@ -21,11 +22,9 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: dict[str, Any]) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = [SessionStarted()]
-        # Carry the client and the call state over a session timeout: the call goes on.
-        for slot in ("current_client_id", "current_client_name", "client_do_not_call",
-                     "used_selling_points", "opening_styles_used", "objections_seen",
-                     "products_pitched", "refusal_count", "opening_style",
-                     "rehearsal", "rehearsal_last_scenario"):
+        # Carry the client and the call state over a session timeout: the call goes on
+        # (not Rasa's carry-over of every slot: the moment-to-moment ones start afresh).
+        for slot in SESSION_CARRIED_SLOTS:
             value = tracker.get_slot(slot)
             if value is not None:
                 events.append(SlotSet(slot, value))

@@ -59,7 +59,7 @@ ACTION_AREAS = [
      r"pending_callbacks|last_call \(bot/crm|open_followups|call_for"),
     ("Tracker.from_dict (rasa_sdk/interfaces.py)", r"from_dict \(.*rasa_sdk"),
     ("handle(): the action's own work", r" handle \(actions/"),
-    ("bot/guidance.py", r"bot/guidance\.py"),
+    ("bot/guidance/", r"bot/guidance/"),
     ("bot/playbook", r"bot/playbook/"),
     ("SQLAlchemy (any caller)", r"\(sqlalchemy/"),
     ("SQLite driver (execute/commit)", r"sqlite3|do_execute|do_commit"),

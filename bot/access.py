@@ -26,8 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot import crm
 from bot.auth import Identity
-from bot.db import batched
-from bot.models import STAGE_LABELS, Call, Client, ConversationOwner, PhoneReveal, User
+from bot.models import STAGE_LABELS, Client, ConversationOwner, PhoneReveal, User
 from bot.text import MIN_PHONE_DIGITS, PHONE_DIGITS
 
 NOBODY = -1  # a user id that matches no row: "filter to nothing"
@@ -140,24 +139,7 @@ def may_list_phone_reveals(identity: Identity | None) -> bool:
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:
     """The login that owns a conversation: its owner row, else the agent of its call row."""
-    return conversation_owners(session, [conversation_id]).get(conversation_id)
-
-
-def conversation_owners(session: Session, conversation_ids: Iterable[str]) -> dict[str, str]:
-    """``conversation_owner`` of many conversations at once (bounded ``IN`` batches): the owning
-    login of each conversation that has one."""
-    wanted = set(conversation_ids)
-    owners: dict[str, str] = {}
-    for batch in batched(wanted):
-        owners.update(session.execute(
-            select(ConversationOwner.conversation_id, User.login).join(User, ConversationOwner.user_id == User.id)
-            .where(ConversationOwner.conversation_id.in_(batch))).all())
-    for batch in batched(wanted - owners.keys()):
-        for conversation_id, login in session.execute(
-                select(Call.conversation_id, User.login).join(User, Call.agent_id == User.id)
-                .where(Call.conversation_id.in_(batch)).order_by(Call.id)):
-            owners.setdefault(conversation_id, login)
-    return owners
+    return crm.conversation_owners(session, [conversation_id]).get(conversation_id)
 
 
 def readable_conversations(session: Session, identity: Identity | None,
@@ -168,7 +150,7 @@ def readable_conversations(session: Session, identity: Identity | None,
         return set()
     if is_supervisor(identity):
         return set(conversation_ids)
-    return {c for c, login in conversation_owners(session, conversation_ids).items() if login == identity.login}
+    return {c for c, login in crm.conversation_owners(session, conversation_ids).items() if login == identity.login}
 
 
 def may_read_conversation(session: Session, identity: Identity | None, conversation_id: str) -> bool:

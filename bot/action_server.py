@@ -14,7 +14,12 @@ import json
 import logging
 import os
 
-from bot import logs
+from rasa_sdk.endpoint import create_app as sdk_app
+from sanic import response
+from sanic.exceptions import PayloadTooLarge, SanicException
+
+from bot import logs, outbox, text, timeparse
+from bot.playbook import playbook
 from bot.settings import get_settings, require_strong_secret
 from bot.signing import ReplayGuard, signing_key
 
@@ -28,10 +33,6 @@ logger = logging.getLogger(__name__)
 
 
 def create_app(actions_package: str = "actions"):
-    from rasa_sdk.endpoint import create_app as sdk_app
-    from sanic import response
-    from sanic.exceptions import PayloadTooLarge, SanicException
-
     key = signing_key(get_settings().secret)
     guard = ReplayGuard()  # one worker process: the signatures it has accepted lately
     # No CORS: browsers have no business calling the action server.
@@ -102,22 +103,18 @@ def warm_up() -> None:
     """Load what the first actions would otherwise load on the event loop (the playbook, OpenCC,
     jionlp's time tables: seconds), before the server answers /health, so the first calls of a
     fresh action server do not stall or time out."""
-    from bot import text, timeparse
-    from bot.playbook import playbook
-
     playbook()
     text.normalize("預約回訪")
     timeparse.warm_up()
 
 
 async def _replay_forever() -> None:
-    """Write what was kept in the outbox while the CRM was down, also when no agent is typing."""
-    from actions.common import replay_deferred
-
+    """Write what was kept in the outbox while the CRM was down, also when no agent is typing
+    (the actions package, loaded by ``create_app``, gives the outbox its replayer)."""
     while True:
         await asyncio.sleep(REPLAY_SECONDS)
         try:
-            await asyncio.to_thread(replay_deferred)
+            await asyncio.to_thread(outbox.replay_deferred)
         except Exception:  # noqa: BLE001 - keep retrying; the next round may succeed
             logger.exception("replaying the outbox failed")
 

@@ -40,6 +40,11 @@ def from_timestamp(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, timezone()).replace(tzinfo=None) + offset()
 
 
+def timestamp() -> float:
+    """``now()`` as a POSIX timestamp, as a tracker event carries it (``from_timestamp`` reads it back)."""
+    return (now() - offset()).replace(tzinfo=timezone()).timestamp()
+
+
 @contextmanager
 def frozen_by(source: Callable[[], datetime]) -> Iterator[None]:
     """Make ``now()`` return ``source()`` inside the block (tests at any hour)."""

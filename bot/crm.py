@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from bot import clock
-from bot.models import Call, Client, FollowUp, Product, User
+from bot.db import batched
+from bot.models import Call, Client, ConversationOwner, FollowUp, Product, User
 from bot.text import normalize
 
 
@@ -52,6 +55,11 @@ def get_user(session: Session, login: str | None) -> User | None:
 
 def catalogue(session: Session) -> list[Product]:
     return list(session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id)))
+
+
+def product_names(session: Session) -> dict[str, str]:
+    """The active products' names by code."""
+    return {p.code: p.name for p in catalogue(session)}
 
 
 def product_named(session: Session, text: str | None) -> Product | None:
@@ -225,3 +233,53 @@ def due_followups(session: Session, *, agent_id: int | None, until: datetime,
         stmt = stmt.where(FollowUp.due_at >= since)
     return list(session.scalars(stmt.order_by(FollowUp.due_at)).unique())
 
+
+
+# --- conversations: their call rows and owners -------------------------------------------------
+
+def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
+    """Every call row of a conversation (one per client since migration 0004), in call order."""
+    return list(session.scalars(select(Call).where(Call.conversation_id == conversation_id)
+                                .order_by(Call.started_at, Call.id)).unique())
+
+
+def logged_clients(session: Session, conversation_ids: Iterable[str]) -> set[tuple[str, int]]:
+    """(conversation, client) of every call row of these conversations (bounded ``IN`` batches)."""
+    logged: set[tuple[str, int]] = set()
+    for batch in batched(set(conversation_ids)):
+        logged.update(session.execute(select(Call.conversation_id, Call.client_id)
+                                      .where(Call.conversation_id.in_(batch))).all())
+    return logged
+
+
+def conversation_owners(session: Session, conversation_ids: Iterable[str]) -> dict[str, str]:
+    """The login that owns each of these conversations that has one (bounded ``IN`` batches): its
+    owner row, else the agent of its first call row."""
+    wanted = set(conversation_ids)
+    owners: dict[str, str] = {}
+    for batch in batched(wanted):
+        owners.update(session.execute(
+            select(ConversationOwner.conversation_id, User.login).join(User, ConversationOwner.user_id == User.id)
+            .where(ConversationOwner.conversation_id.in_(batch))).all())
+    for batch in batched(wanted - owners.keys()):
+        for conversation_id, login in session.execute(
+                select(Call.conversation_id, User.login).join(User, Call.agent_id == User.id)
+                .where(Call.conversation_id.in_(batch)).order_by(Call.id)):
+            owners.setdefault(conversation_id, login)
+    return owners
+
+
+def owned_by(conversation_id: ColumnElement, user_id: int) -> ColumnElement:
+    """A filter: ``conversation_id`` (a column) is of a conversation the user owns: by its owner
+    row, or, without one, by a call row of theirs."""
+    owned = select(ConversationOwner.conversation_id).where(ConversationOwner.user_id == user_id)
+    called = select(Call.conversation_id).where(
+        Call.agent_id == user_id, Call.conversation_id.not_in(select(ConversationOwner.conversation_id)))
+    return conversation_id.in_(owned) | conversation_id.in_(called)
+
+
+def call_client_names(session: Session, conversation_ids: Iterable[str]) -> dict[str, str]:
+    """The name of a client called in each of these conversations (the first call row's)."""
+    return {c.conversation_id: c.client.name for c in session.scalars(
+        select(Call).where(Call.conversation_id.in_(set(conversation_ids))).order_by(Call.id.desc())).unique()
+        if c.client}

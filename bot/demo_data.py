@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import clock
 from bot.models import (
     CATEGORIES,
     CONTACT_SOURCES,
@@ -34,6 +35,10 @@ CLIENT_EXTRAS = PACKAGE_DIR / "data" / "client_extras.yml"
 PRODUCT_FACTS = ("comparison", "target", "pricing", "eligibility", "signup")
 CLIENT_FACTS = ("deposits", "loan_balance", "contact_source", "contact_detail", "risk_tolerance",
                 "risk_assessed_at")
+# The day the demo data describes. Its event dates (a risk assessment) move with the clock, so the
+# demo bank never ages: an assessment valid on that day stays valid, an expired one stays expired.
+DEMO_AS_OF = date(2026, 11, 23)
+RELATIVE_DATES = ("risk_assessed_at",)
 
 
 class DemoDataError(ValueError):
@@ -161,7 +166,7 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
             agent=users.get(spec.get("agent")),
             referrer=spec.get("referrer"),
             note=spec.get("note"),
-            **{name: _value(spec.get(name)) for name in CLIENT_FACTS},
+            **{name: _value(spec.get(name), name) for name in CLIENT_FACTS},
         )
         for code in spec.get("holdings") or []:
             client.holdings.append(Holding(product=products[code]))
@@ -171,9 +176,11 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
     return added
 
 
-def _value(value: Any) -> Any:
-    """YAML dates become datetimes (the columns are DateTime)."""
+def _value(value: Any, name: str = "") -> Any:
+    """YAML dates become datetimes (the columns are DateTime); event dates move with the clock."""
     if isinstance(value, date) and not isinstance(value, datetime):
+        if name in RELATIVE_DATES:
+            value += clock.now().date() - DEMO_AS_OF
         return datetime.combine(value, time.min)
     return value
 
@@ -181,7 +188,7 @@ def _value(value: Any) -> Any:
 def _fill_missing(row: Any, spec: dict[str, Any], names: tuple[str, ...]) -> None:
     for name in names:
         if getattr(row, name) is None and spec.get(name) is not None:
-            setattr(row, name, _value(spec[name]))
+            setattr(row, name, _value(spec[name], name))
 
 
 def logins_with_published_passwords(session: Session, data: dict[str, Any] | None = None) -> list[str]:

@@ -18,10 +18,13 @@ from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, H
 from bot.playbook import playbook
 from bot.profile import ProductInfo, Profile, suitability_problem
 from bot.settings import PROJECT_ROOT
+from bot.text import normalize
 from bot.timeparse import parse_amount
 
-# Dispositions that show interest lift a cold client to 潜在客户.
-_WARM = {"interested", "callback", "thinking"}
+# "Warm" dispositions, the one list: they show interest, so they lift a cold client to 潜在客户
+# (next_stage), promise a next call (a callback booked in the same call stays open: see log_call),
+# and the next call continues with the product discussed (bot.guidance.openings).
+WARM_DISPOSITIONS = frozenset({"interested", "callback", "thinking"})
 
 
 def next_stage(stage: str, disposition: str, previous_deals: int) -> str:
@@ -32,7 +35,7 @@ def next_stage(stage: str, disposition: str, previous_deals: int) -> str:
     rank = STAGES.index(stage) if stage in STAGES else 0
     if disposition == "deal":
         target = "loyal" if previous_deals >= 1 or stage == "loyal" else "deal"
-    elif disposition in _WARM:
+    elif disposition in WARM_DISPOSITIONS:
         target = "potential"
     elif disposition == "refused":
         target = "general"  # reached and spoke with: no longer unknown
@@ -44,8 +47,6 @@ def next_stage(stage: str, disposition: str, previous_deals: int) -> str:
 @lru_cache(maxsize=1)
 def _outcome_phrases() -> list[tuple[str, str]]:
     """(phrase, disposition) from the NLU synonyms, longest phrase first: one source of truth."""
-    from bot.text import normalize
-
     data = yaml.safe_load((PROJECT_ROOT / "data" / "nlu" / "entities.yml").read_text(encoding="utf-8"))
     pairs = []
     for block in data.get("nlu", []):
@@ -68,8 +69,6 @@ def find_outcome(text: str | None) -> tuple[int, int, str] | None:
 
     Longest first, so 还没决定 (thinking) wins over 没接 inside it and 不要再打 over 不要. Offsets
     are into ``text`` itself (normalize keeps the length)."""
-    from bot.text import normalize
-
     plain = normalize(text or "")
     for phrase, code in _outcome_phrases():
         start = plain.find(phrase)
@@ -107,11 +106,10 @@ class Unsuitable(OutcomeRefused):
     level above the client's tolerance): selling it would break the suitability rules."""
 
 
-# Outcomes that promise a next call: a callback booked in the same call is that next call and
-# stays open. Besides callback/thinking this includes interested: "有意向，明天再聊" is the usual
-# way a busy-but-warm call ends, and the busy objection has already booked that callback.
+# Outcomes that promise a next call are the warm ones: a callback booked in the same call is that
+# next call and stays open. Besides callback/thinking this includes interested: "有意向，明天再聊" is
+# the usual way a busy-but-warm call ends, and the busy objection has already booked that callback.
 # Any other outcome (a deal, a refusal, no answer) ends the matter the booking was for.
-_NEXT_CALL = {"interested", "callback", "thinking"}
 NOT_REACHED = frozenset({"no_answer", "invalid_number"})
 # Calls on which the customer was reached (heard an opening): the denominator of a conversion rate.
 REACHED = frozenset(DISPOSITIONS) - NOT_REACHED
@@ -249,9 +247,9 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
         done = 0
     else:
         # The client was reached: the callbacks due by today are done, and this call's own booking
-        # too unless the outcome promises that next call (_NEXT_CALL).
+        # too unless the outcome promises that next call (WARM_DISPOSITIONS).
         done = crm.close_followups_after_call(session, client.id, now, conversation_id,
-                                              keep_this_calls_booking=outcome in _NEXT_CALL)
+                                              keep_this_calls_booking=outcome in WARM_DISPOSITIONS)
     # A product already held keeps its row and amount: the call cannot tell a top-up from a
     # re-logged deal, and the bank's core system is the record of balances.
     if sold is not None and all(h.product_id != sold.id for h in client.holdings):

@@ -380,3 +380,35 @@ def describe(when: datetime, now: datetime) -> str:
         year = f"{when.year}年" if when.year != now.year else ""
         prefix = f"{year}{when.month}月{when.day}日(周{WEEKDAYS[when.weekday()]})"
     return f"{prefix}{when:%H:%M}"
+
+
+# ---- recognising a time in a line (no parsing) ----------------------------------------------------
+# Whether a line names a time to call again or to meet (一个小时后、下午三点、明天、周五...), and
+# where, without jionlp: the rehearsal reads every trainee line with it (the scoring's cues and the
+# customer repeating the proposed time). Not "一分钟" (a duration) and not "三点好处" (a count).
+_SPOKEN_NUM = r"\d一二两三四五六七八九十半"
+TIME_MENTION_RE = re.compile(
+    rf"(?:\d{{1,2}}|[两三四五六七八九十]|十[一二])\s*点(?!(?:好处|优势|卖点|特点|需要|要求|建议|注意|想法))"
+    r"|\d{1,2}[:：]\d{2}"
+    rf"|(?:上午|下午|晚上|中午|明天|今天)\s*一点"
+    rf"|[{_SPOKEN_NUM}]+\s*个?\s*(?:小时|钟头)\s*(?:后|以后|之后)"
+    rf"|[{_SPOKEN_NUM}]+\s*分钟\s*(?:后|以后|之后)"
+    r"|明天|后天|今晚|今天(?:下午|晚上|上午)|上午|下午|晚上|中午|傍晚|周[一二三四五六日末]|星期[一二三四五六日天]"
+    r"|下周|下个?星期|稍后|晚点|晚些|改天|过两天|过几天|回头"
+)
+
+
+def mentions_time(text: str) -> bool:
+    """Whether ``text`` names a time (TIME_MENTION_RE)."""
+    return bool(TIME_MENTION_RE.search(text))
+
+
+def time_phrase(text: str) -> str | None:
+    """The first time ``text`` names ("明天下午三点", "一个小时后"), adjacent pieces joined."""
+    spans: list[list[int]] = []
+    for match in TIME_MENTION_RE.finditer(text):
+        if spans and match.start() - spans[-1][1] <= 1:
+            spans[-1][1] = match.end()
+        else:
+            spans.append([match.start(), match.end()])
+    return text[spans[0][0]:spans[0][1]] if spans else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from bot import clock
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Conversation:
         metadata = {"login": self.login} if self.login else {}
         if self.login and self.token_version is not None:
             metadata["ver"] = self.token_version
-        self.events.append({"event": "user", "text": text, "timestamp": time.time(), "metadata": metadata})
+        self.events.append({"event": "user", "text": text, "timestamp": clock.timestamp(), "metadata": metadata})
         latest = {
             "text": text,
             "intent": {"name": intent, "confidence": 0.99},

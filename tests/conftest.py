@@ -23,13 +23,14 @@ def crm_template(tmp_path_factory) -> Path:
     passwords at full scrypt strength takes seconds); ``crm_url`` copies it for each test."""
     import sqlite3
 
-    from bot import migrate
+    from bot import clock, migrate
     from bot.db import engine_for, sessions
     from bot.demo_data import load_demo_data
 
     path = tmp_path_factory.mktemp("crm-template") / "crm.sqlite3"
     url = f"sqlite:///{path}"
-    with pytest.MonkeyPatch.context() as mp:
+    # Loaded on the frozen clock the tests run on (the demo's assessment dates move with the clock).
+    with pytest.MonkeyPatch.context() as mp, clock.frozen(WORKDAY_MORNING):
         mp.setenv("SALESBOT_DB_URL", url)
         mp.setenv("SALESBOT_SECRET", TEST_SECRET)
         migrate.upgrade(url)
@@ -79,6 +80,17 @@ def frozen_clock():
         yield moments.append
 
 
+@pytest.fixture(autouse=True)
+def _clock_frozen_by_default(request):
+    """Every test runs on the frozen clock (the same at any hour of the day), except tests marked
+    `real_clock` and tests that talk to running services, which keep their own clock (SALESBOT_CLOCK_OFFSET)."""
+    if request.node.get_closest_marker("real_clock") or "trained_model" in request.fixturenames:
+        yield
+    else:
+        request.getfixturevalue("frozen_clock")
+        yield
+
+
 @pytest.fixture()
 def session(crm_url):
     from bot.db import sessions
@@ -126,8 +138,10 @@ def servers(trained_model, tmp_path_factory):
 
     Shared by every test that needs running services (one start-up per test session).
     """
+    import sqlite3
+
     from bot import migrate
-    from bot.db import sessions
+    from bot.db import engine_for, sessions
     from bot.demo_data import load_demo_data
     from bot.services import start_services, stop
 
@@ -143,6 +157,12 @@ def servers(trained_model, tmp_path_factory):
         migrate.upgrade(f"sqlite:///{crm}")
         with sessions(f"sqlite:///{crm}").begin() as session:
             load_demo_data(session)
+        engine_for(f"sqlite:///{crm}").dispose()
+        demo_state = tmp / "crm-demo-state.sqlite3"  # what every test module starts from
+        with sqlite3.connect(crm) as source, sqlite3.connect(demo_state) as target:
+            source.backup(target)
+        source.close()
+        target.close()
         ports = {"rasa_port": free_port(), "actions_port": free_port(), "web_port": free_port()}
         # One log folder per pytest-xdist worker: each worker runs its own services.
         worker = os.environ.get("PYTEST_XDIST_WORKER")
@@ -151,9 +171,28 @@ def servers(trained_model, tmp_path_factory):
         try:
             yield {"clock_offset": offset, "rasa": f"http://127.0.0.1:{ports['rasa_port']}",
                    "actions": f"http://127.0.0.1:{ports['actions_port']}",
-                   "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker}
+                   "web": f"http://127.0.0.1:{ports['web_port']}", "crm": crm, "tracker": tracker,
+                   "demo_state": demo_state}
         finally:
             stop(processes)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _services_crm_per_module(request):
+    """Each test module on the shared services starts from the demo CRM: no module sees the calls,
+    callbacks or account changes another module left behind (the services keep running)."""
+    import sqlite3
+
+    if not any("servers" in item.fixturenames for item in request.session.items
+               if getattr(item, "module", None) is request.module):
+        yield
+        return
+    servers = request.getfixturevalue("servers")
+    with sqlite3.connect(servers["demo_state"]) as source, sqlite3.connect(servers["crm"], timeout=30) as target:
+        source.backup(target)
+    source.close()
+    target.close()
+    yield
 
 
 def socketio_client():
@@ -200,9 +239,9 @@ def pytest_configure(config):
 
 
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`. Every file is one unit of
-# work, except that all the files using the shared `servers` fixture form one unit: they share
-# one CRM and one set of services, and run on one worker in the order they always ran in
-# (alphabetical), so that one test's calls and callbacks meet the next test as before.
+# work, except that all the files using the shared `servers` fixture form one unit: one start-up
+# of the services (about a minute, 1.3 GB) serves them all, on one worker; each module starts
+# from the demo CRM (_services_crm_per_module), so none depends on another's leftovers.
 SERVICES_GROUP = "shared-services"
 # Files that start whole stacks of their own (minutes each) go first, so that they run beside
 # the shared-services unit instead of one of them being left alone at the end.

@@ -373,7 +373,7 @@ def test_migration_backfills_owners_from_calls(tmp_path):
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"点我\")", "+1+1", "-2+3", "@SUM(A1)"])
 def test_csv_cells_cannot_become_formulas(text):
-    from bot.web.api import spreadsheet_safe
+    from bot.csv_export import spreadsheet_safe
 
     assert spreadsheet_safe(text) == "'" + text
     assert spreadsheet_safe("客户说" + text) == "客户说" + text

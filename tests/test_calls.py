@@ -55,16 +55,7 @@ def _crm(servers, sql: str, *args):
         return db.execute(sql, args).fetchall()
 
 
-def _first_call(servers, client: str) -> None:
-    """The services are shared: close any callback another test booked for ``client`` (with one
-    open, the right opening would be the agreed-callback one)."""
-    with sqlite3.connect(servers["crm"]) as db:
-        db.execute("update followups set status = 'done' where client_id = (select id from clients where name = ?)",
-                   (client,))
-
-
 def test_zhang_san_busy_then_called_back(servers):
-    _first_call(servers, "张三")
     call = Call(servers, "agent01", "zhangsan")
     call.say("查一下张三")
     opening = call.script("开场白怎么说")
@@ -89,7 +80,6 @@ def test_zhang_san_busy_then_called_back(servers):
 
 
 def test_zhu_li_referral_doubt_then_deal(servers):
-    _first_call(servers, "朱丽")
     call = Call(servers, "agent02", "zhuli")
     call.say("查一下朱丽")
     opening = call.script("开场白怎么说")

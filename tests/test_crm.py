@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -190,3 +190,23 @@ def test_overdue_means_open_and_past_due(session):
 def test_product_named_by_code_name_or_alias(session, text, code):
     product = crm.product_named(session, text)
     assert (product.code if product else None) == code
+
+
+@pytest.mark.parametrize("today", [now, now + timedelta(days=400), now + timedelta(days=3 * 365)])
+def test_the_demo_bank_does_not_age(tmp_path, today):
+    """Loaded on any day, the demo clients' risk assessments are as old as on the day the demo
+    describes: 张三's (C2, eight months old) stays valid, the expired one stays expired."""
+    from bot import clock
+    from bot.demo_data import DEMO_AS_OF
+    from bot.profile import RISK_ASSESSMENT_VALID
+
+    url = f"sqlite:///{tmp_path / 'crm.sqlite3'}"
+    migrate.upgrade(url)
+    with clock.frozen(today), sessions(url).begin() as session:
+        load_demo_data(session)
+        assessed = {c.name: c.risk_assessed_at for c in session.scalars(select(Client))
+                    if c.risk_assessed_at is not None}
+        ages = {name: today - when for name, when in assessed.items()}
+    assert ages["张三"] == now - datetime(2026, 3, 12) and ages["张三"] < RISK_ASSESSMENT_VALID
+    assert any(age > RISK_ASSESSMENT_VALID for age in ages.values())  # the demo's expired assessment
+    assert now.date() == DEMO_AS_OF

@@ -11,12 +11,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from bot.analytics import dashboard_data
 from bot.auth import Identity
 from bot.demo_data import read_demo_data
 from bot.demo_history import PREFIX, generate, load_demo_history
 from bot.models import Call, Client, FollowUp
 from bot.outcomes import next_stage
-from bot.web.api import dashboard_data
 from tests.conftest import WORKDAY_MORNING
 from tests.test_accounts import live_app, token_for, web  # noqa: F401 - fixtures
 

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from actions.common import RETRY_PAUSE_SECONDS
 from actions.followups import ActionScheduleCallback
 from actions.guidance import ActionSuggestOpening
 from actions.lookup import ActionLookupClient
@@ -24,6 +23,7 @@ from actions.outcome import ActionLogOutcome
 from bot import outbox
 from bot.db import engine_for, sessions
 from bot.models import Call, Client, FollowUp
+from bot.outbox import RETRY_PAUSE_SECONDS
 from tests.actions_helper import Conversation, texts
 from tests.conftest import WORKDAY_MORNING
 

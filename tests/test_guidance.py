@@ -266,3 +266,15 @@ def test_ok_after_a_referral_doubt_answer_continues_the_pitch(make_context):
     state = CallState().apply(guidance.handle_objection("objection_referral_doubt", ctx, CallState()))
     assert "心急" in guidance.handle_objection("objection_referral_doubt", ctx, CallState()).script.text
     assert guidance.agrees(ctx, state, said="客户说那你说说").script.key == "pitch"
+
+
+def test_objection_flags_and_placeholders_come_from_the_playbook():
+    pb = playbook()
+    assert set(pb.callback_objections) == {"objection_busy", "objection_think_it_over", "objection_send_materials"}
+    assert pb.do_not_call == "objection_do_not_call"
+    assert pb.refusals <= set(pb.objections) and pb.buying_signal_after <= pb.point_objections
+    # Every placeholder a template uses is declared once, with its default, in placeholders.yml.
+    for technique in [*pb.openings.values(), *pb.objections.values(), pb.closing, pb.interested]:
+        for template in technique.templates:
+            fields = {f for _lit, f, _spec, _conv in string.Formatter().parse(template) if f}
+            assert fields <= set(pb.placeholders), template

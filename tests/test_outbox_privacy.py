@@ -20,7 +20,6 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from actions.common import replay_deferred
 from actions.guidance import ActionSuggestOpening
 from actions.lookup import ActionLookupClient
 from actions.outcome import ActionLogOutcome
@@ -28,6 +27,7 @@ from bot import outbox
 from bot.auth import revoke_tokens
 from bot.db import sessions
 from bot.models import Call, Client, User
+from bot.outbox import replay_deferred
 from tests.actions_helper import Conversation, texts
 from tests.conftest import api_token
 from tests.test_faults import database  # noqa: F401 - the CRM that can go down, as a fixture

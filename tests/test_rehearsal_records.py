@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.auth import Identity
 from bot.models import Call, Client, CoachingComment, ConversationOwner, Rehearsal, User
 from bot.rehearsal import records
-from bot.rehearsal.scoring import ItemScore, ScoreCard
+from bot.rehearsal.turns import ItemScore, ScoreCard
 
 AGENT = Identity("agent01", "agent", "李明")
 TRAINEE = Identity("trainee01", "trainee", "吴昊")

@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from bot.playbook import find_forbidden
+from bot.playbook import find_forbidden, playbook
 from bot.rehearsal.roleplay import (
     ACKNOWLEDGEMENTS,
     DEFAULT_ACKNOWLEDGEMENTS,
@@ -23,8 +23,11 @@ from bot.rehearsal.roleplay import (
     reply,
     start,
 )
+from bot.rehearsal.rubric import rubric
 from bot.rehearsal.scenarios import DIFFICULTIES, Scenario, load_scenarios, scenario
-from bot.rehearsal.scoring import CAP, CUSTOMER, DNC, DNC_FLAG, TRAINEE, Turn
+from bot.rehearsal.turns import CUSTOMER, TRAINEE, Turn
+
+CAP, DNC_FLAG, DNC = rubric().cap, rubric().dnc_flag, playbook().do_not_call
 
 BANK = "星海银行"
 

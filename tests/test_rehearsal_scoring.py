@@ -9,9 +9,13 @@ import re
 
 import pytest
 
+from bot.guidance.filling import fill_template
 from bot.playbook import find_forbidden, playbook
-from bot.rehearsal import scoring
-from bot.rehearsal.scoring import CUSTOMER, DNC_FLAG, TRAINEE, WEIGHTS, ScoreCard, Turn, line_functions, score
+from bot.rehearsal.rubric import rubric
+from bot.rehearsal.scoring import line_functions, score
+from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, ScoreCard, Turn
+
+WEIGHTS, DNC_FLAG, CAP = rubric().weights, rubric().dnc_flag, rubric().cap
 
 BANK = "星海银行"
 PRODUCT = "稳享理财"
@@ -78,7 +82,7 @@ def card(turns: list[Turn], wealth: bool = True) -> ScoreCard:
                  risk_level="R2" if wealth else None)
 
 
-def items(result: ScoreCard) -> dict[str, scoring.ItemScore]:
+def items(result: ScoreCard) -> dict[str, ItemScore]:
     return {item.key: item for item in result.items}
 
 
@@ -130,7 +134,7 @@ def test_pushy_trainee_scores_at_most_40_and_is_told_why():
     assert "一口气" in by_key["questions"].feedback
     assert "说出自己是谁" in by_key["opening"].feedback  # "我是星海银行的" names no one
     text = result.readable()
-    assert "保本" in text and "稳赚" in text and f"最高{scoring.CAP}分" in text
+    assert "保本" in text and "稳赚" in text and f"最高{CAP}分" in text
 
 
 def test_forbidden_phrase_caps_an_otherwise_perfect_call_at_40():
@@ -156,7 +160,7 @@ def test_selling_after_do_not_call_is_flagged():
     assert items(good)["next_step"].points == WEIGHTS["next_step"]
     bad = card(kept_selling)
     assert DNC_FLAG in bad.flags
-    assert bad.total <= scoring.CAP
+    assert bad.total <= CAP
     objections = items(bad)["objections"]
     assert objections.points == 0 and "第5句" in objections.feedback and "严重违规" in objections.feedback
     assert "登记为不再联系" in objections.model_line
@@ -201,7 +205,7 @@ def test_readable_card_is_chinese_and_lists_every_item():
         assert len(re.findall(r"[\u4e00-\u9fff]", text)) > len(re.findall(r"[A-Za-z]", text))
 
 
-@pytest.mark.parametrize("intent", sorted(scoring.OBJECTION_CUES))
+@pytest.mark.parametrize("intent", sorted(rubric().objection_cues))
 def test_every_objection_model_line_uses_its_own_technique(intent):
     """The model line shown for a missed objection passes the cue table (cues and playbook agree)."""
     result = card([CAREFUL[0], C("……", intent), T("嗯。")])
@@ -232,12 +236,12 @@ def test_non_wealth_product_needs_no_disclosure_but_forbidden_phrases_still_coun
     assert result.total == 100, result.readable()
     risky = score(turns[:2] + [T("这张卡绝对安全，谢谢您！在手机银行申请就行。")], bank=BANK, product_name="白金信用卡",
                   product_is_wealth=False)
-    assert risky.flags == ("绝对安全",) and risky.total <= scoring.CAP
+    assert risky.flags == ("绝对安全",) and risky.total <= CAP
 
 
 def test_unknown_placeholders_render_empty_and_unknown_speakers_are_refused():
-    assert scoring.fill_template("{title}好，{nobody}我是{bank}", {"title": "您", "bank": BANK}) == "您好，我是星海银行"
-    assert scoring.fill_template("坏模板{", {}) == "坏模板{"
+    assert fill_template("{title}好，{nobody}我是{bank}", {"title": "您", "bank": BANK}) == "您好，我是星海银行"
+    assert fill_template("坏模板{", {}) == "坏模板{"
     with pytest.raises(ValueError, match="speaker"):
         score([Turn("bot", "您好")], bank=BANK, product_name=PRODUCT, product_is_wealth=True)
 
@@ -282,3 +286,16 @@ def test_a_wrong_risk_level_loses_the_compliance_points_and_the_model_states_the
     assert "R2" in wrong.model_line and "R5" not in wrong.model_line
     right = score([Turn(TRAINEE, line.replace("R5", "R2"))], risk_level="R2", **facts)
     assert next(i for i in right.items if i.key == "compliance").points == 20
+
+
+def test_the_rubric_is_validated_when_it_is_loaded(tmp_path):
+    from bot.rehearsal.rubric import RUBRIC_FILE, RubricError, load_rubric
+
+    text = RUBRIC_FILE.read_text(encoding="utf-8")
+    broken = tmp_path / "rubric.yml"
+    broken.write_text(text.replace("  courtesy: 10\n", "  courtesy: 11\n", 1), encoding="utf-8")
+    with pytest.raises(RubricError, match="100"):
+        load_rubric(broken)
+    broken.write_text(text.replace("check: no_secrets", "check: nobody_knows", 1), encoding="utf-8")
+    with pytest.raises(RubricError, match="unknown check"):
+        load_rubric(broken)

@@ -12,11 +12,12 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from bot.analytics import dashboard_data
 from bot.auth import Identity
 from bot.db import engine_for, sessions
 from bot.models import Call, Client, ConversationOwner, User
+from bot.queries import query_conversations
 from bot.transcripts import _metadata, client_lookups, events
-from bot.web.api import dashboard_data, query_conversations
 from tests.test_accounts import browser_login, live_app, token_for, web  # noqa: F401 - fixtures
 
 SUPERVISOR = Identity("super01", "supervisor", "郑主管")

@@ -86,3 +86,13 @@ def test_first_calls_at_the_same_moment_all_understand_the_time():
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
     assert out.stdout.strip() == "['2026-11-24T15:00:00']"
+
+
+def test_a_tracker_timestamp_reads_back_as_the_clock(frozen_clock):
+    """Events stamped by the clock (tests/actions_helper.py) read back as the same moment: a call's
+    start and end come from one clock."""
+    from bot import clock
+
+    assert clock.from_timestamp(clock.timestamp()) == clock.now()
+    frozen_clock(datetime(2026, 12, 31, 23, 59, 30))
+    assert clock.from_timestamp(clock.timestamp()) == datetime(2026, 12, 31, 23, 59, 30)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import string
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,6 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 
-# Every placeholder a template may use; filled from the call's context.
-PLACEHOLDERS = {
-    "title", "agent", "bank", "hotline", "product", "advantage", "referrer", "company",
-    "risk_level", "disclosure", "callback_time", "alternatives", "comparison",
-    "recording", "last_said", "contact_source", "pricing", "eligibility", "signup",
-}
 OPENING_STYLES = (
     "direct", "peer_reference", "referral", "self_intro", "find_fault",
     "familiar", "herd", "borrow_wind", "worry",
@@ -58,6 +53,15 @@ class Playbook:
     forbidden_phrases: tuple[str, ...]
     risk_levels: dict[str, str]
     recording_notice: str
+    # Every placeholder a template may use -> its default (placeholders.yml).
+    placeholders: dict[str, str]
+    # Objection flags (objections.yml): answered by a callback after this long; a "no"; answered
+    # with a new selling point; a yes to the answer is a buying signal; the do-not-call request.
+    callback_objections: dict[str, timedelta]
+    refusals: frozenset[str]
+    point_objections: frozenset[str]
+    buying_signal_after: frozenset[str]
+    do_not_call: str
 
     def all_lines(self) -> list[str]:
         """Every user-facing template, for compliance checks."""
@@ -87,10 +91,29 @@ def _technique(key: str, spec: dict[str, Any], field: str = "replies") -> Techni
     return Technique(key, spec["name"], spec.get("technique", ""), templates)
 
 
-def _check_placeholders(text: str, where: str) -> None:
+def _check_placeholders(text: str, where: str, known: dict[str, str]) -> None:
     for _literal, field, _spec, _conv in string.Formatter().parse(text):
-        if field is not None and field not in PLACEHOLDERS:
+        if field is not None and field not in known:
             raise PlaybookError(f"{where}: unknown placeholder {{{field}}}")
+
+
+def _placeholders() -> dict[str, str]:
+    raw = _read("placeholders.yml")["placeholders"]
+    return {str(name): "" if default is None else str(default) for name, default in raw.items()}
+
+
+def _objection_flags(raw: dict[str, Any]) -> dict[str, Any]:
+    """The Playbook fields read from the objections' flags (see ``Playbook``)."""
+    def flagged(flag: str) -> frozenset[str]:
+        return frozenset(key for key, spec in raw.items() if spec.get(flag))
+
+    callbacks = {key: timedelta(**spec["callback_after"]) for key, spec in raw.items() if spec.get("callback_after")}
+    do_not_call = sorted(flagged("do_not_call"))
+    if len(do_not_call) != 1:
+        raise PlaybookError(f"objections.yml: exactly one objection is the do-not-call request, not {do_not_call}")
+    return {"callback_objections": callbacks, "refusals": flagged("refusal"),
+            "point_objections": flagged("answer_with_point"), "buying_signal_after": flagged("buying_signal"),
+            "do_not_call": do_not_call[0]}
 
 
 def load_playbook() -> Playbook:
@@ -129,6 +152,8 @@ def load_playbook() -> Playbook:
         forbidden_phrases=tuple(compliance["forbidden_phrases"]),
         risk_levels=dict(compliance["risk_levels"]),
         recording_notice=os.environ.get("SALESBOT_RECORDING_NOTICE") or compliance["recording_notice"],
+        placeholders=_placeholders(),
+        **_objection_flags(objections_raw["objections"]),
     )
     for technique in (*openings.values(), playbook.callback_opening):
         for template in technique.templates:
@@ -144,11 +169,11 @@ def load_playbook() -> Playbook:
     for group in (openings, objections):
         for technique in group.values():
             for template in technique.templates:
-                _check_placeholders(template, f"{technique.key}: {template[:20]}")
+                _check_placeholders(template, f"{technique.key}: {template[:20]}", playbook.placeholders)
     for technique in (playbook.closing, playbook.interested, playbook.risk_no_level, playbook.callback_opening,
                       playbook.referral_no_referrer, *(t for group in follow_ups.values() for t in group.values())):
         for template in technique.templates:
-            _check_placeholders(template, f"{technique.key}: {template[:20]}")
+            _check_placeholders(template, f"{technique.key}: {template[:20]}", playbook.placeholders)
     for line in playbook.all_lines():
         bad = find_forbidden(line, playbook.forbidden_phrases)
         if bad:

@@ -30,7 +30,7 @@ from bot import access
 from bot.auth import Identity
 from bot.models import ROLES, CoachingComment, Rehearsal, User
 from bot.rehearsal.roleplay import ABANDONED, OUTCOMES
-from bot.rehearsal.scoring import SPEAKERS, ScoreCard
+from bot.rehearsal.turns import SPEAKERS, ScoreCard
 
 MAX_COMMENT_CHARS = 2000
 

@@ -4,7 +4,7 @@ A pure, deterministic customer simulator over the scenario data (``scenarios.yml
 database, no randomness except the seeded ``random.Random`` the caller passes in (it only picks
 among equivalent lines, never what the customer decides). The rehearsal's state is an immutable
 ``Session``; ``reply`` is the one place it changes, returning a new session with the customer's
-answer. The transcript is kept as ``scoring.Turn`` objects, so ``finish`` scores it directly.
+answer. The transcript is kept as ``turns.Turn`` objects, so ``finish`` scores it directly.
 
 How the customer reacts to each trainee line:
 
@@ -37,12 +37,14 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.playbook import find_forbidden
+from bot.playbook import find_forbidden, playbook
 from bot.rehearsal import scoring
+from bot.rehearsal.cues import BENEFIT_CUE_RE, NEGATION_RE, PITCH_RE
 from bot.rehearsal.scenarios import Move, Scenario, scenario
 from bot.rehearsal.scenarios import product as _product
-from bot.rehearsal.scoring import CUSTOMER, DNC, TRAINEE, ScoreCard, Turn
+from bot.rehearsal.turns import CUSTOMER, SPEAKERS, TRAINEE, ScoreCard, Turn
 from bot.text import normalize
+from bot.timeparse import time_phrase
 
 MOODS = ("calm", "neutral", "annoyed")  # warm to cool
 STATUSES = ("opening", "in_call", "ended")
@@ -135,7 +137,7 @@ class Session:
         turns = tuple(Turn(str(sp), str(text), obj) for sp, text, obj in data.get("turns") or ())
         moves = len(scenario(str(data["scenario_id"])).moves)
         ended = data.get("status") == "ended"
-        if any(t.speaker not in scoring.SPEAKERS for t in turns) or data.get("mood") not in MOODS \
+        if any(t.speaker not in SPEAKERS for t in turns) or data.get("mood") not in MOODS \
                 or data.get("status") not in STATUSES or data.get("outcome") not in (None, *OUTCOMES) \
                 or ended != (data.get("outcome") is not None) or ended \
                 or not 0 <= int(data["move_index"]) < moves:
@@ -183,11 +185,11 @@ def _sells(text: str, s: Scenario, move: Move | None) -> bool:
     scoring's "pitch after 勿扰" check reads it)."""
     words = _pitch_words(s.product)
     for clause in re.split(r"[。！!？?；;…，,：:\n]", text):
-        if not clause.strip() or scoring.NEGATION_RE.search(clause):
+        if not clause.strip() or NEGATION_RE.search(clause):
             continue
         if move is not None and _has_cue(clause, move.escalates_on):
             return True
-        if scoring.PITCH_RE.search(clause) or scoring.BENEFIT_CUE_RE.search(clause):
+        if PITCH_RE.search(clause) or BENEFIT_CUE_RE.search(clause):
             return True
         if any(word in clause for word in words):
             return True
@@ -211,21 +213,10 @@ def _hang_up(session: Session, turns: tuple[Turn, ...], s: Scenario, rng: random
     return new, line
 
 
-def _time_phrase(text: str) -> str | None:
-    """The first time the line names ("明天下午三点", "一个小时后"), adjacent pieces joined."""
-    spans: list[list[int]] = []
-    for match in scoring.TIME_RE.finditer(text):
-        if spans and match.start() - spans[-1][1] <= 1:
-            spans[-1][1] = match.end()
-        else:
-            spans.append([match.start(), match.end()])
-    return text[spans[0][0]:spans[0][1]] if spans else None
-
-
 def _agreed_time(turns: tuple[Turn, ...]) -> str:
     """What an agreeing customer repeats: the time the trainee proposed last, else "晚点"."""
     for turn in reversed(turns):
-        if turn.speaker == TRAINEE and (phrase := _time_phrase(normalize(turn.text or ""))):
+        if turn.speaker == TRAINEE and (phrase := time_phrase(normalize(turn.text or ""))):
             return phrase
     return DEFAULT_TIME
 
@@ -234,9 +225,10 @@ def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
             rng: random.Random) -> tuple[Session, str]:
     index = session.move_index + 1
     mood = _warmer(session.mood)
-    if move.objection == DNC or index >= len(s.moves):
+    dnc = move.objection == playbook().do_not_call
+    if dnc or index >= len(s.moves):
         line = rng.choice(s.agree_lines).replace(TIME_SLOT, _agreed_time(turns))
-        outcome = "polite_end" if move.objection == DNC else s.success
+        outcome = "polite_end" if dnc else s.success
         new = replace(session, turns=turns + (Turn(CUSTOMER, line),), move_index=index, mood=mood,
                       patience=s.patience, status="ended", outcome=outcome)
         return new, line
@@ -278,13 +270,14 @@ def reply(session: Session, trainee_line: str, rng: random.Random) -> tuple[Sess
 
     move = s.moves[session.move_index]
     last = _last_customer_line(session)
-    dnc_raised = any(t.speaker == CUSTOMER and t.objection == DNC for t in session.turns)
-    if dnc_raised and _sells(text, s, move if move.objection == DNC else None):
+    dnc = playbook().do_not_call
+    dnc_raised = any(t.speaker == CUSTOMER and t.objection == dnc for t in session.turns)
+    if dnc_raised and _sells(text, s, move if move.objection == dnc else None):
         return _hang_up(session, turns, s, rng)
 
     forbidden = find_forbidden(text)
     # After 勿扰 the selling cues were judged above, clause by clause (a promise to stop is no push).
-    pushed = move.objection != DNC and _has_cue(text, move.escalates_on)
+    pushed = move.objection != dnc and _has_cue(text, move.escalates_on)
     if forbidden or pushed:
         patience = session.patience - 1
         if patience <= 0:

@@ -24,7 +24,7 @@ from bot.rehearsal import roleplay
 from bot.rehearsal.records import save_rehearsal
 from bot.rehearsal.roleplay import ABANDONED, Session
 from bot.rehearsal.scenarios import Choice, Scenario, product
-from bot.rehearsal.scoring import CUSTOMER, TRAINEE, ScoreCard
+from bot.rehearsal.turns import CUSTOMER, TRAINEE, ScoreCard
 
 SLOT = "rehearsal"  # the running rehearsal (JSON), None when not rehearsing
 LAST_SLOT = "rehearsal_last_scenario"  # for "再练一次"

@@ -15,8 +15,12 @@ from typing import Any
 
 import yaml
 
+from bot import labels
+from bot.demo_data import read_demo_data
 from bot.models import RISK_TOLERANCES
+from bot.playbook import OPENING_STYLES, playbook
 from bot.profile import within_tolerance
+from bot.text import normalize
 
 SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yml"
 
@@ -91,9 +95,6 @@ def _lines(value: Any) -> tuple[str, ...]:
 
 def _reference() -> tuple[set[str], dict[str, dict[str, Any]], dict[str, dict[str, Any]], set[str]]:
     """What scenarios are checked against: move intents, catalogue, demo clients, opening styles."""
-    from bot.demo_data import read_demo_data
-    from bot.playbook import OPENING_STYLES, playbook
-
     data = read_demo_data()
     intents = set(playbook().objections) | set(EXTRA_MOVES)
     products = {p["code"]: p for p in data["products"]}
@@ -308,9 +309,6 @@ def choose(text: str = "", *, scenario_id: str | None = None, product: str | Non
     trainee learns nothing about them from which persona comes back. A wish no scenario meets is
     dropped (and reported in ``unmet``); among equal matches the one after ``last`` is taken, so
     asking again gives another customer. KeyError for an unknown ``scenario_id``."""
-    from bot import labels
-    from bot.text import normalize
-
     if scenario_id:
         return Choice(scenario(scenario_id))
     requests = load_requests()
@@ -360,8 +358,6 @@ def product(code: str) -> dict[str, Any]:
 
 def _product_names(code: str) -> tuple[str, ...]:
     """The product's normalised name and aliases."""
-    from bot.text import normalize
-
     entry = product(code)
     return tuple(normalize(n) for n in [entry["name"], *(entry.get("aliases") or ())])
 

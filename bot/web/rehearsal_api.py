@@ -18,13 +18,15 @@ from sanic.request import Request
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot import labels, masking
+from bot import crm, labels, masking
 from bot.auth import Identity
+from bot.crm import product_names
 from bot.db import batched
-from bot.models import Call, CoachingComment, ConversationOwner, Rehearsal, User
+from bot.models import CoachingComment, Rehearsal, User
+from bot.queries import opening_titles
 from bot.rehearsal import records
 from bot.rehearsal.scenarios import Scenario, load_scenarios, scenarios_by_id
-from bot.web.api import conversation_route, csrf_ok_for, error_json, in_session, opening_titles, product_names
+from bot.web.api.common import conversation_route, csrf_ok_for, error_json, in_session, refusal
 from bot.web.session import require_identity
 
 rehearsal_api = Blueprint("rehearsal_api", url_prefix="/api")
@@ -136,19 +138,14 @@ def my_comments(session: Session, identity: Identity, limit: int = 100) -> list[
     me = session.scalars(select(User.id).where(User.login == identity.login)).first()
     if me is None:
         return []
-    owned = select(ConversationOwner.conversation_id).where(ConversationOwner.user_id == me)
-    called = select(Call.conversation_id).where(
-        Call.agent_id == me, Call.conversation_id.not_in(select(ConversationOwner.conversation_id)))
     comments = list(session.scalars(
-        select(CoachingComment)
-        .where(CoachingComment.conversation_id.in_(owned) | CoachingComment.conversation_id.in_(called))
+        select(CoachingComment).where(crm.owned_by(CoachingComment.conversation_id, me))
         .order_by(CoachingComment.created_at.desc(), CoachingComment.id.desc()).limit(limit)).unique())
     ids = {c.conversation_id for c in comments}
     scenarios = scenarios_by_id()
     rehearsals = {r.conversation_id: r for r in session.scalars(
         select(Rehearsal).where(Rehearsal.conversation_id.in_(ids)).order_by(Rehearsal.id.desc())).unique()}
-    clients = {c.conversation_id: c.client.name for c in session.scalars(
-        select(Call).where(Call.conversation_id.in_(ids)).order_by(Call.id.desc())).unique() if c.client}
+    clients = crm.call_client_names(session, ids)
     entries = []
     for c in comments:
         r = rehearsals.get(c.conversation_id)
@@ -228,7 +225,7 @@ async def list_comments(request: Request, conversation_id: str, identity: Identi
 async def add_comment(request: Request, conversation_id: str, identity: Identity):
     """A supervisor's coaching comment, ``{"body": ...}``."""
     if not csrf_ok_for(request):
-        return error_json("页面已过期，请刷新后再试。", 403)
+        return refusal("api_page_expired", 403)
     try:
         payload = request.json
     except Exception:  # noqa: BLE001 - malformed JSON is a missing body

@@ -22,18 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import access, labels, masking
+from bot.crm import conversation_calls, product_names
 from bot.models import Call, User
 from bot.playbook import intent_titles
+from bot.queries import call_json, opening_titles, unlogged_lookups
 from bot.transcripts import client_lookups, transcript
-from bot.web.api import (
-    call_json,
-    conversation_calls,
-    conversation_route,
-    in_session,
-    opening_titles,
-    product_names,
-    unlogged_lookups,
-)
+from bot.web.api.common import conversation_route, in_session
 from bot.web.rehearsal_api import rehearsal_detail
 from bot.web.session import current_identity, session_claims
 

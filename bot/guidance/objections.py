@@ -1,0 +1,162 @@
+"""What the agent says after the opening: the pitch, the answer to an objection, the buying
+signal, the customer's "OK", and the request not to be called again."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from bot.guidance.filling import fill, risk_note, say, spoken
+from bot.guidance.openings import CALLBACK_STYLE, opening
+from bot.guidance.scheduling import callback_due
+from bot.guidance.selection import default_product, next_point, next_unused, unsuitable_note, usable
+from bot.guidance.state import CallState, Context, Reply, Script
+from bot.playbook import playbook
+from bot.profile import recommend_products
+from bot.text import normalize
+from bot.timeparse import describe
+
+MAX_REFUSALS = 3  # the third "no" in a call ends it politely
+LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
+
+
+def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply:
+    """The next unused selling point of the product, then 'how does that sound?'."""
+    pb = playbook()
+    product = default_product(ctx, state, requested)
+    refused = unsuitable_note(ctx, requested, product)
+    if product is None:
+        return Reply(Script(refused or pb.messages["no_products"], "产品介绍", "pitch"))
+    index = next_point(product, state.used_points)
+    notes = tuple(n for n in (refused, risk_note(product)) if n)
+    if index is None:
+        text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
+        return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product, phase="pitching")
+    intro = pb.messages["pitch_intro"].format(product=product.name, index=index + 1, total=len(product.selling_points))
+    text = spoken(f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}", product)
+    return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
+                 used_point=f"{product.code}:{index}", product=product, phase="pitching")
+
+
+def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Random | None = None,
+                     requested_product: str | None = None) -> Reply:
+    """The answer to a customer's objection, aware of what this call already used."""
+    pb = playbook()
+    refusal = intent in pb.refusals
+    refusals = state.refusals + (1 if refusal else 0)
+    product = default_product(ctx, state, requested_product)
+    refused = unsuitable_note(ctx, requested_product, product)
+    if intent == "objection_already_customer" and requested_product is None:
+        # Thanks, then the next product the client does not hold yet.
+        product = next((p for p, _why in recommend_products(ctx.profile, ctx.catalogue)), product)
+    if refusal and refusals >= MAX_REFUSALS:
+        technique = pb.closing
+        follow_up = ctx.now + timedelta(days=7)
+        text = say(technique, ctx, product, state, rng, callback_time=describe(follow_up, ctx.now))
+        return Reply(Script(text, technique.name, "closing"), product=product, closed=True, objection=intent,
+                     refusal=True, phase="ended")
+
+    extra: dict[str, str] = {}
+    used_point = None
+    follow_up_at = None
+    notes: list[str] = [refused] if refused else []
+    found = next_unused(ctx, state, product)
+    if found is not None:
+        point_product, index = found
+        if intent in pb.point_objections:
+            # These answers spend a new selling point, possibly of the next product.
+            product = point_product
+            used_point = f"{product.code}:{index}"
+        extra["advantage"] = point_product.selling_points[index]
+    elif product is not None:
+        extra["advantage"] = product.selling_points[-1]
+    if intent in pb.callback_objections:
+        follow_up_at = callback_due(intent, ctx.now)
+        extra["callback_time"] = describe(follow_up_at, ctx.now)
+    if intent == "objection_no_money":
+        # Savings and wealth products with a small entry amount; never credit to someone short of money.
+        cheap = sorted((p for p in ctx.catalogue if p.category in LOW_THRESHOLD_CATEGORIES
+                        and p.min_amount <= 1000 and usable(ctx, p)), key=lambda p: p.min_amount)[:3]
+        extra["alternatives"] = "、".join(p.name for p in cheap) or pb.placeholders["alternatives"]
+    technique = pb.objections[intent]
+    follow_up_technique = pb.opening_follow_ups.get(state.opening_style or "", {}).get(intent)
+    if state.phase == "opening" and follow_up_technique is not None:
+        # The customer reacted to the opening as in the seed: the seed's next line.
+        technique = follow_up_technique
+    elif intent == "objection_risk" and product is not None and not (product.is_wealth and product.risk_level):
+        technique = pb.risk_no_level
+    elif intent == "objection_referral_doubt" and not (ctx.profile and ctx.profile.referrer):
+        technique = pb.referral_no_referrer
+    text = say(technique, ctx, product, state, rng, **extra)
+    for named in [product, *(cheap if intent == "objection_no_money" else [])]:
+        if named is not None and named.name in text:
+            text = spoken(text, named)
+    risk = risk_note(product) if product is not None else None
+    if risk and (intent == "objection_risk" or used_point):
+        # Wealth products always carry their risk level and the disclosure.
+        notes.append(risk)
+    reason = None
+    if follow_up_at is not None:
+        reason = f"{pb.objections[intent].name}：{extra['callback_time']}回电"
+    return Reply(Script(text, technique.name, technique.key if follow_up_technique is technique else intent,
+                        notes=tuple(notes)), follow_up_at=follow_up_at,
+                 follow_up_reason=reason, used_point=used_point, product=product, objection=intent,
+                 refusal=refusal, phase="objection")
+
+
+def interested(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    """A buying signal: one more point of the product under discussion, then the next step
+    towards signing (the closing question)."""
+    pb = playbook()
+    product = default_product(ctx, state)
+    extra = {}
+    used_point = None
+    if product is not None:
+        # Stay on this product: the customer said yes to it, not to the next one in the rotation.
+        index = next_point(product, state.used_points)
+        if index is not None:
+            used_point = f"{product.code}:{index}"
+        extra["advantage"] = product.selling_points[index if index is not None else -1]
+    risk = risk_note(product) if product else None
+    text = spoken(say(pb.interested, ctx, product, state, rng, **extra), product)
+    return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
+                 used_point=used_point, product=product, phase="closing")
+
+
+def decided(said: str) -> bool:
+    """Whether the customer's words are a decision to sign up (行，办吧 / 就办这个), not just "OK"."""
+    text = normalize(said or "")
+    return any(phrase in text for phrase in playbook().messages["decision_phrases"])
+
+
+def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, said: str = "") -> Reply:
+    """The customer said "OK": what it means depends on where the call is (and on whether the
+    words already say "sign me up")."""
+    pb = playbook()
+    phase = state.phase
+    if phase == "closing" or (phase in ("pitching", "objection") and state.current_product and decided(said)):
+        # Yes to the closing question: the deal, for the product under discussion.
+        product = default_product(ctx, state, state.current_product)
+        text = spoken(fill(pb.messages["deal_agreed"], ctx, product), product)
+        return Reply(Script(text, "确认办理", "deal_agreed"), product=product, phase="ended", confirm_deal=True)
+    if phase == "objection" and state.last_objection in pb.callback_objections:
+        # Yes to the proposed callback time: thank and hang up, as the seed says.
+        return Reply(Script(pb.messages["callback_agreed"], "约定回电", "callback_agreed"), phase="ended")
+    if phase == "pitching" or (phase == "objection" and state.last_objection in pb.buying_signal_after):
+        # Yes to "您听着怎么样？": a buying signal.
+        return interested(ctx, state, rng)
+    if phase == "ended":
+        return Reply(Script(pb.messages["call_already_ended"], "通话已结束", "ended"))
+    if phase == "none" and ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles:
+        # "We agreed you'd call now": the call-back opening.
+        return opening(ctx, state, rng)
+    # No opening yet, after the opening, or after a trust/purpose answer: they agreed to listen.
+    return pitch(ctx, state)
+
+
+def do_not_call(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
+    """The customer asked not to be called again: apologise, confirm, end the call."""
+    key = playbook().do_not_call
+    technique = playbook().objections[key]
+    text = say(technique, ctx, None, state, rng)
+    return Reply(Script(text, technique.name, key), objection=key, phase="ended")

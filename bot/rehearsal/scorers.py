@@ -1,0 +1,239 @@
+"""One scorer per rubric item (rubric.yml): each reads the transcript and returns its ItemScore
+with the feedback and, for a miss, the playbook's model line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from bot.playbook import playbook
+from bot.rehearsal.cues import (
+    CALLBACK_ACTION_RE,
+    CONCRETE_STEP_RE,
+    DISCLOSURE_PARTS,
+    DNC_ENDING_RE,
+    NEGATION_RE,
+    POLITE_WORDS,
+    RISK_LEVEL_RE,
+    RUDE_PHRASES,
+    TIME_RE,
+    VAGUE_STEP_RE,
+    WRONG_LEVEL_RE,
+    asks,
+    benefit_count,
+    is_benefit,
+    is_pitch,
+)
+from bot.rehearsal.model_lines import (
+    ScoringContext,
+    labelled,
+    model,
+    objection_model,
+    objection_technique,
+    pitch_technique,
+    risk_spoken,
+)
+from bot.rehearsal.rubric import answer_result, rubric
+from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, Turn
+from bot.text import normalize
+
+Lines = list[tuple[int, str]]  # the trainee's lines: (place in the whole transcript, 1-based; normalised text)
+
+
+def norm(turn: Turn) -> str:
+    return normalize(turn.text or "").upper()
+
+
+def item(key: str, points: float, feedback: str, model_line: str | None) -> ItemScore:
+    r = rubric()
+    max_points = r.weights[key]
+    points = max(0, min(max_points, round(points)))
+    return ItemScore(key, r.titles[key], points, max_points, feedback, None if points == max_points else model_line)
+
+
+def _turn_list(indexes: Iterable[int]) -> str:
+    return "、".join(str(i) for i in indexes)
+
+
+def dnc_pitches(turns: Sequence[Turn], ctx: ScoringContext) -> list[int]:
+    """Trainee lines (1-based) that sell or book a callback after the customer asked not to be called."""
+    dnc = playbook().do_not_call
+    start = next((i for i, t in enumerate(turns) if t.speaker == CUSTOMER and t.objection == dnc), None)
+    if start is None:
+        return []
+    return [i + 1 for i, t in enumerate(turns) if i > start and t.speaker == TRAINEE and is_pitch(norm(t), ctx)]
+
+
+def score_opening(trainee: Lines, ctx: ScoringContext) -> ItemScore:
+    text_of = rubric().items["opening"]
+    line = model(playbook().openings["direct"], ctx)
+    if not trainee:
+        return item("opening", 0, text_of["none"], line)
+    _index, text = trainee[0]
+    checks = [(points, label.format(bank=ctx.bank), check(text, ctx))
+              for points, label, check in rubric().opening_checks]
+    points = sum(p for p, _label, ok in checks if ok)
+    missed = [label for _p, label, ok in checks if not ok]
+    if not missed:
+        return item("opening", points, text_of["full"], None)
+    return item("opening", points, text_of["missed"].format(missed="；".join(missed)), line)
+
+
+def score_questions(trainee: Lines, ctx: ScoringContext) -> ItemScore:
+    text_of = rubric().items["questions"]
+    line = model(pitch_technique(), ctx)
+    benefit_lines = [(i, t) for i, t in trainee if is_benefit(t, ctx)]
+    if not benefit_lines:
+        return item("questions", 0, text_of["none"], line)
+    unasked = [i for i, t in benefit_lines if not asks(t)]
+    dumps = [i for i, t in benefit_lines if benefit_count(t, ctx) >= 3]
+    points = (text_of["asked_points"] * (len(benefit_lines) - len(unasked)) / len(benefit_lines)
+              + (0 if dumps else text_of["one_at_a_time_points"]))
+    problems = []
+    if unasked:
+        problems.append(text_of["unasked"].format(turns=_turn_list(unasked)))
+    if dumps:
+        problems.append(text_of["dumps"].format(turns=_turn_list(dumps)))
+    if not problems:
+        return item("questions", points, text_of["full"].format(count=len(benefit_lines)), None)
+    return item("questions", points, "；".join(problems) + "。" + text_of["advice"], line)
+
+
+def _objection_name(intent: str) -> str:
+    technique = playbook().objections.get(intent)
+    return technique.name if technique else intent
+
+
+def score_objections(turns: Sequence[Turn], ctx: ScoringContext) -> ItemScore:
+    text_of = rubric().items["objections"]
+    raised = [(i, t.objection) for i, t in enumerate(turns) if t.speaker == CUSTOMER and t.objection]
+    if not raised:
+        return item("objections", rubric().weights["objections"], text_of["none_raised"], None)
+    fractions: list[float] = []
+    notes: list[str] = []
+    models: list[str] = []
+    for index, intent in raised:
+        answer_index = next((j for j in range(index + 1, len(turns)) if turns[j].speaker == TRAINEE), None)
+        if answer_index is None:
+            fraction, what = 0.0, text_of["no_answer"]
+        else:
+            fraction, missed, donts = answer_result(intent, norm(turns[answer_index]), ctx)
+            if donts:
+                what = text_of["donts"].format(turn=answer_index + 1, donts="、".join(donts))
+            elif missed:
+                what = text_of["missed"].format(turn=answer_index + 1, missed="、".join(missed))
+            else:
+                what = text_of["right"].format(turn=answer_index + 1)
+        fractions.append(fraction)
+        notes.append(text_of["note"].format(name=_objection_name(intent), turn=index + 1, what=what))
+        if fraction < 1.0:
+            line = objection_model(intent, ctx)
+            if line and line not in models:
+                models.append(line)
+    pitches = dnc_pitches(turns, ctx)
+    if pitches:
+        notes.append(text_of["dnc_pitch"].format(turns=_turn_list(pitches)))
+        points = 0.0
+        line = objection_model(playbook().do_not_call, ctx)
+        if line and line not in models:
+            models.insert(0, line)
+    else:
+        points = rubric().weights["objections"] * sum(fractions) / len(fractions)
+    feedback = "；".join(notes) + "。"
+    if models:
+        feedback += text_of["advice"]
+    return item("objections", points, feedback, "\n".join(models) or None)
+
+
+def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) -> ItemScore:
+    pb = playbook()
+    text_of = rubric().items["next_step"]
+    objections = [t.objection for t in turns if t.speaker == CUSTOMER and t.objection]
+    if pb.do_not_call in objections:
+        line = objection_model(pb.do_not_call, ctx)
+        if dnc_pitches(turns, ctx):
+            return item("next_step", 0, text_of["dnc_pitched"], line)
+        last = trainee[-1][1] if trainee else ""
+        if NEGATION_RE.search(last) or DNC_ENDING_RE.search(last):
+            return item("next_step", rubric().weights["next_step"], text_of["dnc_right"], None)
+        return item("next_step", 0, text_of["dnc_missing"], line)
+    last_callback = next((o for o in reversed(objections) if o in pb.callback_objections), None)
+    if last_callback and objections[-1] == last_callback:
+        line = objection_model(last_callback, ctx)
+    else:
+        line = labelled(pb.interested, ctx)
+    ending = " ".join(t for _i, t in trainee[-2:])
+    if CONCRETE_STEP_RE.search(ending) or (TIME_RE.search(ending) and CALLBACK_ACTION_RE.search(ending)):
+        return item("next_step", rubric().weights["next_step"], text_of["concrete"], None)
+    if VAGUE_STEP_RE.search(ending):
+        return item("next_step", text_of["vague_points"], text_of["vague"], line)
+    return item("next_step", 0, text_of["none"], line)
+
+
+def score_courtesy(trainee: Lines, ctx: ScoringContext) -> ItemScore:
+    text_of = rubric().items["courtesy"]
+    line = labelled(playbook().closing, ctx)
+    text = "\n".join(t for _i, t in trainee)
+    if not text:
+        return item("courtesy", 0, text_of["none"], line)
+    rude = [p for p in RUDE_PHRASES if p in text and not any(p != q and p in q and q in text for q in RUDE_PHRASES)]
+    polite = [w for w in POLITE_WORDS if w in text]
+    uses_nin = "您" in text and text.count("您") >= text.count("你")
+    polite_points = text_of["polite_points"]
+    points = (text_of["nin_points"] if uses_nin else 0) + (
+        polite_points if len(polite) >= 2 else polite_points // 2 if polite else 0)
+    problems = []
+    if not uses_nin:
+        problems.append(text_of["use_nin"])
+    if len(polite) < 2:
+        problems.append(text_of["more_polite"])
+    if rude:
+        points -= text_of["rude_penalty"] * len(rude)
+        problems.append(text_of["rude"].format(rude="、".join(rude)))
+    else:
+        points += text_of["not_rude_points"]
+    if not problems:
+        return item("courtesy", points, text_of["full"].format(polite="、".join(polite)), None)
+    return item("courtesy", points, "；".join(problems) + "。", line)
+
+
+def score_compliance(trainee: Lines, ctx: ScoringContext, forbidden: list[str]) -> ItemScore:
+    pb = playbook()
+    text_of = rubric().items["compliance"]
+    text = "\n".join(t for _i, t in trainee)
+    risk_model = objection_technique("objection_risk", ctx)
+    if forbidden:
+        line = text_of["forbidden_model"] + (model(risk_model, ctx) if risk_model else pb.disclosure)
+        return item("compliance", 0, text_of["forbidden"].format(phrases="、".join(forbidden), cap=rubric().cap), line)
+    if not ctx.wealth:
+        return item("compliance", rubric().weights["compliance"], text_of["not_wealth"], None)
+    said = [(name, bool(pattern.search(text))) for name, pattern in DISCLOSURE_PARTS]
+    wrong = sorted({level for level in WRONG_LEVEL_RE.findall(text) if ctx.risk_level and level != ctx.risk_level})
+    said.append(("风险等级", bool(RISK_LEVEL_RE.search(text)) and not wrong))
+    points = text_of["no_forbidden_points"] + text_of["part_points"] * sum(ok for _name, ok in said)
+    missed = [name for name, ok in said if not ok]
+    if wrong:
+        feedback = text_of["wrong_level"].format(product=ctx.values["product"], risk_level=ctx.risk_level,
+                                                 wrong="、".join(wrong))
+        return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"))
+    if not missed:
+        return item("compliance", points, text_of["full"].format(disclosure=pb.disclosure), None)
+    feedback = text_of["missed"].format(product=ctx.values["product"], disclosure=pb.disclosure,
+                                        missed="、".join(missed))
+    return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"))
+
+
+def empty_model(key: str, turns: Sequence[Turn], ctx: ScoringContext) -> ItemScore:
+    """An item scored on no trainee line, only for its model line."""
+    pb = playbook()
+    if key == "opening":
+        return score_opening([], ctx)
+    if key == "questions":
+        return score_questions([], ctx)
+    if key == "courtesy":
+        return score_courtesy([], ctx)
+    if key == "compliance":
+        return item("compliance", 0, "", risk_spoken(ctx) or pb.disclosure)
+    if key == "objections":
+        return score_objections(turns, ctx) if any(t.objection for t in turns) else item(
+            "objections", 0, "", objection_model("objection_busy", ctx))
+    return item("next_step", 0, "", labelled(pb.interested, ctx))

@@ -1,0 +1,51 @@
+"""A rehearsal's transcript and its score card: plain data shared by the role-play and the scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.rehearsal.rubric import rubric
+
+TRAINEE = "trainee"
+CUSTOMER = "customer"
+SPEAKERS = (TRAINEE, CUSTOMER)
+
+
+@dataclass(frozen=True)
+class Turn:
+    speaker: str  # "trainee" or "customer"
+    text: str
+    objection: str | None = None  # on customer turns: the objection intent raised (contract names)
+
+
+@dataclass(frozen=True)
+class ItemScore:
+    key: str
+    title: str
+    points: int
+    max_points: int
+    feedback: str
+    model_line: str | None
+
+
+@dataclass(frozen=True)
+class ScoreCard:
+    total: int
+    items: tuple[ItemScore, ...]
+    flags: tuple[str, ...]  # forbidden phrases found, by name (and 勿扰后继续推销)
+
+    def readable(self) -> str:
+        """The score card in Chinese, every item with its points, feedback and model line."""
+        card = rubric().card
+        lines = [card["total"].format(total=self.total)]
+        if self.flags:
+            lines.append(card["flags"].format(flags="、".join(self.flags), cap=rubric().cap))
+        for number, item in enumerate(self.items, 1):
+            mark = card["full_mark"] if item.points == item.max_points else card["missed_mark"]
+            lines.append(card["item"].format(number=number, title=item.title, points=item.points,
+                                             max_points=item.max_points, mark=mark))
+            lines.append(card["feedback"].format(feedback=item.feedback))
+            if item.model_line:
+                model = item.model_line.replace("\n", "\n     ")
+                lines.append(card["model"].format(model=model))
+        return "\n".join(lines)
