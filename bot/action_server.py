@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 
 from rasa_sdk.endpoint import create_app as sdk_app
 from sanic import response
@@ -20,7 +19,7 @@ from sanic.exceptions import PayloadTooLarge, SanicException
 
 from bot import logs, outbox, text, timeparse
 from bot.playbook import playbook
-from bot.settings import get_settings, require_strong_secret
+from bot.settings import actions_host, get_settings, require_strong_secret
 from bot.signing import ReplayGuard, signing_key
 
 DEFAULT_HOST = "127.0.0.1"
@@ -123,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bot.action_server")
     parser.add_argument("--port", type=int, default=5055)
     # A multi-host deployment sets SALESBOT_ACTIONS_HOST (e.g. 0.0.0.0) behind its firewall.
-    parser.add_argument("--host", default=os.environ.get("SALESBOT_ACTIONS_HOST", DEFAULT_HOST))
+    parser.add_argument("--host", default=actions_host(DEFAULT_HOST))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logs.setup("actions")

@@ -12,6 +12,7 @@ from bot.catalogue import write_jieba_userdict
 from bot.db import sessions, sqlite_path
 from bot.demo_data import load_demo_data, logins_with_published_passwords
 from bot.demo_history import load_demo_history
+from bot.playbook import load_playbook
 from bot.services import secure_tracker_file
 from bot.settings import get_settings, is_loopback, var_dir
 
@@ -31,11 +32,15 @@ def uses_default_crm(url: str | None = None) -> bool:
 
 
 def prepare(verbose: bool = True, demo: bool | None = None) -> None:
-    """Migrate the CRM database, write jieba's user dictionary, and load the demo data if wanted.
+    """Check the playbook, migrate the CRM database, write jieba's user dictionary, and load the
+    demo data if wanted.
 
     The demo data (with demo users whose passwords are published) goes only into the
     default embedded SQLite CRM, or anywhere when asked for (``demo=True``, ``--demo``).
+    A malformed playbook (a message missing, a template with an unknown placeholder) stops here
+    with PlaybookError, before anything is written, instead of in the middle of a call.
     """
+    load_playbook()
     settings = get_settings()
     migrate.upgrade(settings.db_url)
     secure_tracker_file()

@@ -145,6 +145,9 @@ def test_a_whole_call_in_the_widget_then_the_supervisor_reviews_it(context, brow
     expect(page.locator("#current-client")).to_contain_text("张三")
     card_row = page.locator("#log .msg.bot").filter(has=page.locator(".client-card")).last
     expect(card_row.locator(".quick-replies").get_by_role("button", name="开场白")).to_be_visible()
+    # One reply, one bubble: the card stands in for the reply's text, its buttons beneath.
+    expect(page.locator("#log .msg.bot").last).to_have_class(re.compile(r"\bcard-row\b"))
+    expect(page.locator("#log .msg.bot .bubble", has_text="张三")).to_have_count(0)
 
     # Opening: the script card, the line large and copyable, the technique named.
     say(page, "开场白怎么说")

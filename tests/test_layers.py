@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import pkgutil
+import re
 from pathlib import Path
 
 import tomllib
@@ -69,3 +70,13 @@ def test_the_checker_sees_a_hidden_import(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("import json\n\ndef f():\n    import jieba\n    from bot.db import sessions\n    return json\n")
     assert _local_imports(sample, tmp_path) == ["sample.py:5 bot.db"]
+
+
+def test_settings_are_read_only_in_settings_py():
+    """Environment variables are read in bot/settings.py alone (the services module only hands the
+    environment on to the processes it starts)."""
+    reads = re.compile(r"os\.environ\.get\(|os\.getenv\(|os\.environ\[")
+    found = [f"{path.relative_to(ROOT)}:{n}" for package in ("bot", "actions")
+             for path in sorted((ROOT / package).rglob("*.py")) if path.name != "settings.py"
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if reads.search(line)]
+    assert found == []

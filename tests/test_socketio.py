@@ -8,6 +8,7 @@ import uuid
 import pytest
 import socketio
 
+from bot import labels
 from tests.conftest import api_token, socketio_client
 
 pytestmark = pytest.mark.e2e
@@ -52,6 +53,40 @@ async def test_chat_over_socketio(servers):
                 break
         assert any(m.get("custom", {}).get("type") == "client_card" for m in messages)
         assert any("张三" in (m.get("text") or "") for m in messages)
+    finally:
+        await client.disconnect()
+
+
+async def _replies_to(client: socketio.AsyncClient, replies: asyncio.Queue, session_id: str, text: str) -> list:
+    """Every bot_uttered event answering ``text``: the first within 60 s, then until 2 s of quiet."""
+    await client.emit("user_uttered", {"message": text, "session_id": session_id})
+    messages = [await asyncio.wait_for(replies.get(), 60)]
+    while True:
+        try:
+            messages.append(await asyncio.wait_for(replies.get(), 2))
+        except asyncio.TimeoutError:
+            return messages
+
+
+async def test_a_reply_with_a_card_is_one_event(servers):
+    """Text, client card and buttons of one reply reach the widget as one event, nothing to stitch;
+    a plain reply keeps Rasa's shape ({"text": ...})."""
+    client = await _connect(servers, api_token(servers, "agent01"))
+    replies: asyncio.Queue = asyncio.Queue()
+    client.on("bot_uttered", replies.put_nowait)
+    try:
+        status, session_id = await _session(client, None)
+        assert status == "ok"
+        [reply] = await _replies_to(client, replies, session_id, "查一下张三")
+        assert set(reply) == {"text", "quick_replies", "custom"}
+        assert reply["custom"]["type"] == "client_card" and reply["custom"]["client"]["name"] == "张三"
+        assert "张三" in reply["text"]
+        assert [(b["title"], b["payload"]) for b in reply["quick_replies"]] == [
+            (labels.button("opening"), "/request_opening"), (labels.button("first_point"), "/request_next_advantage")]
+
+        # No such client: text only, as Rasa's own socket.io channel sends it.
+        plain = await _replies_to(client, replies, session_id, "查一下欧阳不存在")
+        assert plain and all(set(m) <= {"text", "quick_replies"} and m["text"] for m in plain), plain
     finally:
         await client.disconnect()
 

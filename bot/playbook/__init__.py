@@ -5,7 +5,6 @@ Python chooses and fills the lines; the Chinese text lives in the YAML files.
 
 from __future__ import annotations
 
-import os
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.playbook.messages import Messages, MessagesError
+from bot.settings import recording_notice
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +50,7 @@ class Playbook:
     referral_no_referrer: Technique
     opening_rules: tuple[dict[str, str], ...]
     product_rules: tuple[dict[str, str], ...]
-    messages: dict[str, Any]
+    messages: Messages
     disclosure: str
     forbidden_phrases: tuple[str, ...]
     risk_levels: dict[str, str]
@@ -116,6 +118,13 @@ def _objection_flags(raw: dict[str, Any]) -> dict[str, Any]:
             "do_not_call": do_not_call[0]}
 
 
+def _messages() -> Messages:
+    try:
+        return Messages.load(_read("messages.yml"))
+    except MessagesError as error:
+        raise PlaybookError(str(error)) from error
+
+
 def load_playbook() -> Playbook:
     openings_file = _read("openings.yml")
     openings_raw = openings_file["styles"]
@@ -147,11 +156,11 @@ def load_playbook() -> Playbook:
                                         "replies_no_referrer"),
         opening_rules=tuple(_read("opening_rules.yml")["rules"]),
         product_rules=tuple(_read("product_rules.yml")["rules"]),
-        messages=_read("messages.yml"),
+        messages=_messages(),
         disclosure=compliance["disclosure"],
         forbidden_phrases=tuple(compliance["forbidden_phrases"]),
         risk_levels=dict(compliance["risk_levels"]),
-        recording_notice=os.environ.get("SALESBOT_RECORDING_NOTICE") or compliance["recording_notice"],
+        recording_notice=recording_notice() or compliance["recording_notice"],
         placeholders=_placeholders(),
         **_objection_flags(objections_raw["objections"]),
     )

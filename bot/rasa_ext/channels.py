@@ -28,7 +28,13 @@ from socketio import AsyncServer
 from socketio import exceptions as socketio_errors
 
 from bot import logs
+from bot.access import claim_conversation
 from bot.auth import CHANNEL_PURPOSES, Identity, bearer, identity_from_token, read_token
+from bot.db import sessions, unreachable
+from bot.playbook import playbook
+from bot.settings import get_settings
+from bot.text import blank, unreadable_chars
+from bot.transcripts import first_speaker
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +59,6 @@ _caches_lock = threading.Lock()
 
 
 def _owns(conversation_id: str, identity: Identity) -> bool:
-    from bot.access import claim_conversation
-    from bot.db import sessions, unreachable
-    from bot.settings import get_settings
-    from bot.transcripts import first_speaker
-
     key = (get_settings().db_url, conversation_id)
     with _caches_lock:
         if _OWNERS.get(key) == identity.login:
@@ -99,8 +100,6 @@ _VERIFIED_MAX = 10_000
 def _verified_identity(token: str) -> Identity | None:
     """identity_from_token, remembering a success; CrmUnavailable (or the last success within
     the grace period) when the CRM cannot be asked."""
-    from bot.db import unreachable
-
     try:
         identity = identity_from_token(token, CHANNEL_PURPOSES)
     except Exception as error:
@@ -134,8 +133,6 @@ async def _identity(token: Any) -> Identity | None:
 
 def _say(key: str) -> str:
     """A channel refusal, in Chinese, from the playbook's messages."""
-    from bot.playbook import playbook
-
     return playbook().messages[key]
 
 
@@ -175,9 +172,6 @@ def _check_message(sender: Any, text: Any) -> str | None:
     surrogates, which no one types and which the tracker store cannot keep (PostgreSQL refuses NUL,
     UTF-8 refuses surrogates).
     """
-    from bot.playbook import playbook
-    from bot.text import blank, unreadable_chars
-
     messages = playbook().messages
     if problem := _check_conversation_id(sender):
         return problem
@@ -244,11 +238,36 @@ class TokenRestInput(RestInput):
         return webhook
 
 
-class CustomPayloadSocketIOOutput(SocketIOOutput):
-    """Rasa's socket.io output passes custom JSON as emit() keyword arguments, which
-    python-socketio rejects; send it like any other message, as ``{"custom": ...}``."""
+class OneEventSocketIOOutput(SocketIOOutput):
+    """socket.io output that sends a reply with a card (custom payload) as ONE event.
+
+    Rasa's ``send_response`` splits such a reply into an event per text paragraph (the buttons on
+    the last) and one for the payload, which the widget would have to stitch back together. Here
+    it is one ``bot_uttered`` event ``{"text", "quick_replies", "custom"}`` (keys present only when
+    set; ``quick_replies`` shaped as Rasa's). Replies without a card keep Rasa's events and shapes.
+    """
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        if not message.get("custom"):
+            await super().send_response(recipient_id, message)
+            return
+        rest = dict(message)
+        text, custom = rest.pop("text", None), rest.pop("custom")
+        quick_replies, buttons = rest.pop("quick_replies", None), rest.pop("buttons", None)
+        buttons = quick_replies or buttons  # what Rasa does: quick replies first
+        event: dict[str, Any] = {}
+        if text and text.strip():
+            event["text"] = text.strip()
+        if buttons:
+            event["quick_replies"] = [{"content_type": "text", "title": b["title"], "payload": b["payload"]}
+                                      for b in buttons]
+        event["custom"] = custom
+        await self._send_message(recipient_id, event)
+        # Anything else (image, attachment, elements: we send none) goes out as Rasa sends it.
+        await super().send_response(recipient_id, rest)
 
     async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        # Rasa's passes the JSON as emit() keyword arguments, which python-socketio rejects.
         await self._send_message(recipient_id, {"custom": json_message})
 
 
@@ -259,8 +278,8 @@ class TokenSocketIOInput(SocketIOInput):
     def name(cls) -> str:
         return "socketio"
 
-    def get_output_channel(self) -> CustomPayloadSocketIOOutput | None:
-        return CustomPayloadSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
+    def get_output_channel(self) -> OneEventSocketIOOutput | None:
+        return OneEventSocketIOOutput(self.sio, self.bot_message_evt) if self.sio else None
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # CORS is handled by Rasa (--cors); a second header from socket.io makes browsers reject replies.
@@ -353,7 +372,7 @@ class TokenSocketIOInput(SocketIOInput):
             if problem:
                 await sio.emit(self.bot_message_evt, {"text": problem}, room=sid, namespace=self.namespace)
                 return
-            output = CustomPayloadSocketIOOutput(sio, self.bot_message_evt)
+            output = OneEventSocketIOOutput(sio, self.bot_message_evt)
             request_id = logs.new_request_id()
             logger.info("message from %s in conversation %s (%d chars)", identity.login, session_id, len(text))
             await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),

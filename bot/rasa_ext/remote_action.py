@@ -26,9 +26,15 @@ import logging
 import zlib
 from typing import Any
 
+from jsonschema.exceptions import best_match
+from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.core.events import BotUttered
 from rasa.utils.endpoints import EndpointConfig
+
+from bot import signing
+from bot.playbook import playbook
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +43,6 @@ UNAVAILABLE_TYPE = "service_unavailable"
 
 def unavailable_message(action_name: str) -> BotUttered:
     """What the agent reads when ``action_name`` could not run (text from the playbook)."""
-    from bot.playbook import playbook
-
     text = playbook().messages["actions_unavailable"]
     return BotUttered(text=text, data={"custom": {"type": UNAVAILABLE_TYPE, "service": "actions",
                                                   "action": action_name}})
@@ -46,8 +50,6 @@ def unavailable_message(action_name: str) -> BotUttered:
 
 @functools.lru_cache(maxsize=1)
 def _response_validator():
-    from jsonschema.validators import validator_for
-
     spec = RemoteAction.action_response_format_spec()
     validator = validator_for(spec)
     validator.check_schema(spec)
@@ -56,8 +58,6 @@ def _response_validator():
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     """Rasa's check of an action server reply (same errors, same message), with a cached validator."""
-    from jsonschema.exceptions import best_match
-
     error = best_match(_response_validator().iter_errors(result))
     if error is not None:
         error.message += (". Failed to validate Action server response from API, make sure your response "
@@ -86,15 +86,10 @@ class SigningEndpoint(EndpointConfig):
     def signing_key(self) -> bytes:
         """Derived once per endpoint: get_settings() may read the secret file, not a thing to do on
         every action call."""
-        from bot import signing
-        from bot.settings import get_settings
-
         return signing.signing_key(get_settings().secret)
 
     async def request(self, method: str = "post", subpath: str | None = None,
                       content_type: str | None = "application/json", compress: bool = False, **kwargs: Any) -> Any:
-        from bot import signing
-
         payload = kwargs.pop("json", None)
         body = json.dumps(payload).encode("utf-8") if payload is not None else kwargs.pop("data", None) or b""
         headers = dict(kwargs.pop("headers", None) or {})

@@ -13,11 +13,11 @@ from sanic import Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.settings import require_strong_secret
+
 
 def add_root_route(app: Sanic) -> None:
     """``/`` for health checks (bot/cli.py waits on it), without a banner."""
-    from bot.settings import require_strong_secret
-
     require_strong_secret()
 
     @app.get("/")

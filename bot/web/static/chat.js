@@ -25,7 +25,8 @@
    *   emptyHint                  id of the hint that the first message removes
    *   typingText                 what the typing indicator says
    *   displayText(text)          what to show for a message the user sends (default: the text)
-   *   onBotMessage(message)      one bot_uttered event, after the typing indicator is gone
+   *   onBotMessage(message)      one bot_uttered event (one reply: {text, quick_replies, custom},
+   *                              each key only when set), after the typing indicator is gone
    *   onSessionConfirmed(id, restored)
    */
   function create(options) {
@@ -46,7 +47,6 @@
     var composing = false;
     var waitTimer = null;
     var typingEl = null;
-    var turnItems = [];        // bot bubbles since the last user message (text first, card after)
     var tokenFetchedAt = Date.now();
     var tokenStale = false;      // the server said our token is no longer good
     var sessionEnded = false;    // logged out (here or elsewhere) or the account was disabled
@@ -110,7 +110,6 @@
     }
 
     function renderUser(text) {
-      turnItems = [];
       var row = el("div", "msg user");
       row.appendChild(el("div", "bubble", text));
       appendToLog(row);
@@ -136,33 +135,17 @@
       var row = el("div", "msg bot");
       row.appendChild(el("div", "bubble", text));
       if (buttons && buttons.length) { row.appendChild(buttonRow(buttons)); }
-      row._text = text || "";
       appendToLog(row);
-      turnItems.push(row);
       return row;
     }
 
-    /* A card replaces the plain-text bubble of the same reply (Rasa sends text, then the custom
-       payload): the latest bubble of this turn whose text ``matches``; appended if none does. */
-    function placeCard(card, matches) {
-      var target = null;
-      for (var i = turnItems.length - 1; i >= 0; i--) {
-        if (!turnItems[i]._card && matches(turnItems[i]._text || "")) { target = turnItems[i]; break; }
-      }
+    /* A reply drawn as a card (the page built it, with the reply's text where the card shows
+       it), the reply's buttons beneath: one bubble for the whole reply. */
+    function renderCard(card, buttons) {
       var row = el("div", "msg bot card-row");
       row.appendChild(card);
-      row._card = true;
-      if (target) {
-        row._replaced = target._text;
-        var replies = target.querySelector(".quick-replies");
-        if (replies) { row.appendChild(replies); }
-        target.replaceWith(row);
-        turnItems[turnItems.indexOf(target)] = row;
-      } else {
-        appendToLog(row);
-        turnItems.push(row);
-      }
-      log.scrollTop = log.scrollHeight;
+      if (buttons && buttons.length) { row.appendChild(buttonRow(buttons)); }
+      appendToLog(row);
       return row;
     }
 
@@ -347,9 +330,7 @@
         notice("还没有连接到对话服务器，消息未发送。请稍候重试。");
         return false;
       }
-      if (shown === false) {
-        turnItems = [];
-      } else {
+      if (shown !== false) {
         renderUser(shown || (options.displayText ? options.displayText(text) : text));
       }
       lastSent = text;
@@ -362,7 +343,6 @@
     function newSession(then) {
       storeSession(null);
       sessionId = null;
-      turnItems = [];
       hideTyping();
       log.textContent = "";
       onConfirmed = then || null;
@@ -406,7 +386,7 @@
       notice: notice,
       renderUser: renderUser,
       renderBotText: renderBotText,
-      placeCard: placeCard,
+      renderCard: renderCard,
       sessionId: function () { return sessionId; }
     };
   }

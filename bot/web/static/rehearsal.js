@@ -177,7 +177,9 @@
     return row;
   }
 
-  function renderCustom(custom, text) {
+  /* A reply whose payload has a card of its own: the card stands in for the reply's text (which
+     says what the card shows), the buttons beneath. False for any other payload. */
+  function renderCard(custom, text, buttons) {
     switch (custom.type) {
       case "rehearsal_started":
         var s = custom.scenario || {};
@@ -185,12 +187,12 @@
           current = scenarios.filter(function (x) { return x.id === s.id; })[0] || { id: s.id, title: s.title };
           currentEl.textContent = s.title || "";
         }
-        chat.placeCard(briefCard(custom), function (t) { return !!s.brief && t.indexOf(s.brief) !== -1; });
+        chat.renderCard(briefCard(custom), buttons);
         setComposer(true, true);
         return true;
       case "customer_line":
         tagLastLine(custom.trainee_functions);
-        chat.placeCard(customerLine(custom), function (t) { return !!custom.line && t.indexOf(custom.line) !== -1; });
+        chat.renderCard(customerLine(custom), buttons);
         // The customer has ended the call: the score card follows, nothing more to say.
         if (custom.ended) { setComposer(false, true); }
         return true;
@@ -202,11 +204,11 @@
           card.appendChild(link);
         }
         card.appendChild(scoreActions());
-        var row = chat.placeCard(card, function (t) { return t.indexOf("总分") !== -1; });
-        if (custom.saved === false && row._replaced) {
+        if (custom.saved === false && text) {
           // The text ends with why the record could not be kept: the card must not hide it.
-          card.insertBefore(el("p", "banner warn", row._replaced.split("\n").pop()), card.lastChild);
+          card.insertBefore(el("p", "banner warn", text.split("\n").pop()), card.lastChild);
         }
+        var row = chat.renderCard(card, buttons);
         stopping = false;
         setComposer(false, false);
         row.scrollIntoView({ block: "start" });  // the total first; the items below it
@@ -214,27 +216,31 @@
         loadHistory();
         return true;
       case "rehearsal_stopped":
-        // Stopped without a score (nothing said yet, or nothing running): offer the next step.
+        // Stopped without a score (nothing said yet, or nothing running): the text says why,
+        // then the next step is offered.
         stopping = false;
         setComposer(false, false);
-        chat.placeCard(scoreActions(), function () { return false; });
+        if (text || buttons.length) { chat.renderBotText(text, buttons); }
+        chat.renderCard(scoreActions());
         return true;
       default:
-        if (custom.text && custom.text !== text) { chat.renderBotText(String(custom.text)); }
         return false;
     }
   }
 
-  /* Text and card may come as one message or as two (text first): the card replaces the text. */
+  /* One bot_uttered event, one reply: {text, quick_replies|buttons, custom}: its card, or its text
+     bubble (with the buttons) and then a payload's own text. */
   function onBotMessage(message) {
     // The stop button is always in the tool bar: no second one under the brief.
     var buttons = (message.quick_replies || message.buttons || []).filter(function (b) {
       return b && b.payload !== "/stop_training";
     });
     var custom = message.custom || (message.type && !message.text ? message : null);
+    if (!custom || typeof custom !== "object") { custom = null; }
     var text = String(message.text || "");
+    if (custom && renderCard(custom, text, buttons)) { return; }
     if (text || buttons.length) { chat.renderBotText(text, buttons); }
-    if (custom && typeof custom === "object") { renderCustom(custom, message.text); }
+    if (custom && custom.text && custom.text !== message.text) { chat.renderBotText(String(custom.text)); }
   }
 
   /* ---------- history, progress, comments ---------- */

@@ -77,7 +77,7 @@
     dl.appendChild(el("dd", null, value));
   }
 
-  function renderClientCard(payload) {
+  function renderClientCard(payload, buttons) {
     var c = payload.client || {};
     var card = el("article", "card client-card" + (c.do_not_call ? " dnc" : ""));
     card.setAttribute("aria-label", "客户资料：" + (c.name || ""));
@@ -103,7 +103,7 @@
       field(owner, "负责坐席", c.agent_name || c.agent);
       card.appendChild(owner);
       // Not this agent's call: the current client stays as it was.
-      chat.placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+      chat.renderCard(card, buttons);
       return;
     }
 
@@ -153,7 +153,7 @@
       card.appendChild(box);
     }
     setCurrentClient(c);
-    chat.placeCard(card, function (text) { return !!c.name && text.indexOf(c.name) !== -1; });
+    chat.renderCard(card, buttons);
   }
 
   function setCurrentClient(c) {
@@ -188,7 +188,7 @@
     }
   }
 
-  function renderScript(payload) {
+  function renderScript(payload, buttons) {
     var card = el("article", "card script-card");
     card.setAttribute("aria-label", "话术：" + (payload.technique || ""));
     var head = el("div", "card-head");
@@ -207,21 +207,19 @@
       notes.forEach(function (n) { ul.appendChild(el("li", null, n)); });
       card.appendChild(ul);
     }
-    chat.placeCard(card, function (text) { return !!payload.text && text.indexOf(payload.text) !== -1; });
+    chat.renderCard(card, buttons);
   }
 
-  function renderFollowupBooked(payload) {
+  function renderFollowupBooked(payload, text, buttons) {
     // The bot's text has the line to say to the customer: it becomes the card's body.
     var card = el("article", "card info-card followup-card");
     card.appendChild(el("div", "card-title", "已预约回访：" + (payload.client || "") + " · " + friendlyTime(payload.due_at)));
-    var body = el("p", "logged-text");
-    card.appendChild(body);
-    var row = chat.placeCard(card, function (text) { return !!payload.client && text.indexOf(payload.client) !== -1; });
-    body.textContent = row._replaced || payload.reason || "";
+    card.appendChild(el("p", "logged-text", text || payload.reason || ""));
+    chat.renderCard(card, buttons);
     scheduleFollowupRefresh(200);
   }
 
-  function renderFollowupList(payload) {
+  function renderFollowupList(payload, buttons) {
     var items = payload.items || [];
     var card = el("article", "card info-card");
     card.appendChild(el("div", "card-title", "今天要回访 " + items.length + " 位客户"));
@@ -234,24 +232,20 @@
       ul.appendChild(li);
     });
     card.appendChild(ul);
-    var first = items[0] && items[0].client;
-    chat.placeCard(card, function (text) { return text.indexOf("回访") !== -1 && (!first || text.indexOf(first) !== -1); });
+    chat.renderCard(card, buttons);
   }
 
-  function renderCallLogged(payload) {
+  function renderCallLogged(payload, text, buttons) {
     // The bot's text says what was recorded (and the stage change): it becomes the card's body.
     var label = payload.outcome ? outcomeLabel(payload.outcome) : "";
     var card = el("article", "card ok-card");
     card.appendChild(el("div", "card-title", "通话已记录：" + label));
-    var body = el("p", "logged-text");
-    card.appendChild(body);
+    card.appendChild(el("p", "logged-text", text || (payload.stage ? "客户阶段：" + stageLabel(payload.stage) : "")));
     var next = el("button", "btn small", "开始新通话");
     next.type = "button";
     next.addEventListener("click", newCall);
     card.appendChild(next);
-    var row = chat.placeCard(card, function (text) { return !!label && text.indexOf(label) !== -1; });
-    var replaced = row._replaced;
-    body.textContent = replaced || (payload.stage ? "客户阶段：" + stageLabel(payload.stage) : "");
+    chat.renderCard(card, buttons);
     if (payload.stage && currentClient) {
       currentClient.stage = payload.stage;
       currentClient.stage_label = stageLabel(payload.stage);
@@ -260,26 +254,31 @@
     scheduleFollowupRefresh(200);
   }
 
-  function renderCustom(custom) {
-    if (!custom || typeof custom !== "object") { return; }
+  /* A reply whose payload has a card of its own: the card stands in for the reply's text (which
+     says what the card shows, or becomes its body), the buttons beneath. False for any other payload. */
+  function renderCard(custom, text, buttons) {
     switch (custom.type) {
-      case "client_card": renderClientCard(custom); break;
-      case "script": renderScript(custom); break;
-      case "followup": renderFollowupBooked(custom); break;
-      case "followups": renderFollowupList(custom); break;
-      case "call_logged": renderCallLogged(custom); break;
-      default:
-        if (custom.text) { chat.renderBotText(String(custom.text)); }
+      case "client_card": renderClientCard(custom, buttons); return true;
+      case "script": renderScript(custom, buttons); return true;
+      case "followup": renderFollowupBooked(custom, text, buttons); return true;
+      case "followups": renderFollowupList(custom, buttons); return true;
+      case "call_logged": renderCallLogged(custom, text, buttons); return true;
+      default: return false;
     }
   }
 
-  /* One bot_uttered event: {text, quick_replies|buttons} or {custom: {...}} (or a bare custom payload). */
+  /* One reply: its card, or its text bubble (with the buttons) and then a payload's own text. */
+  function renderReply(text, buttons, custom) {
+    if (!custom || typeof custom !== "object") { custom = null; }
+    if (custom && renderCard(custom, text, buttons)) { return; }
+    if (text || buttons.length) { chat.renderBotText(text, buttons); }
+    if (custom && custom.text) { chat.renderBotText(String(custom.text)); }
+  }
+
+  /* One bot_uttered event, one reply: {text, quick_replies|buttons, custom} (or a bare custom payload). */
   function onBotMessage(message) {
-    var buttons = message.quick_replies || message.buttons || [];
-    if (message.text) { chat.renderBotText(String(message.text), buttons); }
-    else if (buttons.length) { chat.renderBotText("", buttons); }
-    if (message.custom) { renderCustom(message.custom); }
-    else if (message.type && !message.text) { renderCustom(message); }
+    var custom = message.custom || (message.type && !message.text ? message : null);
+    renderReply(message.text ? String(message.text) : "", message.quick_replies || message.buttons || [], custom);
     scheduleFollowupRefresh(500);
   }
 
@@ -295,10 +294,7 @@
         chat.notice("已恢复本次通话的记录", "info");
         data.turns.forEach(function (t) {
           if (t.speaker === "user" && t.text) { chat.renderUser(displayText(t.text)); }
-          else if (t.speaker === "bot") {
-            if (t.text) { chat.renderBotText(t.text); }
-            if (t.custom) { renderCustom(t.custom); }
-          }
+          else if (t.speaker === "bot") { renderReply(t.text || "", [], t.custom); }
         });
       })
       .catch(function () { /* history is a convenience only */ });
