@@ -21,8 +21,10 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 $(STAMP): requirements/lock.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	# Rasa declares Python <3.11: the lock is resolved for 3.10 and installed as-is.
-	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet -r requirements/lock.txt
+	# Rasa declares Python <3.11: the lock is resolved for 3.10 and installed as-is. Compiled to
+	# bytecode once here: with PYTHONDONTWRITEBYTECODE set (as on the CI machines) every process
+	# would otherwise compile Rasa and TensorFlow from source again (about 15 s each).
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet --compile-bytecode -r requirements/lock.txt
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps --quiet -e .
 	touch $(STAMP)
 
@@ -59,11 +61,12 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	$(BIN)/salesbot train
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
-# The edit-test loop: every test that needs no trained model (so no Rasa server and no browser).
+# The edit-test loop: every test that needs no trained model (so no Rasa server and no browser)
+# and takes under 10 s on its own.
 test-fast: $(STAMP)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/salesbot prepare
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model and not slow"
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.

@@ -133,10 +133,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def servers(trained_model, tmp_path_factory):
+def services(trained_model, tmp_path_factory):
     """Action server, Rasa server and web app on free ports, with their own CRM and tracker store.
 
-    Shared by every test that needs running services (one start-up per test session).
+    Started once per test session (per worker); tests reach them through ``servers``.
     """
     import sqlite3
 
@@ -177,22 +177,17 @@ def servers(trained_model, tmp_path_factory):
             stop(processes)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _services_crm_per_module(request):
-    """Each test module on the shared services starts from the demo CRM: no module sees the calls,
-    callbacks or account changes another module left behind (the services keep running)."""
+@pytest.fixture(scope="module")
+def servers(services):
+    """The running services, their CRM back at the demo state for each test module: no module sees
+    the calls, callbacks or account changes another one left behind (the services keep running)."""
     import sqlite3
 
-    if not any("servers" in item.fixturenames for item in request.session.items
-               if getattr(item, "module", None) is request.module):
-        yield
-        return
-    servers = request.getfixturevalue("servers")
-    with sqlite3.connect(servers["demo_state"]) as source, sqlite3.connect(servers["crm"], timeout=30) as target:
+    with sqlite3.connect(services["demo_state"]) as source, sqlite3.connect(services["crm"], timeout=30) as target:
         source.backup(target)
     source.close()
     target.close()
-    yield
+    return services
 
 
 def socketio_client():
@@ -239,26 +234,29 @@ def pytest_configure(config):
 
 
 # `make test` runs two pytest-xdist workers with `--dist loadgroup`. Every file is one unit of
-# work, except that all the files using the shared `servers` fixture form one unit: one start-up
-# of the services (about a minute, 1.3 GB) serves them all, on one worker; each module starts
-# from the demo CRM (_services_crm_per_module), so none depends on another's leftovers.
+# work, except that all the tests using the running services (`servers`) form one unit: one
+# start-up of the services (about a minute, 1.3 GB) serves them all, on one worker; each module
+# starts from the demo CRM (`servers`), so none depends on another's leftovers.
 SERVICES_GROUP = "shared-services"
 # Files that start whole stacks of their own (minutes each) go first, so that they run beside
-# the shared-services unit instead of one of them being left alone at the end.
-SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_login_safety.py")
+# the shared-services unit instead of one of them being left alone at the end; then the slowest
+# of the rest (password hashing at full strength), so the two workers finish together.
+SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_login_safety.py",
+              "test_accounts.py", "test_rehearsal_web.py", "test_bad_input.py", "test_outbox_privacy.py",
+              "test_paging.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(session, config, items):
-    shared = {item.path for item in items if "servers" in getattr(item, "fixturenames", ())}
-
     def rank(item) -> int:
         name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST and item.path not in shared else len(SLOW_FIRST)
+        uses_services = "servers" in getattr(item, "fixturenames", ())
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST and not uses_services else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: each file keeps its own order
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(SERVICES_GROUP if item.path in shared else item.path.name))
+        uses_services = "servers" in getattr(item, "fixturenames", ())
+        item.add_marker(pytest.mark.xdist_group(SERVICES_GROUP if uses_services else item.path.name))
         # Whatever needs the trained model (directly, or through the running services or a browser
         # on them) is marked `model`: `make test-fast` runs everything else, for the edit-test loop.
         if "trained_model" in getattr(item, "fixturenames", ()):

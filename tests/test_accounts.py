@@ -319,6 +319,7 @@ def test_a_weak_stored_hash_is_upgraded_at_the_next_login(web, crm_url):
 # ---------- the user command line ----------
 
 
+@pytest.mark.slow  # a dozen CLI processes, each hashing passwords at full strength: make test only
 def test_user_command_line(web, crm_url):
     added = salesbot("user", "add", "agent07", "--name", "陈静", "--role", "agent", "--password-stdin",
                      stdin="seven-secret-7\n")

@@ -23,9 +23,9 @@ from actions.followups import ActionScheduleCallback
 from actions.lookup import ActionLookupClient
 from actions.outcome import ActionLogOutcome
 from bot.db import sessions
+from bot.inputs import MAX_MESSAGE_CHARS, check_message
 from bot.models import Call, Client, FollowUp, Holding
 from bot.outcomes import MAX_AMOUNT, OutcomeRefused, amount_from_text, check_amount
-from bot.rasa_ext.channels import MAX_MESSAGE_CHARS, _check_message
 from bot.text import normalize, phone_query
 from bot.timeparse import MAX_CALLBACK_AHEAD, parse_amount, parse_callback_time, time_problem
 from tests.actions_helper import Conversation, texts
@@ -337,17 +337,17 @@ async def test_an_unknown_product_deal_asks_which_product(crm_url, frozen_clock)
     ],
 )
 def test_the_channel_refuses_unreadable_messages_with_a_reason(text, says):
-    assert says in _check_message("call-1", text)
+    assert says in check_message("call-1", text)
 
 
 @pytest.mark.parametrize("text", ["😀😀😀", "call me later", "查一下张三\n明天再打\t好", "<b>hi</b>", "啊" * 2000])
 def test_the_channel_passes_odd_but_readable_messages(text):
-    assert _check_message("call-1", text) is None
+    assert check_message("call-1", text) is None
 
 
 def test_the_channel_refuses_a_bad_sender():
     for sender in (None, "", " ", "x" * 500, "call\x00"):
-        assert "会话编号" in _check_message(sender, "你好")
+        assert "会话编号" in check_message(sender, "你好")
 
 
 # --- Markup never executes where user text is shown ---------------------------------------------
@@ -457,7 +457,7 @@ def test_any_text_gives_a_valid_phone_or_none(text):
 @PROPERTY
 @given(st.one_of(TEXTS, st.none(), st.integers()))
 def test_the_channel_check_never_raises(text):
-    problem = _check_message("call-1", text)
+    problem = check_message("call-1", text)
     assert problem is None or CHINESE.search(problem)
     if problem is None:
         assert isinstance(text, str) and text.strip() and len(text) <= MAX_MESSAGE_CHARS

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bot.rasa_ext.channels import _check_message
+from bot.inputs import check_message
 from tests.conftest import ROOT, api_token
 from tests.test_socketio import _connect, _session
 
@@ -27,7 +27,7 @@ AWKWARD = "审计 call/x"
     "x" * 128,
 ])
 def test_the_channel_takes_the_ids_our_clients_use(sender):
-    assert _check_message(sender, "你好") is None
+    assert check_message(sender, "你好") is None
 
 
 @pytest.mark.parametrize("sender", [
@@ -40,7 +40,7 @@ def test_the_channel_takes_the_ids_our_clients_use(sender):
     "call\u200b1",  # zero-width space: invisible in the list
 ])
 def test_the_channel_refuses_ids_routes_cannot_open(sender):
-    problem = _check_message(sender, "你好")
+    problem = check_message(sender, "你好")
     assert problem is not None and "会话编号" in problem
 
 
@@ -66,7 +66,7 @@ async def test_socketio_refuses_an_awkward_session_id(servers):
         status, data = await _session(client, "审计 sio/x")
         assert status == "error" and "会话编号" in data["error"]
         status, session_id = await _session(client, None)  # the widget's own ids still open
-        assert status == "ok" and _check_message(session_id, "你好") is None
+        assert status == "ok" and check_message(session_id, "你好") is None
     finally:
         await client.disconnect()
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,6 +21,7 @@ def _rasa(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([rasa, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 
+@pytest.mark.slow  # Rasa's validator loads Rasa in a process of its own: make test only
 def test_rasa_data_validate():
     result = _rasa("data", "validate", "--domain", "domain.yml", "--data", "data")
     output = result.stdout + result.stderr

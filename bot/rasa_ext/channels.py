@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import threading
 import time
 import uuid
@@ -31,19 +30,13 @@ from bot import logs
 from bot.access import claim_conversation
 from bot.auth import CHANNEL_PURPOSES, Identity, bearer, identity_from_token, read_token
 from bot.db import sessions, unreachable
+from bot.inputs import check_conversation_id, check_message
 from bot.playbook import playbook
 from bot.settings import get_settings
-from bot.text import blank, unreadable_chars
 from bot.transcripts import first_speaker
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_CHARS = 2000
-MAX_SENDER_CHARS = 128
-# Conversation ids the channels accept: what the widget (uuid hex), the rehearsal page, REST
-# clients and the tests use. No space, slash, '%' or non-ASCII letter, so the id is the same
-# string in every URL that opens it (/api/conversations/<id>, /review/conversations/<id>).
-CONVERSATION_ID = re.compile(rf"[A-Za-z0-9_.:-]{{1,{MAX_SENDER_CHARS}}}")
 # Request bodies the Rasa server reads (REST messages, socket.io polling): a message is at most
 # MAX_MESSAGE_CHARS characters, so 64 KB is generous; Sanic's default is 100 MB.
 MAX_BODY_BYTES = 64 * 1024
@@ -157,33 +150,6 @@ def _metadata(identity: Identity, request_id: str) -> dict[str, Any]:
             "request_id": request_id}
 
 
-def _check_conversation_id(sender: Any) -> str | None:
-    """A Chinese error for a missing conversation id or one outside CONVERSATION_ID, else None."""
-    if isinstance(sender, str) and CONVERSATION_ID.fullmatch(sender):
-        return None
-    return _say("message_no_sender").format(limit=MAX_SENDER_CHARS)
-
-
-def _check_message(sender: Any, text: Any) -> str | None:
-    """A Chinese error for a malformed message, else None (the message then goes to the bot).
-
-    Refused: a missing conversation id or one outside CONVERSATION_ID; nothing visible to read
-    (whitespace, zero-width characters); longer than MAX_MESSAGE_CHARS; control characters or lone
-    surrogates, which no one types and which the tracker store cannot keep (PostgreSQL refuses NUL,
-    UTF-8 refuses surrogates).
-    """
-    messages = playbook().messages
-    if problem := _check_conversation_id(sender):
-        return problem
-    if not isinstance(text, str) or blank(text):
-        return messages["message_empty"]
-    if len(text) > MAX_MESSAGE_CHARS:
-        return messages["message_too_long"].format(limit=MAX_MESSAGE_CHARS)
-    if unreadable_chars(text):
-        return messages["message_unreadable"]
-    return None
-
-
 class TokenRestInput(RestInput):
     """``POST /webhooks/rest/webhook`` with ``Authorization: Bearer <token>``."""
 
@@ -224,7 +190,7 @@ class TokenRestInput(RestInput):
             if not isinstance(body, dict):
                 return response.json({"error": _say("message_not_json")}, status=400)
             sender, text = body.get("sender"), body.get("message")
-            problem = _check_message(sender, text)
+            problem = check_message(sender, text)
             if problem:
                 return response.json({"error": problem}, status=400)
             if not await asyncio.to_thread(_owns, sender, identity):
@@ -341,7 +307,7 @@ class TokenSocketIOInput(SocketIOInput):
             if identity is None:
                 return
             session_id = (data.get("session_id") if isinstance(data, dict) else None) or uuid.uuid4().hex
-            problem = _check_conversation_id(session_id)
+            problem = check_conversation_id(session_id)
             if problem:
                 await sio.emit("session_error", {"error": problem}, room=sid, namespace=self.namespace)
                 return
@@ -368,7 +334,7 @@ class TokenSocketIOInput(SocketIOInput):
             if identity is None:
                 return
             text = data.get("message") if isinstance(data, dict) else None
-            problem = _check_message(session_id, text)
+            problem = check_message(session_id, text)
             if problem:
                 await sio.emit(self.bot_message_evt, {"text": problem}, room=sid, namespace=self.namespace)
                 return
