@@ -62,7 +62,7 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The edit-test loop: every test that needs no trained model (so no Rasa server and no browser)
-# and takes under 10 s on its own.
+# and takes under 5 s on its own.
 test-fast: $(STAMP)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/salesbot prepare

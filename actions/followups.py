@@ -8,9 +8,11 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CallScope, CrmAction
-from bot import access, crm, guidance, labels
+from actions.common import CrmAction
+from actions.scope import CallScope
+from bot import access, contact_policy, crm, guidance, labels
 from bot.playbook import playbook
+from bot.settings import contact_limits
 from bot.text import to_halfwidth
 from bot.timeparse import MAX_CALLBACK_AHEAD, ParsedTime, describe, parse_callback_time, time_problem
 
@@ -53,6 +55,9 @@ class ActionScheduleCallback(CrmAction):
             return [SlotSet("time", None)]
         if parsed.when is None:
             dispatcher.utter_message(response="utter_ask_callback_time", buttons=_time_buttons())
+            return [SlotSet("time", None)]
+        if not contact_policy.in_calling_hours(parsed.when):
+            _refuse_outside_hours(dispatcher, parsed, now)
             return [SlotSet("time", None)]
         readable = describe(parsed.when, now)
         booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
@@ -99,6 +104,22 @@ def _refuse_time(dispatcher: CollectingDispatcher, parsed: ParsedTime, now: date
         limit = describe(now + MAX_CALLBACK_AHEAD, now)
         dispatcher.utter_message(text=messages["callback_time_too_far"].format(phrase=parsed.text, limit=limit),
                                  buttons=_time_buttons())
+
+
+def _refuse_outside_hours(dispatcher: CollectingDispatcher, parsed: ParsedTime, now: datetime) -> None:
+    """Callbacks are booked only inside the calling hours (bot/contact_policy.py): say so, nothing is
+    written, and offer the nearest allowed times (ISO, as the widget's time picker sends them)."""
+    limits = contact_limits()
+    messages = playbook().messages
+    nearest = contact_policy.nearest_calling_times(parsed.when, now, limits)
+    dispatcher.utter_message(
+        text=messages["callback_outside_hours"].format(
+            phrase=parsed.text, time=describe(parsed.when, now), hours=contact_policy.hours_label(limits),
+            nearest="、".join(describe(t, now) for t in nearest)),
+        buttons=[{"title": messages["callback_propose_button"].format(time=describe(t, now)),
+                  "payload": f'/schedule_callback{{"time": "{t.isoformat(timespec="minutes")}"}}'} for t in nearest],
+        json_message={"type": "callback_outside_hours", "requested": parsed.when.isoformat(timespec="minutes"),
+                      "proposed": [t.isoformat(timespec="minutes") for t in nearest]})
 
 
 def _beside(text: str, first: str, second: str, gap: int = 2) -> bool:

@@ -6,9 +6,10 @@ from typing import Any
 
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CallScope, CrmAction, send_script
+from actions.common import CrmAction, send_script
 from actions.outcome import deal_buttons, record_outcome
-from bot import crm, guidance, labels
+from actions.scope import CallScope
+from bot import contact_policy, crm, guidance, labels
 from bot.playbook import playbook
 from bot.timeparse import describe
 
@@ -40,6 +41,25 @@ def _blocked(dispatcher: CollectingDispatcher, scope: CallScope) -> bool:
         dispatcher.utter_message(text=playbook().messages["do_not_call"].format(name=scope.profile.name))
         return True
     return False
+
+
+def _contact_refused(dispatcher: CollectingDispatcher, scope: CallScope) -> bool:
+    """Outside the calling hours or over a contact limit (bot/contact_policy.py): a warning with the
+    reason and the next allowed moment, and no opening or pitch. Checked only before this call's
+    first line: the call in progress never counts against itself and goes on."""
+    state = scope.state
+    if scope.client is None or state.opening_styles or state.products_pitched or state.phase != "none":
+        return False
+    decision = contact_policy.decide(scope.session, scope.client, now=scope.context.now,
+                                     conversation_id=scope.conversation_id,
+                                     agreed_callback=scope.context.pending_callback)
+    if decision.allowed:
+        return False
+    dispatcher.utter_message(
+        text=f"{decision.reason}\n{playbook().messages['contact_no_script']}",
+        json_message={"type": "contact_blocked", "rules": list(decision.rules), "reason": decision.reason,
+                      "next_allowed": decision.next_allowed.isoformat(timespec="minutes")})
+    return True
 
 
 def _requested_product(scope: CallScope) -> str | None:
@@ -76,7 +96,7 @@ class ActionSuggestOpening(CrmAction):
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if _blocked(dispatcher, scope):
+        if _blocked(dispatcher, scope) or _contact_refused(dispatcher, scope):
             return []
         said = scope.tracker.latest_message.get("text") or ""
         # "用他人引荐的方式开场": the style asked for by name (given when it is true for this client).
@@ -98,7 +118,7 @@ class ActionNextAdvantage(CrmAction):
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if _blocked(dispatcher, scope):
+        if _blocked(dispatcher, scope) or _contact_refused(dispatcher, scope):
             return []
         reply = guidance.pitch(scope.context, scope.state, _requested_product(scope))
         scope.apply(reply)
@@ -194,7 +214,7 @@ class ActionCustomerInterested(CrmAction):
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if _blocked(dispatcher, scope):
+        if _blocked(dispatcher, scope) or _contact_refused(dispatcher, scope):
             return []
         said = scope.tracker.latest_message.get("text") or ""
         if guidance.decided(said) and scope.state.current_product and scope.state.phase != "none":
@@ -215,7 +235,7 @@ class ActionCustomerAgrees(CrmAction):
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
-        if _blocked(dispatcher, scope):
+        if _blocked(dispatcher, scope) or _contact_refused(dispatcher, scope):
             return []
         reply = guidance.agrees(scope.context, scope.state, said=scope.tracker.latest_message.get("text") or "")
         scope.apply(reply)

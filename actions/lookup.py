@@ -7,9 +7,11 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CALL_SLOTS, CallScope, CrmAction
-from bot import access, crm, labels
-from bot.guidance import Profile, client_card, client_summary, recommend_products
+from actions.common import CrmAction
+from actions.scope import CallScope, agreed_callback_at
+from actions.slots import CALL_SLOTS
+from bot import access, contact_policy, crm, labels
+from bot.guidance import Profile, client_card, client_summary, contact_status, recommend_products
 from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
 from bot.text import PhoneQuery, phone_query
@@ -127,17 +129,29 @@ class ActionLookupClient(CrmAction):
             card["warning"] = warning
             dispatcher.utter_message(text=f"{warning}\n{text}", json_message=card)
             return events
-        today = crm.called_today(scope.session, client.id, scope.context.now, scope.conversation_id)
+        now = scope.context.now
+        warnings = []
+        today = crm.called_today(scope.session, client.id, now, scope.conversation_id)
         if today is not None:
-            warning = pb.messages["called_today"].format(
+            warnings.append(pb.messages["called_today"].format(
                 name=client.name, time=today.started_at.strftime("%H:%M"),
-                outcome=DISPOSITION_LABELS.get(today.disposition or "", "未记录"))
-            card["warning"] = warning
-            text = f"{warning}\n{text}"
-        recommended = recommend_products(profile, scope.context.catalogue)
+                outcome=DISPOSITION_LABELS.get(today.disposition or "", "未记录")))
+        # The contact policy: why the client may not be called now, when they may, what not to pitch.
+        decision = contact_policy.decide(
+            scope.session, client, now=now, conversation_id=scope.conversation_id,
+            agreed_callback=agreed_callback_at(scope.session, client.id, now, scope.conversation_id))
+        card["client"]["contact"], contact_lines = contact_status(
+            decision, {p.code: p.name for p in scope.context.catalogue})
+        warnings += contact_lines
+        if warnings:
+            card["warning"] = "\n".join(warnings)
+            text = f"{card['warning']}\n{text}"
+        recommended = [(p, why) for p, why in recommend_products(profile, scope.context.catalogue)
+                       if decision.cooling(p.code) is None]
         if recommended:
             card["recommended_products"] = [{"code": p.code, "name": p.name, "why": why} for p, why in recommended]
             text += "\n" + pb.messages["recommended_products"].format(
                 products="；".join(f"{p.name}（{why}）" for p, why in recommended[:3]))
-        dispatcher.utter_message(text=text, json_message=card, buttons=QUICK_REPLIES)
+        # No opening or first point to press while the client may not be called.
+        dispatcher.utter_message(text=text, json_message=card, buttons=QUICK_REPLIES if decision.allowed else [])
         return events

@@ -10,7 +10,8 @@ from typing import Any
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import CallScope, CrmAction
+from actions.common import CrmAction
+from actions.scope import CallScope
 from bot import clock
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
 from bot.outcomes import OutcomeRefused, ProductNeeded, amount_from_text, disposition_for, log_call

@@ -9,7 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import SESSION_CARRIED_SLOTS
+from actions.slots import SESSION_CARRIED_SLOTS
 from bot.playbook import intent_titles
 
 

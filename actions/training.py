@@ -16,7 +16,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import acting_user
+from actions.identity import acting_user
 from bot import clock, labels
 from bot.db import sessions
 from bot.playbook import playbook

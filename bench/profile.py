@@ -52,8 +52,8 @@ RASA_AREAS = [
 ACTION_AREAS = [
     ("rasa_sdk executor and endpoint", r"rasa_sdk/executor\.py|rasa_sdk/endpoint\.py"),
     ("CrmAction._run_in_session (whole action, actions/common.py)", r"_run_in_session"),
-    ("build_scope (actions/common.py)", r"build_scope"),
-    ("acting_user (actions/common.py)", r"acting_user"),
+    ("build_scope (actions/scope.py)", r"build_scope"),
+    ("acting_user (actions/identity.py)", r"acting_user"),
     ("crm.catalogue + ProductInfo.from_row (per message)", r"catalogue \(bot/crm\.py|ProductInfo|from_row"),
     ("crm.pending_callbacks / last_call / open_followups / call_for",
      r"pending_callbacks|last_call \(bot/crm|open_followups|call_for"),

@@ -21,7 +21,7 @@ from bot.passwords import hash_password
 from bot.playbook import PlaybookError
 from bot.provision import DemoPasswordsError, check_demo_accounts, prepare, safe_url
 from bot.services import ACTIONS_PORT, RASA_PORT, WEB_PORT, start_services, stop
-from bot.settings import SecretError, get_settings, var_dir
+from bot.settings import SecretError, SettingError, get_settings, var_dir
 from bot.training import train
 
 
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "deploy":
             return deploy.command(args)
         return run(args)
-    except (CliError, DemoPasswordsError, PlaybookError, SecretError) as error:
+    except (CliError, DemoPasswordsError, PlaybookError, SecretError, SettingError) as error:
         print(f"salesbot: {error}", file=sys.stderr)
         return 1
     except OperationalError as error:

@@ -102,6 +102,16 @@ def called_today(session: Session, client_id: int, now: datetime, exclude_conver
     return None
 
 
+def calls_since(session: Session, client_id: int, since: datetime,
+                exclude_conversation: str | None = None) -> list[Call]:
+    """The client's call rows started at or after ``since``, oldest first (the contact policy's
+    history); the conversation in progress is left out: a call never counts against itself."""
+    stmt = select(Call).where(Call.client_id == client_id, Call.started_at >= since)
+    if exclude_conversation:
+        stmt = stmt.where(Call.conversation_id != exclude_conversation)
+    return list(session.scalars(stmt.order_by(Call.started_at, Call.id)).unique())
+
+
 def call_for(session: Session, conversation_id: str, client_id: int) -> Call | None:
     """The call row of this client in this conversation (a conversation may cover several clients)."""
     return session.scalars(select(Call).where(Call.conversation_id == conversation_id,

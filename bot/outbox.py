@@ -272,7 +272,7 @@ def replay_state(tracker: Any, slots: Iterable[str]) -> dict[str, Any]:
     and who sent the message under which token version. Not the transcript, the client card, the
     phone slot or entity, nor earlier messages' words; numbers the agent typed are masked."""
     latest = tracker.latest_message or {}
-    signed: dict[str, Any] = {}  # the channel's metadata on the latest message (actions/common.py)
+    signed: dict[str, Any] = {}  # the channel's metadata on the latest message (actions/identity.py)
     events: list[dict[str, Any]] = []
     for event in tracker.events:
         if event.get("event") == "user":

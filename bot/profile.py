@@ -214,7 +214,7 @@ def _validate(config: _Config) -> None:
     labels = [lv["label"] for lv in config.tiers["levels"]] + [s["label"] for s in config.segments.values()]
     labels += [config.tiers[k] for k in ("missing_label", "missing_why", "why", "unknown_suffix")]
     for label in labels:
-        if find_forbidden(label, pb.forbidden_phrases):
+        if find_forbidden(label):
             raise PlaybookError(f"forbidden promise in: {label}")
 
 

@@ -14,7 +14,7 @@ from bot.demo_data import load_demo_data, logins_with_published_passwords
 from bot.demo_history import load_demo_history
 from bot.playbook import load_playbook
 from bot.services import secure_tracker_file
-from bot.settings import get_settings, is_loopback, var_dir
+from bot.settings import contact_limits, get_settings, is_loopback, var_dir
 
 
 class DemoPasswordsError(Exception):
@@ -41,6 +41,7 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
     with PlaybookError, before anything is written, instead of in the middle of a call.
     """
     load_playbook()
+    contact_limits()  # a malformed SALESBOT_CALLING_HOURS or limit stops here, not mid-call
     settings = get_settings()
     migrate.upgrade(settings.db_url)
     secure_tracker_file()

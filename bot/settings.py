@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import re
 import secrets
 import stat
 import sys
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime, time, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -173,6 +174,58 @@ def action_url(actions_port: int) -> str:
 def public_origins() -> list[str]:
     """SALESBOT_PUBLIC_ORIGIN (comma-separated): origins, besides the web app's own, whose pages may talk to Rasa."""
     return [o.strip().rstrip("/") for o in os.environ.get("SALESBOT_PUBLIC_ORIGIN", "").split(",") if o.strip()]
+
+
+class SettingError(ValueError):
+    """An environment variable holds a value the product cannot use (checked by ``salesbot prepare``)."""
+
+
+@dataclass(frozen=True)
+class ContactLimits:
+    """The contact policy's limits (bot/contact_policy.py); a count of 0 turns that limit off."""
+
+    calling_hours: tuple[time, time]  # [start, end) local time: 09:00 may be called, 21:00 not
+    max_calls_per_day: int
+    max_calls_per_week: int  # over the last 7 days (a rolling window, not the calendar week)
+    cooling_off_days: int  # after a refusal, no new pitch of the same product (0: none)
+
+
+_HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _calling_hours(value: str) -> tuple[time, time]:
+    match = _HOURS_RE.match(value)
+    if match:
+        h1, m1, h2, m2 = map(int, match.groups())
+        if h1 < 24 and m1 < 60 and m2 < 60 and (h2 < 24 or (h2, m2) == (24, 0)):
+            start = time(h1, m1)
+            end = time.max if h2 == 24 else time(h2, m2)
+            if start < end:
+                return start, end
+    raise SettingError(
+        f"SALESBOT_CALLING_HOURS={value!r} 无效：应为“开始-结束”的本地时间，开始早于结束，如 09:00-21:00 "
+        f"(invalid: expected local start-end times, start before end, e.g. 09:00-21:00).")
+
+
+def _count(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) > 10_000:
+        raise SettingError(f"{name}={value!r} 无效：应为 0 到 10000 之间的整数，0 表示不限 "
+                           f"(invalid: expected a whole number from 0 to 10000; 0 turns the limit off).")
+    return int(value)
+
+
+def contact_limits() -> ContactLimits:
+    """SALESBOT_CALLING_HOURS, SALESBOT_MAX_CALLS_PER_DAY/WEEK and SALESBOT_COOLING_OFF_DAYS, with the
+    contract's defaults; raises SettingError naming the variable for a malformed value."""
+    return ContactLimits(
+        calling_hours=_calling_hours(os.environ.get("SALESBOT_CALLING_HOURS", "").strip() or "09:00-21:00"),
+        max_calls_per_day=_count("SALESBOT_MAX_CALLS_PER_DAY", 1),
+        max_calls_per_week=_count("SALESBOT_MAX_CALLS_PER_WEEK", 3),
+        cooling_off_days=_count("SALESBOT_COOLING_OFF_DAYS", 30),
+    )
 
 
 def get_settings() -> Settings:

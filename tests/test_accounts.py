@@ -213,6 +213,7 @@ def test_chat_tokens_come_from_the_session_and_live_fifteen_minutes(web):
 # ---------- the login throttle ----------
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_five_wrong_passwords_lock_the_login_for_a_growing_while(web, frozen_clock):
     for _ in range(5):
         reply = token_for(web, "agent01", "wrong-password")

@@ -99,6 +99,7 @@ def test_a_known_device_guessing_still_gets_the_growing_delay(proxied_web, froze
     assert token_for(site, "agent02", "demo-agent", headers=OFFICE).status_code == 200
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_a_password_spray_from_one_address_does_not_lock_the_office_out(proxied_web, frozen_clock):
     site = proxied_web
     for i in range(20):  # a different login name each time, all from the office address
@@ -107,6 +108,7 @@ def test_a_password_spray_from_one_address_does_not_lock_the_office_out(proxied_
     assert form_login(site, requests.Session(), "agent01", "demo-agent", OFFICE).status_code == 302
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_a_password_reset_lifts_every_lock_of_the_login(proxied_web, frozen_clock):
     site = proxied_web
     fail(site, "agent02", 5, OFFICE)

@@ -90,6 +90,7 @@ def crowded_tracker(crm_url):
     return MANY
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_forty_thousand_conversations_still_list(crowded_tracker, web):  # noqa: F811
     headers = _supervisor(web)
     review = requests.get(f"{web}/api/conversations", headers=headers, params={"limit": 20}, timeout=300)

@@ -20,7 +20,8 @@ WEIGHTS, DNC_FLAG, CAP = rubric().weights, rubric().dnc_flag, rubric().cap
 BANK = "星海银行"
 PRODUCT = "稳享理财"
 # The demo catalogue's selling points of 稳享理财 (R2), bot/data/demo_data.yml.
-POINTS = ("业绩比较基准年化百分之三点二，高于同期存款", "一百天封闭期，期限短流动性好", "手机银行随时查看净值")
+POINTS = ("业绩比较基准年化百分之二点八到三点二，业绩比较基准不代表实际收益",
+          "一百天封闭期，期间不能赎回，适合三个多月用不上的钱", "手机银行随时查看净值")
 
 
 def T(text: str) -> Turn:  # noqa: N802 - reads like a transcript
@@ -56,7 +57,7 @@ CAREFUL = [
 # question after them; the trust objection answered with reassurance instead of the technique;
 # only part of the disclosure; a vague ending.
 MEDIOCRE = [
-    T("喂，您好，我是星海银行的小王。我们的稳享理财业绩比较基准年化百分之三点二，高于同期存款。您有兴趣吗？"),
+    T("喂，您好，我是星海银行的小王。我们的稳享理财业绩比较基准年化百分之三点二。您有兴趣吗？"),
     C("星海银行？现在骗子这么多，我怎么知道你是真的？", "objection_trust"),
     T("您放心好了，我们是正规银行，怎么会是骗子呢。稳享理财一百天封闭期，期限短，流动性好。"),
     C("那风险大不大？", "objection_risk"),

@@ -9,7 +9,7 @@ times) and ``card`` (the client card). This face re-exports their public names.
 
 from __future__ import annotations
 
-from bot.guidance.card import client_card, client_summary, contact_source_label
+from bot.guidance.card import client_card, client_summary, contact_source_label, contact_status
 from bot.guidance.filling import (
     contact_source_line,
     fill_template,
@@ -37,6 +37,7 @@ __all__ = [
     "AGREED_TIME_REASON", "CALLBACK_STYLE", "LOW_THRESHOLD_CATEGORIES", "MAX_REFUSALS", "PHASES",
     "RELATIONSHIP_STYLES", "CallState", "Context", "LastCall", "ProductInfo", "Profile", "Reply", "Script",
     "agrees", "callback_due", "client_card", "client_summary", "contact_source_label", "contact_source_line",
+    "contact_status",
     "decided", "default_product", "do_not_call", "fill_template", "handle_objection", "interested",
     "next_point", "next_unused", "opening", "pitch", "placeholder_values", "rank_openings",
     "recommend_products", "render", "style_named", "unsuitable_note", "usable",

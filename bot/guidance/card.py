@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.contact_policy import ContactDecision, cooling_off_line, limits_summary
 from bot.guidance.filling import contact_detail
 from bot.models import DISPOSITION_LABELS, STAGE_LABELS
 from bot.playbook import playbook
@@ -44,6 +45,30 @@ def client_card(profile: Profile, last_call: dict[str, Any] | None, phone: str |
             "loan_balance": profile.loan_balance,
         },
     }
+
+
+def contact_status(decision: ContactDecision, product_names: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The contact policy on the client card: its JSON part and the lines for the agent (why the
+    client may not be called now and when they may; the products in their cooling-off period)."""
+    messages = playbook().messages
+    cooling = [{"product": c.product, "name": product_names.get(c.product, c.product),
+                "refused_at": c.refused_at.isoformat(timespec="minutes"),
+                "until": c.until.isoformat(timespec="minutes")} for c in decision.cooling_off]
+    lines = [] if decision.allowed else [decision.reason or ""]
+    if cooling:
+        lines.append(messages["cooling_off_card"].format(products="；".join(
+            cooling_off_line(c, product_names.get(c.product, c.product)) for c in decision.cooling_off)))
+    status = {
+        "allowed": decision.allowed,
+        "rules": list(decision.rules),
+        "reason": decision.reason,
+        "next_allowed": decision.next_allowed.isoformat(timespec="minutes") if decision.next_allowed else None,
+        "agreed_callback": decision.agreed_callback.isoformat(timespec="minutes") if decision.agreed_callback
+        else None,
+        "cooling_off": cooling,
+        "limits": limits_summary(),
+    }
+    return status, lines
 
 
 def contact_source_label(profile: Profile) -> str:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+from bot.contact_policy import cooling_off_text
 from bot.guidance.filling import fill, risk_note, say, spoken
 from bot.guidance.openings import CALLBACK_STYLE, opening
 from bot.guidance.scheduling import callback_due
 from bot.guidance.selection import default_product, next_point, next_unused, unsuitable_note, usable
 from bot.guidance.state import CallState, Context, Reply, Script
 from bot.playbook import playbook
-from bot.profile import recommend_products
+from bot.profile import ProductInfo, recommend_products
 from bot.text import normalize
 from bot.timeparse import describe
 
@@ -24,7 +25,7 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     """The next unused selling point of the product, then 'how does that sound?'."""
     pb = playbook()
     product = default_product(ctx, state, requested)
-    refused = unsuitable_note(ctx, requested, product)
+    refused = unsuitable_note(ctx, requested, product) or _cooling_off_note(ctx, requested, product)
     if product is None:
         return Reply(Script(refused or pb.messages["no_products"], "产品介绍", "pitch"))
     index = next_point(product, state.used_points)
@@ -36,6 +37,20 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     text = spoken(f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}", product)
     return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
                  used_point=f"{product.code}:{index}", product=product, phase="pitching")
+
+
+def _cooling_off_note(ctx: Context, requested: str | None, instead: ProductInfo | None) -> str | None:
+    """Why a product the agent asked for is not pitched: the customer refused it lately (the
+    cooling-off period, bot/contact_policy.py); and what is pitched instead, if anything."""
+    product = ctx.product(requested) if requested else None
+    cooling = next((c for c in ctx.cooling_off if product is not None and c.product == product.code), None)
+    if cooling is None:
+        return None
+    messages = playbook().messages
+    note = cooling_off_text(cooling, product.name)
+    if instead is None:
+        return f"{note}{messages['cooling_off_none_left']}"
+    return f"{note}{messages['cooling_off_instead'].format(product=instead.name)}"
 
 
 def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Random | None = None,

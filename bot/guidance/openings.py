@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 
+from bot.contact_policy import CALLBACK_STYLE  # the opening of a callback the customer agreed to
 from bot.guidance.filling import say, spoken
 from bot.guidance.selection import default_product, next_point, usable
 from bot.guidance.state import CallState, Context, Reply, Script
@@ -15,7 +16,6 @@ from bot.profile import rank_openings
 from bot.text import normalize
 from bot.timeparse import describe
 
-CALLBACK_STYLE = "callback"  # the opening for a callback the customer agreed to
 # Opening styles whose lines presuppose that the client already banks with us.
 RELATIONSHIP_STYLES = ("familiar", "borrow_wind", "find_fault")
 

@@ -8,8 +8,10 @@ from bot.profile import ProductInfo, recommend_products, suitability_problem, su
 
 
 def usable(ctx: Context, product: ProductInfo | None) -> bool:
-    """A product the agent may present to this client (wealth products: suitability)."""
-    return product is not None and suitable(ctx.profile, product)
+    """A product the agent may present to this client (wealth products: suitability; none in its
+    cooling-off period after a refusal: bot/contact_policy.py)."""
+    return (product is not None and suitable(ctx.profile, product)
+            and all(c.product != product.code for c in ctx.cooling_off))
 
 
 def default_product(ctx: Context, state: CallState, requested: str | None = None) -> ProductInfo | None:
@@ -19,9 +21,9 @@ def default_product(ctx: Context, state: CallState, requested: str | None = None
         product = ctx.product(candidate) if candidate else None
         if usable(ctx, product):
             return product
-    recommended = recommend_products(ctx.profile, ctx.catalogue)
+    recommended = [p for p, _why in recommend_products(ctx.profile, ctx.catalogue) if usable(ctx, p)]
     if recommended:
-        return recommended[0][0]
+        return recommended[0]
     return next((p for p in ctx.catalogue if usable(ctx, p)), None)
 
 

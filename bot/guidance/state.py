@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from bot.contact_policy import CoolingOff
 from bot.profile import ProductInfo, Profile
 
 # Where the call is; decides what a short "OK" from the customer means.
@@ -109,6 +110,7 @@ class Context:
     later_followup: datetime | None = None  # an open follow-up due after today
     overdue_followup: datetime | None = None  # an open follow-up from before today, never made
     last_call: LastCall | None = None  # the client's previous call (another conversation)
+    cooling_off: tuple[CoolingOff, ...] = ()  # products refused lately: not pitched (bot/contact_policy.py)
 
     def product(self, code_or_name: str | None) -> ProductInfo | None:
         for product in self.catalogue:

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from bot.compliance import findings
 from bot.playbook.messages import Messages, MessagesError
 from bot.settings import recording_notice
 
@@ -184,16 +185,16 @@ def load_playbook() -> Playbook:
         for template in technique.templates:
             _check_placeholders(template, f"{technique.key}: {template[:20]}", playbook.placeholders)
     for line in playbook.all_lines():
-        bad = find_forbidden(line, playbook.forbidden_phrases)
+        bad = find_forbidden(line)
         if bad:
             raise PlaybookError(f"forbidden promise {bad!r} in: {line}")
     return playbook
 
 
-def find_forbidden(text: str, phrases: tuple[str, ...] | None = None) -> list[str]:
-    """The forbidden promise phrases that occur in ``text``."""
-    phrases = phrases if phrases is not None else playbook().forbidden_phrases
-    return [p for p in phrases if p in text]
+def find_forbidden(text: str, product: object = None) -> list[str]:
+    """The forbidden promises said in ``text``, by their words (bot.compliance judges them: by
+    pattern and negation, so "不保证本金和收益" passes and "到期肯定能拿到" does not)."""
+    return list(dict.fromkeys(f.phrase for f in findings(text, product)))
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,22 @@ class Messages:
     holdings_none: str
     last_call_none: str
     called_today: str
+    contact_outside_hours: str
+    contact_day_limit: str
+    contact_week_limit: str
+    contact_blocked: str
+    contact_blocked_agreed_callback: str
+    contact_no_script: str
+    contact_card_ok: str
+    contact_unlimited: str
+    contact_times: str
+    cooling_off_line: str
+    cooling_off_card: str
+    cooling_off_refused: str
+    cooling_off_instead: str
+    cooling_off_none_left: str
+    callback_outside_hours: str
+    callback_propose_button: str
     do_not_call: str
     recommended_products: str
     opening_why: str

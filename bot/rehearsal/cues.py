@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.playbook import find_forbidden
+from bot.compliance import promises as promises_in
 from bot.text import normalize
 from bot.timeparse import TIME_MENTION_RE
 
@@ -66,8 +66,8 @@ DISPARAGING_RE = re.compile(r"不好(?!意思)|坑|垃圾|不靠谱|骗人|骗�
 # How a do-not-call ending confirms it (besides a promise to stop, NEGATION_RE).
 DNC_ENDING_RE = re.compile(r"登记|勿扰|再见")
 SECRETS_NEGATED_RE = re.compile(r"(?:不会|不要|不用|无需|不需要|绝不|从不|不)[^。！!？?]{0,14}(?:密码|验证码)")
-PROMISE_RE = re.compile(
-    r"没(?:有)?(?:任何|什么)?风险|不会(?:有)?(?:风险|亏)|绝对|保证|肯定(?:能|会|赚|不)|一定(?:能|会|赚)|您就放心|放心吧|放心好了")
+# Reassurance in place of facts (the promises themselves are bot.compliance's to judge).
+PROMISE_RE = re.compile(r"您就放心|放心吧|放心好了")
 PRESSURE_RE = re.compile(r"借钱|借点|刷信用卡|套现|贷款买|必须|赶紧|错过就|名额有限|马上买|现在就买|就今天")
 WRONG_LEVEL_RE = re.compile(r"R[1-5]")
 
@@ -170,9 +170,11 @@ def asks_secrets(text: str, _ctx: CueContext) -> bool:
     return False
 
 
-def promises(text: str, _ctx: CueContext | None = None) -> bool:
-    """A forbidden promise (compliance.yml) or a reckless one (没风险, 保证, 一定能赚 ...)."""
-    return bool(find_forbidden(text) or PROMISE_RE.search(text))
+def promises(text: str, ctx: CueContext | None = None) -> bool:
+    """A promise bot.compliance forbids (保本, 没风险, 一定能拿到 ..., negation-aware) or reassurance
+    in place of facts (放心吧)."""
+    product = "wealth" if ctx is not None and ctx.wealth else None
+    return bool(promises_in(text, product) or PROMISE_RE.search(text))
 
 
 def pattern_check(pattern: str) -> Callable[[str, CueContext], bool]:

@@ -15,7 +15,8 @@ How the customer reacts to each trainee line:
 
   - the customer asked not to be called again (``objection_do_not_call``) and the trainee still
     sells or books a callback: immediate hang-up;
-  - a forbidden promise (bot.playbook.find_forbidden) or one of the move's ``escalates_on`` cues:
+  - a forbidden promise (bot.compliance.findings: a promise, or disparaging; pressure found there
+    counts as a push) or one of the move's ``escalates_on`` cues:
     the customer gets cooler (calm -> neutral -> annoyed), patience -1, and says so, then repeats
     the objection; when patience runs out they say a ``hang_up_lines`` line and hang up;
   - one of the move's ``calmed_by`` cues: the move is settled, the customer warms up one step,
@@ -37,7 +38,8 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.playbook import find_forbidden, playbook
+from bot.compliance import findings
+from bot.playbook import playbook
 from bot.rehearsal import scoring
 from bot.rehearsal.cues import BENEFIT_CUE_RE, NEGATION_RE, PITCH_RE
 from bot.rehearsal.scenarios import Move, Scenario, scenario
@@ -239,10 +241,17 @@ def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
     return new, line
 
 
+def _compliance(text: str, s: Scenario) -> tuple[list[str], bool]:
+    """What the compliance module finds in a trainee line about the scenario's product: the words of
+    each forbidden promise (or disparaging remark), and whether it pressed the customer."""
+    said = findings(text, _product(s.product).get("category"))
+    return list(dict.fromkeys(f.phrase for f in said if f.kind != "pressure")), any(f.kind == "pressure" for f in said)
+
+
 def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, text: str,
              rng: random.Random) -> tuple[Session, str]:
     first = s.moves[0]
-    forbidden = find_forbidden(text)
+    forbidden, _pressure = _compliance(text, s)
     if not forbidden:
         new = replace(session, turns=turns + (Turn(CUSTOMER, s.opening_reaction, first.objection),),
                       status="in_call")
@@ -275,9 +284,9 @@ def reply(session: Session, trainee_line: str, rng: random.Random) -> tuple[Sess
     if dnc_raised and _sells(text, s, move if move.objection == dnc else None):
         return _hang_up(session, turns, s, rng)
 
-    forbidden = find_forbidden(text)
+    forbidden, pressure = _compliance(text, s)
     # After 勿扰 the selling cues were judged above, clause by clause (a promise to stop is no push).
-    pushed = move.objection != dnc and _has_cue(text, move.escalates_on)
+    pushed = move.objection != dnc and (pressure or _has_cue(text, move.escalates_on))
     if forbidden or pushed:
         patience = session.patience - 1
         if patience <= 0:

@@ -42,7 +42,7 @@ compliance            20      wealth product: the disclosure said at least once 
                               phrase 4. Any forbidden phrase: 0 for the whole item
 ====================  ======  ==========================================================
 
-Caps: any forbidden phrase (bot.playbook.find_forbidden) said by the trainee is flagged by name
+Caps: any forbidden promise (bot.compliance.findings) said by the trainee is flagged by name
 and caps the total at 40; pitching after the customer asked not to be called again (勿扰后继续推销)
 is flagged and caps the total at 40 as well. Feedback names lines by their place in the whole
 transcript (第3句 = the third turn, customer turns included).
@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.playbook import find_forbidden
+from bot.compliance import findings
 from bot.rehearsal import scorers
 from bot.rehearsal.cues import (
     PURPOSE_RE,
@@ -111,7 +111,8 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
     r = rubric()
     trainee = [(i + 1, norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
     ctx = context(bank, product_name, product_is_wealth, selling_points, risk_level)
-    forbidden = list(dict.fromkeys(p for _i, t in trainee for p in find_forbidden(t)))
+    category = "wealth" if product_is_wealth else None
+    forbidden = list(dict.fromkeys(f.phrase for _i, t in trainee for f in findings(t, category)))
     if not trainee:
         items = tuple(
             scorers.item(key, 0, r.card["silent"], model.model_line or model.feedback)

@@ -1,0 +1,158 @@
+"""Everything an action needs about the call, read in one CRM session: the user, the client, the
+catalogue, the last call and the call state."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.orm import Session
+
+from actions.slots import call_state
+from bot import access, clock, contact_policy, crm, guidance
+from bot.auth import Identity
+from bot.guidance import CallState, Context, LastCall, ProductInfo, Profile, Reply
+from bot.models import Client, User
+from bot.playbook import playbook
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CallScope:
+    """Everything an action needs about the call, read in one DB session.
+
+    ``client`` is the current client only if the user may read them in full (bot.access).
+    """
+
+    session: Session
+    tracker: Tracker
+    user: User
+    identity: Identity
+    client: Client | None
+    context: Context
+    state: CallState
+    writes: list[str] = field(default_factory=list)  # what this run wrote to the CRM (``wrote``)
+
+    @property
+    def profile(self) -> Profile | None:
+        return self.context.profile
+
+    @property
+    def conversation_id(self) -> str:
+        return self.tracker.sender_id
+
+    def apply(self, reply: Reply) -> None:
+        """Fold a guidance reply into the call; the slot changes are sent once, by CrmAction."""
+        self.state = self.state.apply(reply)
+
+    def wrote(self, record: str) -> None:
+        """Note a durable write this run made (``"call"``, ``"followup"``): a replayed one is then
+        told to the agent as written (bot/outbox.py)."""
+        self.writes.append(record)
+
+    def may_write(self) -> bool:
+        """Calls and follow-ups for the current client: its own agent only."""
+        return self.client is not None and access.may_write_client(self.identity, self.client)
+
+    def can_write(self, dispatcher: CollectingDispatcher, ask_client: str) -> bool:
+        """Whether this call may be written for its client; if not, tell the agent why
+        (``ask_client``: the response asking which client, when none is looked up)."""
+        if self.client is None:
+            dispatcher.utter_message(response=ask_client)
+            return False
+        if not self.may_write():
+            dispatcher.utter_message(text=playbook().messages["no_write_access"].format(name=self.client.name))
+            return False
+        return True
+
+
+def current_client(session: Session, tracker: Tracker, identity: Identity) -> Client | None:
+    """The client this call is about, if the user may read them in full (checked every turn:
+    the slot is only a pointer, and ownership may have changed since the lookup)."""
+    client = slot_client(session, tracker)
+    return client if client is not None and access.may_read_client(identity, client) else None
+
+
+def slot_client(session: Session, tracker: Tracker) -> Client | None:
+    """The client the ``current_client_id`` slot points at, whoever may see them."""
+    value = tracker.get_slot("current_client_id")
+    try:
+        return crm.get_client(session, int(float(value))) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def build_scope(session: Session, tracker: Tracker, user: User, identity: Identity) -> CallScope:
+    settings = get_settings()
+    client = current_client(session, tracker, identity)
+    profile = Profile.from_row(client) if client else None
+    now = clock.now()
+    pending = crm.pending_callbacks(session, client.id, now, tracker.sender_id) if client else []
+    # The call-back opening ("您上次说正在忙，我们约好…") only for a callback due today that the
+    # customer agreed to; an overdue one or a follow-up the agent planned alone gets a note instead.
+    agreed = next((f for f in pending if f.due_at.date() == now.date() and _agreed_callback(session, f)), None)
+    last = crm.last_call(session, client.id, tracker.sender_id) if client else None
+    later = crm.open_followups(session, client.id) if client else []
+    context = Context(
+        bank=settings.bank_name,
+        hotline=settings.bank_hotline,
+        agent_name=user.name,
+        now=now,
+        profile=profile,
+        catalogue=_catalogue(session),
+        pending_callback=agreed.due_at if agreed else None,
+        callback_objection=_objection_of(session, agreed) if agreed else None,
+        overdue_followup=next((f.due_at for f in pending if f.due_at.date() < now.date()), None),
+        later_followup=next((f.due_at for f in later if f.due_at > now), None),
+        last_call=LastCall(last.started_at, last.disposition, tuple(last.objections or ()),
+                           tuple(last.products or ()), last.opening_style) if last else None,
+        cooling_off=contact_policy.cooling_off_for(session, client.id, now, tracker.sender_id) if client else (),
+    )
+    return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
+
+
+# The catalogue changes rarely (a supervisor edits a product) but was read for every message:
+# a quarter of the action server's time per message (py-spy, `make bench PROFILE=1`). Kept per
+# process and database for CATALOGUE_SECONDS, like the NLU's catalogue entity ruler.
+CATALOGUE_SECONDS = 30.0
+_catalogues: dict[str, tuple[float, tuple[ProductInfo, ...]]] = {}
+
+
+def _catalogue(session: Session) -> tuple[ProductInfo, ...]:
+    key, now = str(session.get_bind().url), time.monotonic()
+    cached = _catalogues.get(key)
+    if cached is None or now - cached[0] > CATALOGUE_SECONDS:
+        cached = _catalogues[key] = (now, tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)))
+    return cached[1]
+
+
+def _agreed_callback(session: Session, followup) -> bool:
+    return (_objection_of(session, followup) is not None
+            or (followup.reason or "").startswith(guidance.AGREED_TIME_REASON))
+
+
+def agreed_callback_at(session: Session, client_id: int, now: datetime, conversation_id: str) -> datetime | None:
+    """When a callback the customer agreed to (booked in an earlier call) is due today, if one is:
+    the contact policy lets it be made whatever the counts (bot/contact_policy.py)."""
+    pending = crm.pending_callbacks(session, client_id, now, conversation_id)
+    agreed = next((f for f in pending if f.due_at.date() == now.date() and _agreed_callback(session, f)), None)
+    return agreed.due_at if agreed else None
+
+
+def _objection_of(session: Session, followup) -> str | None:
+    """What the client said when the callback was agreed: the objections of the call that booked it."""
+    if not followup.conversation_id:
+        return None
+    call = crm.call_for(session, followup.conversation_id, followup.client_id)
+    callbacks = [o for o in (call.objections if call else []) if o in playbook().callback_objections]
+    if callbacks:
+        return callbacks[-1]
+    # No outcome logged for that call: the reason starts with the objection's technique name.
+    names = {technique.name: key for key, technique in playbook().objections.items()}
+    return names.get((followup.reason or "").split("：")[0])

@@ -1,0 +1,25 @@
+"""Compliance: the one judge of what a sales line may say (issue 19).
+
+Everything that produces or judges a line asks ``findings``: the playbook's start-up check, the live
+guidance, the rehearsal's scoring and its simulated customer. Rules are data (promises.yml); see
+docs/compliance.md.
+"""
+
+from __future__ import annotations
+
+from bot.compliance.promises import Finding, findings, prepare, rules
+
+# Kinds that promise something about the product (the rest are conduct: pressure, disparaging).
+PROMISE_KINDS = frozenset({
+    "guarantee_principal", "guarantee_return", "deposit_like", "no_risk", "approval_promise",
+    "benchmark_as_return",
+})
+CONDUCT_KINDS = frozenset({"pressure", "disparage"})
+
+
+def promises(text: str, product: object = None) -> list[Finding]:
+    """The findings that promise something about the product (not pressure or disparaging)."""
+    return [f for f in findings(text, product) if f.kind in PROMISE_KINDS]
+
+
+__all__ = ["CONDUCT_KINDS", "PROMISE_KINDS", "Finding", "findings", "prepare", "promises", "rules"]

@@ -1,0 +1,190 @@
+"""The compliance module (issue 19, point 1): forbidden promises judged by pattern and meaning.
+
+Three labelled sets, each written apart from the rules by someone who never saw them:
+tests/data/compliance_dev.yml (the rules were tuned on it), compliance_tuned.yml (written as the
+held-out part, but its misses were seen and the rules improved: its first, blind run scored precision
+0.976 and recall 0.678) and compliance_blind.yml (written after the rules were final, never tuned on).
+Precision and recall of "violation" on each go to test-artifacts/compliance-report.txt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from test_facts import _context, _lines_for, demo  # noqa: F401 - demo is the fixture the render test uses
+
+from bot.compliance import PROMISE_KINDS, findings, promises, rules
+from bot.playbook import find_forbidden, playbook
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+REPORT = ROOT / "test-artifacts" / "compliance-report.txt"
+KINDS = ("guarantee_principal", "guarantee_return", "deposit_like", "no_risk", "approval_promise", "pressure",
+         "disparage", "benchmark_as_return")
+
+
+def _labelled(name: str) -> list[dict]:
+    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["sentences"]
+
+
+def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
+    """Precision and recall of "violation", and the sentences judged wrongly."""
+    tp = fp = fn = 0
+    wrong = []
+    for s in sentences:
+        found = findings(s["text"], s.get("product"))
+        if s["label"] == "violation":
+            tp += bool(found)
+            fn += not found
+            if not found:
+                wrong.append(f"missed ({s.get('kind')}): {s['text']}")
+        elif found:
+            fp += 1
+            wrong.append(f"false alarm ({s.get('kind')}): {s['text']} -> {[(f.kind, f.phrase) for f in found]}")
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    recall = tp / (tp + fn) if tp + fn else 1.0
+    return precision, recall, wrong
+
+
+# The blind set's first and only run (2026-12-06): precision 0.897, recall 0.542 (the old substring
+# list: 0.538 and 0.146). The issue asks 0.95 for both: not reached yet. These floors only catch a
+# regression; the misses are not printed, so that no one tunes the rules on this file.
+BLIND_PRECISION, BLIND_RECALL = 0.85, 0.50
+SETS = ("compliance_dev.yml", "compliance_tuned.yml", "compliance_blind.yml")
+
+
+def test_labelled_set_is_big_enough_and_covers_every_kind():
+    sentences = {name: _labelled(name) for name in SETS}
+    assert sum(map(len, sentences.values())) >= 150 and len(sentences["compliance_blind.yml"]) >= 150
+    for name, labelled in sentences.items():
+        assert {s["label"] for s in labelled} == {"violation", "ok"}, name
+    assert set(KINDS) <= {s["kind"] for s in sentences["compliance_blind.yml"] if s["label"] == "violation"}
+    assert set(rules().kinds) == set(KINDS)
+
+
+@pytest.fixture(scope="module")
+def measured() -> dict[str, tuple[float, float]]:
+    lines, results = [], {}
+    for name in SETS:
+        sentences = _labelled(name)
+        precision, recall, wrong = _measure(sentences)
+        results[name] = (precision, recall)
+        lines.append(f"{name}: {len(sentences)} sentences, precision {precision:.3f}, recall {recall:.3f}")
+        if name != "compliance_blind.yml":
+            lines += [f"  {w}" for w in wrong]
+    REPORT.parent.mkdir(exist_ok=True)
+    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return results
+
+
+@pytest.mark.parametrize("name", ["compliance_dev.yml", "compliance_tuned.yml"])
+def test_the_sentences_the_rules_were_built_on_stay_judged_right(measured, name):
+    precision, recall = measured[name]
+    assert precision >= 0.95 and recall >= 0.95, (name, precision, recall)
+
+
+def test_precision_and_recall_on_the_blind_set(measured):
+    """The figure that counts: sentences nobody tuned on (the issue asks 0.95 for both)."""
+    precision, recall = measured["compliance_blind.yml"]
+    assert precision >= BLIND_PRECISION and recall >= BLIND_RECALL, (precision, recall)
+
+
+@pytest.mark.parametrize("text", [
+    "本产品不保证本金和收益",                      # the statutory wording
+    "本產品不保證本金和收益",                      # ... in Traditional
+    "不保本",
+    "这是非保本浮动收益型产品",
+    "理财非存款、产品有风险、投资须谨慎",
+    "业绩比较基准不代表实际收益",
+    "业绩比较基准年化2.8%-3.2%，业绩比较基准不代表实际收益",
+    "我们不承诺保本、保收益",                      # one negation over both kernels
+    "这款不保本不保息，您考虑清楚再买",            # each kernel with its own negation
+    "它并不是没有风险",                            # denying "no risk"
+    "零风险的理财是不存在的",                      # the denial comes after
+    "没有零风险的投资",
+    "我不能保证不会亏",                            # "保证...不" under a negation
+    "您是想找保本的产品吗？",                      # a question to the customer
+    "您还没有做风险测评",                          # 没有 + 风险测评 is no claim of no risk
+    "能不能批、额度多少都以审批为准",
+    "我保证下午三点给您回电话",                    # a promise, but not about the product
+    "其他银行的产品也各有特点，您可以比较一下",
+    "这款跟存款不一样，它是理财，净值会波动",
+    "大额存单就是存款，受存款保险保障",            # true of a deposit
+    "理财非存宽、产品有封险、投资须谨慎",          # IME typos of the disclosure stay honest
+])
+def test_honest_statements_are_no_findings(text):
+    assert findings(text) == [], [(f.kind, f.phrase) for f in findings(text)]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("这款理财保本保息，您放心", "guarantee_principal"),
+    ("不是不保本，放心买", "guarantee_principal"),           # double negation is a promise
+    ("不能说不保本", "guarantee_principal"),
+    ("这不是保本吗？", "guarantee_principal"),              # a negative rhetorical question asserts
+    ("保 本 保 息", "guarantee_principal"),                # spaces typed between the characters
+    ("这个是保笨的，您放一百个心", "guarantee_principal"),   # IME typo
+    ("這款產品保本", "guarantee_principal"),               # Traditional
+    ("跟存款一样，到期肯定能拿到百分之三点二", "deposit_like"),
+    ("跟存款一样，到期肯定能拿到百分之三点二", "guarantee_return"),
+    ("我保证您不会亏", "no_risk"),                         # "保证...不"
+    ("零风险，稳赚不赔", "no_risk"),
+    ("没有任何风险", "no_risk"),
+    ("您的信用卡申请肯定批", "approval_promise"),
+    ("这个贷款秒批", "approval_promise"),
+    ("一定能pi，放心填", "approval_promise"),               # pinyin left untyped
+    ("名额有限，今天必须办", "pressure"),
+    ("别的银行服务太差了，还乱收费", "disparage"),
+    ("业绩比较基准年化百分之三点二，高于同期存款", "benchmark_as_return"),
+    ("预期收益3.5%", "benchmark_as_return"),
+])
+def test_promises_are_found_with_their_kind(text, kind):
+    found = findings(text)
+    assert kind in {f.kind for f in found}, [(f.kind, f.phrase) for f in found]
+    assert all(f.reason and f.phrase for f in found)
+
+
+def test_deposit_like_depends_on_the_product():
+    line = "它和大额存单一样安全"
+    assert "deposit_like" in {f.kind for f in findings(line, "wealth")}
+    assert "deposit_like" in {f.kind for f in findings(line)}  # unknown product: judged strictly
+    assert "deposit_like" not in {f.kind for f in findings(line, "deposit")}
+
+
+def test_findings_are_in_reading_order_and_promises_leave_out_conduct():
+    found = findings("保本稳赚，名额有限，今天就办吧！")
+    assert [f.phrase for f in found][:2] == ["保本", "稳赚"]
+    assert [f.start for f in found] == sorted(f.start for f in found)
+    assert {f.kind for f in promises("保本稳赚，名额有限")} <= PROMISE_KINDS
+    assert not promises("名额有限，今天必须办")
+
+
+def test_every_listed_forbidden_phrase_is_found_and_find_forbidden_uses_the_module():
+    pb = playbook()
+    for phrase in pb.forbidden_phrases:
+        assert findings(phrase), phrase
+        assert find_forbidden(phrase), phrase
+    assert find_forbidden("本产品不保证本金和收益") == []
+    assert find_forbidden("跟存款一样，到期肯定能拿到") != []
+
+
+def test_every_rendered_line_for_every_demo_client_has_no_finding(demo):  # noqa: F811 - the fixture
+    """Every playbook line and every template rendered for every demo client and product."""
+    profiles, catalogue = demo
+    problems = [f"all_lines: {line} -> {[(f.kind, f.phrase) for f in findings(line)]}"
+                for line in playbook().all_lines() if findings(line)]
+    checked = len(playbook().all_lines())
+    for profile in profiles:
+        for where, line, product in _lines_for(_context(profile, catalogue)):
+            checked += 1
+            found = findings(line, product)
+            if found:
+                problems.append(f"{profile.name} {where} {product.code if product else '-'}: "
+                                f"{[(f.kind, f.phrase) for f in found]} in {line}")
+    report = ROOT / "test-artifacts" / "compliance-render.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(f"{checked} lines checked, {len(problems)} with findings\n" + "\n".join(problems) + "\n",
+                      encoding="utf-8")
+    assert checked > 100
+    assert not problems, f"{len(problems)} of {checked} lines:\n" + "\n".join(problems[:20])
