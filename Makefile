@@ -66,7 +66,7 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 test-fast: $(STAMP)
 	$(MAKE) --no-print-directory lint
 	$(BIN)/salesbot prepare
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model and not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model and not slow" --hypothesis-profile=fast
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.

@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# make test-fast runs the property tests with a fifth of the examples (tests/test_bad_input.py).
+hypothesis_settings.register_profile("fast", max_examples=20)
 ARTIFACTS = ROOT / "test-artifacts"
 # SALESBOT_SECRET for tests: 32+ random-looking bytes, as start-up demands (bot/settings.py).
 TEST_SECRET = "tEst-7fQ2pZ9xK4mW1vR8sL3nB6yH0cJ5dG"

@@ -164,6 +164,7 @@ def test_logout_ends_every_session_and_token_of_the_user(web):
     assert reply.status_code in (302, 303) and "data-chat-token" in again.get(f"{web}/", timeout=10).text
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_a_disabled_user_is_refused_at_once_and_can_be_enabled_again(web):
     browser, _ = browser_login(web, "agent01", "demo-agent")
     api = token_for(web, "agent01", "demo-agent").json()["token"]
@@ -370,6 +371,7 @@ def _env_for(tmp_path: Path, db_url: str | None) -> dict:
             "SALESBOT_SECRET": "", "SALESBOT_DB_URL": db_url or ""}
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_prepare_loads_no_demo_users_into_a_non_default_database(tmp_path):
     url = f"sqlite:///{tmp_path / 'company.sqlite3'}"
     prepared = salesbot("prepare", env=_env_for(tmp_path, url))

@@ -399,9 +399,12 @@ TEXTS = st.one_of(
     st.sampled_from(["", " ", "啊" * 10_000, "明天下午三点" * 50, "9" * 400, "约他2030年2月30日下午三点再打",
                      "约他9999年1月1日", "查一下 Robert'); DROP TABLE clients;--"]),
 )
-PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=None,
+# Example counts scale with the Hypothesis profile: full in make test, a fifth in make test-fast
+# (--hypothesis-profile=fast, tests/conftest.py); derandomized, so a run is repeatable.
+SCALE = settings().max_examples / settings.get_profile("default").max_examples
+PROPERTY = settings(max_examples=max(10, round(150 * SCALE)), deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-ACTION_PROPERTY = settings(PROPERTY, max_examples=40)
+ACTION_PROPERTY = settings(PROPERTY, max_examples=max(10, round(40 * SCALE)))
 
 
 @PROPERTY

@@ -394,11 +394,12 @@ def test_keyboard_only_chinese_ime_and_the_callback_picker(context, servers):
     else:
         pytest.fail("the callback time picker is not reachable with Tab")
 
-    # In the future for the browser (real clock) and for the server (its clock reads ~10:00, conftest).
+    # In the future for the browser (real clock) and for the server (its clock reads ~10:00, conftest),
+    # and inside the calling hours (09:00-21:00 by default): else tomorrow at 10:00.
     now = service_now(servers)
     when = (max(now, datetime.now()) + timedelta(hours=2)).replace(second=0, microsecond=0)
     when = when.replace(minute=when.minute - when.minute % 5)
-    if when.date() != now.date() or when.hour < 9:
+    if when.date() != now.date() or not 9 <= when.hour < 21:
         when = (now + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
     picker.fill(when.strftime("%Y-%m-%dT%H:%M"))
     expect(picker).to_be_focused()

@@ -154,6 +154,7 @@ def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_a_public_listen_address_is_refused_while_demo_passwords_are_unchanged(tmp_path):
     run = subprocess.run([sys.executable, "-m", "bot.cli", "run"], cwd=ROOT, capture_output=True, text=True,
                          env=_cli_env(tmp_path, SALESBOT_LISTEN="0.0.0.0"), timeout=300)
@@ -164,6 +165,7 @@ def test_a_public_listen_address_is_refused_while_demo_passwords_are_unchanged(t
     assert "Sales assistant is up" not in run.stdout
 
 
+@pytest.mark.slow  # 5 s or more: make test only
 def test_demo_passwords_are_warned_about_on_loopback_and_accepted_once_changed(crm_url, capsys):
     from sqlalchemy import update
 
