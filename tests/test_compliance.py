@@ -188,3 +188,15 @@ def test_every_rendered_line_for_every_demo_client_has_no_finding(demo):  # noqa
                       encoding="utf-8")
     assert checked > 100
     assert not problems, f"{len(problems)} of {checked} lines:\n" + "\n".join(problems[:20])
+
+
+def test_deposit_insurance_is_never_mentioned_without_its_limit(demo):  # noqa: F811 - the fixture
+    """存款保险条例: the bank pays at most 50万元 per depositor; a line that sells the insurance without
+    the limit misleads a client with more than that at the bank (issue 19). Every playbook line, every
+    selling point and every rendered line that names the insurance also names the limit."""
+    profiles, catalogue = demo
+    lines = list(playbook().all_lines()) + [point for product in catalogue for point in product.selling_points]
+    lines += [line for profile in profiles for _where, line, _product in _lines_for(_context(profile, catalogue))]
+    insured = [line for line in lines if "存款保险" in line]
+    assert insured  # the check has something to check
+    assert [line for line in insured if "五十万" not in line] == []
