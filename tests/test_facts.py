@@ -152,7 +152,8 @@ def test_trust_answer_states_where_the_number_came_from(demo, client, said, neve
     ctx = _context(next(p for p in profiles if p.name == client), catalogue)
     for seed in range(6):
         text = guidance.handle_objection("objection_trust", ctx, CallState(), random.Random(seed)).script.text
-        assert said in text and HOTLINE in text and never not in text
+        # Verification by the number on the card, never one the caller reads out (issue 19).
+        assert said in text and "卡背面" in text and HOTLINE not in text and never not in text
 
 
 def test_a_prospect_never_gets_relationship_openings_even_after_asking_many_times(demo):

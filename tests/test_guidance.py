@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 from datetime import datetime
 
@@ -133,9 +134,16 @@ def test_busy_books_a_callback_in_about_an_hour(make_context):
     assert "11:00" in reply.script.text
 
 
-def test_trust_answer_points_to_the_hotline(make_context):
-    reply = guidance.handle_objection("objection_trust", make_context("张三"), CallState())
-    assert "400-000-9595" in reply.script.text or "网点" in reply.script.text
+@pytest.mark.parametrize("seed", range(6))
+def test_trust_answer_sends_the_customer_to_the_card_or_the_website_not_to_a_number_we_read_out(make_context, seed):
+    """Reading out a number for the customer to call back is what fraud calls do: every trust answer
+    points to the number on the back of the card or on the bank's official website, and says the
+    bank never asks for passwords or codes."""
+    reply = guidance.handle_objection("objection_trust", make_context("张三"), CallState(), rng=random.Random(seed))
+    text = reply.script.text
+    assert "卡背面" in text and ("官网" in text or "官方网站" in text)
+    assert "400-000-9595" not in text and not re.search(r"\d{3}-\d{3}-\d{4}|\d{5,}", text)
+    assert "密码" in text and "验证码" in text
 
 
 def test_risk_answer_for_wealth_names_the_level(make_context):
@@ -278,3 +286,15 @@ def test_objection_flags_and_placeholders_come_from_the_playbook():
         for template in technique.templates:
             fields = {f for _lit, f, _spec, _conv in string.Formatter().parse(template) if f}
             assert fields <= set(pb.placeholders), template
+
+
+def test_a_closing_line_promises_no_call_it_does_not_book(make_context):
+    """"过一两个月我再给您打个电话" with nothing booked is a promise not kept (issue 19): a closing
+    line, which books nothing, promises no later call."""
+    ctx = make_context("张三")
+    state = CallState(refusals=2)
+    for seed in range(8):
+        reply = guidance.handle_objection("objection_not_interested", ctx, state, random.Random(seed))
+        assert reply.follow_up_at is None
+        promise = re.search(r"再(给您)?打|再跟您(联系|问候)|回电|下个月|过段时间", reply.script.text)
+        assert promise is None, reply.script.text

@@ -116,7 +116,7 @@ def test_mediocre_trainee_lands_between_45_and_75():
     questions = by_key["questions"]
     assert questions.points < questions.max_points and "没有问客户感受" in questions.feedback
     objections = by_key["objections"]
-    assert "不信任" in objections.feedback and "热线" in objections.model_line
+    assert "不信任" in objections.feedback and "客服电话" in objections.model_line
     assert "不会向您索要密码和验证码" in objections.model_line
     assert by_key["compliance"].points < WEIGHTS["compliance"]
     assert "理财非存款" in by_key["compliance"].feedback

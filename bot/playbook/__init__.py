@@ -171,8 +171,12 @@ def load_playbook() -> Playbook:
             if "{recording}" not in template:
                 raise PlaybookError(f"{technique.key}: opening without {{recording}}: {template[:20]}")
     for template in objections["objection_trust"].templates:
-        if "{contact_source}" not in template or "{hotline}" not in template:
-            raise PlaybookError("objection_trust: every answer states the contact source and the hotline")
+        # Verification the customer does alone: the number on the card or the official website. A
+        # number read out by the caller is what fraud calls give (issue 19), so none is.
+        if ("{contact_source}" not in template or "{hotline}" in template
+                or not ("卡背面" in template and ("官网" in template or "官方网站" in template))):
+            raise PlaybookError("objection_trust: every answer states the contact source and sends the customer to "
+                                "the number on the card or the official website, never one the caller reads out")
     for style in follow_ups:
         if style not in openings:
             raise PlaybookError(f"follow_ups: unknown opening style {style}")
