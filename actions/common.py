@@ -18,7 +18,7 @@ from actions.slots import CALL_SLOTS, state_events
 from bot import access, clock, crm, masking, outbox
 from bot.auth import identity_of_user
 from bot.db import sessions, unreachable
-from bot.guidance import Script
+from bot.guidance import CallState, Script
 from bot.playbook import playbook
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
             scope = build_scope(session, tracker, user, identity)
             before = scope.state
             events = self.handle(dispatcher, scope, domain)
+            _note_contact(scope, before)
             # The chat is an exit like the pages: every number in what the agent reads (a card's
             # note, a follow-up line, an echoed query) shows as this user may see it (bot.masking).
             dispatcher.messages[:] = masking.for_reader(session, identity, dispatcher.messages)
@@ -110,6 +111,20 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:
         """Do the action's work inside one CRM transaction."""
+
+
+def _note_contact(scope: CallScope, before: CallState) -> None:
+    """The first opening or pitch for a client in a conversation makes it a marketing call (the
+    contact limits count it, bot/contact_policy.py), whether or not an outcome is ever logged."""
+    after = scope.state
+    if scope.client is None or not (after.opening_styles or after.products_pitched) or not scope.may_write():
+        return
+    if (after.opening_styles, after.products_pitched) == (before.opening_styles, before.products_pitched):
+        return
+    if crm.note_contact(scope.session, conversation_id=scope.conversation_id, client_id=scope.client.id,
+                        agent_id=scope.user.id, at=scope.context.now,
+                        opening_style=after.opening_styles[0] if after.opening_styles else None):
+        scope.wrote("contact")
 
 
 def _quote(text: str, limit: int = 40) -> str:

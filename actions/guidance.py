@@ -7,6 +7,7 @@ from typing import Any
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CrmAction, send_script
+from actions.complaints import held_buttons
 from actions.outcome import deal_buttons, record_outcome
 from actions.scope import CallScope
 from bot import contact_policy, crm, guidance, labels
@@ -26,6 +27,8 @@ CLOSED_BUTTONS = [
     {"title": labels.button("log_refused"), "payload": '/log_outcome{"outcome": "refused"}'},
 ]
 INTERESTED = {"title": labels.disposition("interested"), "payload": '/log_outcome{"outcome": "interested"}'}
+LOG_INVALID_NUMBER = {"title": labels.disposition("invalid_number"),
+                      "payload": '/log_outcome{"outcome": "invalid_number"}'}
 CONFIRM_DO_NOT_CALL = {"title": labels.button("confirm_do_not_call"),
                        "payload": '/log_outcome{"outcome": "do_not_call"}'}
 
@@ -36,9 +39,14 @@ def closing_buttons(scope: CallScope) -> list[dict[str, str]]:
 
 
 def _blocked(dispatcher: CollectingDispatcher, scope: CallScope) -> bool:
-    """Do-not-call clients get a warning instead of any sales line."""
+    """Do-not-call clients get a warning instead of any sales line; so does a call in which the
+    customer complained (until the agent continues on purpose)."""
     if scope.profile is not None and scope.profile.do_not_call:
         dispatcher.utter_message(text=playbook().messages["do_not_call"].format(name=scope.profile.name))
+        return True
+    held = guidance.selling_held(scope.context, scope.state)
+    if held is not None:
+        send_script(dispatcher, held.script, held_buttons(scope))
         return True
     return False
 
@@ -164,7 +172,8 @@ class ActionHandleObjection(CrmAction):
         if _blocked(dispatcher, scope):
             return []
         reply = guidance.handle_objection(intent, scope.context, scope.state,
-                                          requested_product=_requested_product(scope))
+                                          requested_product=_requested_product(scope),
+                                          said=scope.tracker.latest_message.get("text") or "")
         scope.apply(reply)
         notes = list(reply.script.notes)
         if reply.follow_up_at is not None:
@@ -173,6 +182,8 @@ class ActionHandleObjection(CrmAction):
         buttons = OBJECTION_BUTTONS
         if reply.closed:
             buttons = CLOSED_BUTTONS
+        elif reply.objection == "objection_wrong_number":
+            buttons = [LOG_INVALID_NUMBER, *OBJECTION_BUTTONS]  # the customer confirms it is not the client
         send_script(dispatcher, script, buttons)
         return []
 

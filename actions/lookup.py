@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CrmAction
 from actions.scope import CallScope, agreed_callback_at
 from actions.slots import CALL_SLOTS
-from bot import access, contact_policy, crm, labels
+from bot import access, complaints, contact_policy, crm, labels
 from bot.guidance import Profile, client_card, client_summary, contact_status, recommend_products
 from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
@@ -143,6 +143,13 @@ class ActionLookupClient(CrmAction):
         card["client"]["contact"], contact_lines = contact_status(
             decision, {p.code: p.name for p in scope.context.catalogue})
         warnings += contact_lines
+        waiting = complaints.open_for_client(scope.session, client.id)
+        if waiting:
+            # An unanswered complaint comes before any sale (seed 002: complaints are client care).
+            first = waiting[0]
+            warnings.append(pb.messages["complaint_open_on_card"].format(
+                name=client.name, count=len(waiting), category=labels.complaint_categories()[first.category],
+                date=f"{first.created_at.month}月{first.created_at.day}日"))
         if warnings:
             card["warning"] = "\n".join(warnings)
             text = f"{card['warning']}\n{text}"

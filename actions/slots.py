@@ -38,6 +38,9 @@ CALL_STATE = (
     CallSlot("opening_style", "opening_style", carried=True),
     CallSlot("current_product", "current_product", carried=False),
     CallSlot("last_objection", "last_objection", carried=False),
+    # A complaint holds selling for the rest of this call, a session timeout included.
+    CallSlot("complaint", "complaint_words", carried=True),
+    CallSlot("selling_held", "selling_held", carried=True),
 )
 STATE_SLOTS = {call_slot.field: call_slot.slot for call_slot in CALL_STATE}
 CALL_SLOTS = tuple(STATE_SLOTS.values())
@@ -58,6 +61,8 @@ def call_state(tracker: Tracker) -> CallState:
             values[name] = tuple(value or ())
         elif name == "refusals":
             values[name] = int(value or 0)
+        elif name == "selling_held":
+            values[name] = bool(value)
         elif name == "phase":
             values[name] = value if value in PHASES else "none"
         else:

@@ -135,6 +135,11 @@ def may_list_phone_reveals(identity: Identity | None) -> bool:
     return is_supervisor(identity)
 
 
+def may_handle_complaints(identity: Identity | None) -> bool:
+    """Supervisors read, answer and resolve complaints (agents record them from the call)."""
+    return is_supervisor(identity)
+
+
 # --- conversations ---------------------------------------------------------------------------
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:

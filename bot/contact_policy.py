@@ -6,8 +6,9 @@ The rules (defaults in bot/settings.py ``contact_limits``, documented in docs/co
 - at most N marketing calls per client per calendar day and per rolling 7 days (0: no limit);
 - after a refusal, no new pitch of the same product for N days (another product may be offered).
 
-A marketing call is a conversation with a logged call row in which the bot gave an opening or a
-pitch for the client. Not counted: the conversation in progress (it never counts against itself),
+A marketing call is a conversation in which the bot gave an opening or a pitch for the client (kept
+as a marketing contact the moment it was given, bot.crm.note_contact, or seen on a logged call row),
+whether or not an outcome was logged. Not counted: the conversation in progress (it never counts against itself),
 a callback the customer agreed to (its call-back opening), and calls that never reached the
 customer (no answer, wrong number). An agreed callback due now may be made whatever the counts.
 """
@@ -21,7 +22,7 @@ from datetime import datetime, time, timedelta
 from sqlalchemy.orm import Session
 
 from bot import clock, crm
-from bot.models import Call, Client
+from bot.models import Call, Client, MarketingContact
 from bot.outcomes import NOT_REACHED
 from bot.playbook import playbook
 from bot.settings import ContactLimits, contact_limits
@@ -104,6 +105,20 @@ def marketing_calls(calls: Iterable[Call]) -> list[Call]:
             and c.disposition not in NOT_REACHED]
 
 
+def marketing_starts(calls: Iterable[Call], contacts: Iterable[MarketingContact]) -> list[datetime]:
+    """When each marketing call started, one per conversation, from the call rows and the contacts
+    kept when the bot gave an opening or a pitch (a logged 无人接听/空号 or a call-back opening wins)."""
+    rows = {c.conversation_id: c for c in calls}
+    starts = {c.conversation_id: c.started_at for c in marketing_calls(rows.values())}
+    for contact in contacts:
+        row = rows.get(contact.conversation_id)
+        if contact.opening_style == CALLBACK_STYLE or (
+                row is not None and (row.disposition in NOT_REACHED or row.opening_style == CALLBACK_STYLE)):
+            continue
+        starts[contact.conversation_id] = min(contact.at, starts.get(contact.conversation_id, contact.at))
+    return sorted(starts.values())
+
+
 def is_refusal(call: Call) -> bool:
     return call.disposition == REFUSED or bool(REFUSAL_OBJECTIONS & set(call.objections or ()))
 
@@ -182,7 +197,8 @@ def decide(session: Session, client: Client, *, now: datetime | None = None, con
     now = now or clock.now()
     history = _history(session, client.id, now, conversation_id, limits)
     cooling = cooling_off(history, now, limits)
-    starts = [c.started_at for c in marketing_calls(history)]
+    contacts = crm.contacts_since(session, client.id, now - WEEK, conversation_id)
+    starts = marketing_starts(history, contacts)
     messages = playbook().messages
     callback_due = agreed_callback is not None and agreed_callback - CALLBACK_EARLY <= now
     broken = [] if callback_due else _broken(now, starts, limits)

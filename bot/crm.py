@@ -13,7 +13,7 @@ from sqlalchemy.sql import ColumnElement
 
 from bot import clock
 from bot.db import batched
-from bot.models import Call, Client, ConversationOwner, FollowUp, Product, User
+from bot.models import Call, Client, ConversationOwner, FollowUp, MarketingContact, Product, User
 from bot.text import normalize
 
 
@@ -110,6 +110,30 @@ def calls_since(session: Session, client_id: int, since: datetime,
     if exclude_conversation:
         stmt = stmt.where(Call.conversation_id != exclude_conversation)
     return list(session.scalars(stmt.order_by(Call.started_at, Call.id)).unique())
+
+
+def contacts_since(session: Session, client_id: int, since: datetime,
+                   exclude_conversation: str | None = None) -> list[MarketingContact]:
+    """The client's marketing contacts (an opening or a pitch given) at or after ``since``, oldest first;
+    the conversation in progress left out."""
+    stmt = select(MarketingContact).where(MarketingContact.client_id == client_id, MarketingContact.at >= since)
+    if exclude_conversation:
+        stmt = stmt.where(MarketingContact.conversation_id != exclude_conversation)
+    return list(session.scalars(stmt.order_by(MarketingContact.at, MarketingContact.id)))
+
+
+def note_contact(session: Session, *, conversation_id: str, client_id: int, agent_id: int, at: datetime,
+                 opening_style: str | None) -> bool:
+    """Keep that this conversation gave the client an opening or a pitch (once: the first one's time
+    and style). Returns whether it was new."""
+    found = session.scalars(select(MarketingContact).where(MarketingContact.conversation_id == conversation_id,
+                                                           MarketingContact.client_id == client_id)).first()
+    if found is not None:
+        return False
+    session.add(MarketingContact(conversation_id=conversation_id, client_id=client_id, agent_id=agent_id, at=at,
+                                 opening_style=opening_style))
+    session.flush()
+    return True
 
 
 def call_for(session: Session, conversation_id: str, client_id: int) -> Call | None:

@@ -25,6 +25,7 @@ from bot.models import (
     User,
 )
 from bot.passwords import hash_password, verify_password
+from bot.playbook import overstated_fact
 from bot.settings import PACKAGE_DIR
 
 DEMO_DATA = PACKAGE_DIR / "data" / "demo_data.yml"
@@ -77,6 +78,10 @@ def _validate(data: dict[str, Any]) -> None:
             problems.append(f"product {product['code']}: needs at least three selling points")
         if product["category"] == "wealth" and product.get("risk_level") not in RISK_LEVELS:
             problems.append(f"product {product['code']}: wealth products need a risk level R1-R5")
+        for fact in [*(product.get("advantages") or []), *(product.get(k) or "" for k in PRODUCT_FACTS)]:
+            if overstated_fact(fact):
+                problems.append(f"product {product['code']}: {overstated_fact(fact)!r} without its condition "
+                                f"(a perk's rule, 以审批为准): {fact}")
     logins = {u["login"] for u in data["users"]}
     for client in data["clients"]:
         if client.get("stage", "unknown") not in STAGES:

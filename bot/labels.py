@@ -32,6 +32,7 @@ def _text_map(raw: Any, section: str) -> dict[str, str]:
 
 
 REHEARSAL_SECTIONS = ("difficulties", "moods", "rehearsal_outcomes", "line_functions", "rehearsal_buttons")
+COMPLAINT_SECTIONS = ("complaint_categories", "complaint_statuses")
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +45,7 @@ def _labels() -> dict[str, Any]:
         "unlogged": raw.get("unlogged"),
         "outcome_bar": list(raw.get("outcome_bar") or []),
         "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
-        **{section: _text_map(raw.get(section), section) for section in REHEARSAL_SECTIONS},
+        **{section: _text_map(raw.get(section), section) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS},
     }
     if not isinstance(data["unlogged"], str) or not data["unlogged"]:
         raise LabelsError("labels.yml: unlogged needs a text")
@@ -59,6 +60,15 @@ def _labels() -> dict[str, Any]:
 def rehearsal(section: str) -> dict[str, str]:
     """A rehearsal label map (one of REHEARSAL_SECTIONS): code -> label, in display order."""
     return dict(_labels()[section])
+
+
+def complaint_categories() -> dict[str, str]:
+    """Complaint category code -> label, in display order."""
+    return dict(_labels()["complaint_categories"])
+
+
+def complaint_statuses() -> dict[str, str]:
+    return dict(_labels()["complaint_statuses"])
 
 
 def dispositions() -> dict[str, str]:
@@ -113,5 +123,5 @@ def for_pages() -> dict[str, Any]:
         "outcome_bar": list(data["outcome_bar"]),
         "shortcuts": [dict(s) for s in data["shortcuts"]],
         "intents": dict(intent_titles()),
-        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS},
+        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS},
     }

@@ -56,6 +56,7 @@ RISK_TOLERANCES = ("C1", "C2", "C3", "C4", "C5")
 CONTACT_SOURCES = ("existing_customer", "referral", "branch_visit", "event_signup", "payroll_employer",
                    "online_application", "corporate_contact")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
+COMPLAINT_STATUSES = ("open", "resolved")
 
 
 def _now() -> datetime:
@@ -291,3 +292,44 @@ class CoachingComment(Base):
     created_at = Column(DateTime, nullable=False, default=_now)
 
     author = relationship("User", lazy="joined")
+
+
+class Complaint(Base):
+    """A customer's complaint raised during a call (issue 19): recorded by the agent with one button,
+    answered and resolved by a supervisor. ``notes`` keeps every answer: who, when, what."""
+
+    __tablename__ = "complaints"
+    # The supervisors' list reads open complaints first, newest first.
+    __table_args__ = (Index("ix_complaints_status_created", "status", "created_at"),)
+
+    id = Column(Integer, primary_key=True)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True)
+    agent_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    conversation_id = Column(String(128))
+    category = Column(String(32), nullable=False)
+    text = Column(Text, nullable=False)  # the customer's words as the agent relayed them
+    status = Column(String(16), nullable=False, default="open", server_default="open")
+    created_at = Column(DateTime, nullable=False, default=_now)
+    first_response_at = Column(DateTime)  # a supervisor's first note or the resolution
+    resolved_at = Column(DateTime)
+    resolved_by = Column(Integer, ForeignKey("users.id"))
+    notes = Column(JSON, nullable=False, default=list)  # [{"by": login, "at": iso, "text": ..., "resolved": bool}]
+
+    client = relationship("Client", lazy="joined")
+    agent = relationship("User", lazy="joined", foreign_keys=[agent_id])
+
+
+class MarketingContact(Base):
+    """A conversation in which the assistant gave an opening or a pitch for a client: a marketing
+    call for the contact limits (bot/contact_policy.py), whether or not an outcome was ever logged."""
+
+    __tablename__ = "marketing_contacts"
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_marketing_contacts_conversation"),
+                      Index("ix_marketing_contacts_client_at", "client_id", "at"))
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False)
+    agent_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    at = Column(DateTime, nullable=False, default=_now)  # the first opening or pitch
+    opening_style = Column(String(32))  # the callback opening marks a callback the customer agreed to

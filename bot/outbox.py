@@ -63,6 +63,8 @@ DURABLE_WRITES: dict[str, DurableWrite] = {write.action: write for write in (
     DurableWrite("action_log_outcome", frozenset({"outcome", "amount", "product"})),
     DurableWrite("action_schedule_callback", frozenset({"time", "client_name"})),
     DurableWrite("action_handle_objection", frozenset({"product"}), intents=lambda: playbook().callback_objections),
+    # A complaint the agent recorded is never lost (its words are in the call's slots).
+    DurableWrite("action_record_complaint", frozenset({"complaint_category"})),
 )}
 REPLAY_ENTITIES = frozenset().union(*(write.entities for write in DURABLE_WRITES.values()))
 

@@ -15,9 +15,9 @@ from typing import Any
 import yaml
 
 from bot import clock
-from bot.models import Client, Product
+from bot.models import CATEGORIES, Client, Product
 from bot.playbook import HERE as PLAYBOOK_DIR
-from bot.playbook import OPENING_STYLES, PlaybookError, find_forbidden, playbook
+from bot.playbook import OPENING_STYLES, OpeningLine, PlaybookError, find_forbidden, playbook
 
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "慕容", "尉迟", "公孙", "令狐", "夏侯", "长孙")
 
@@ -172,6 +172,7 @@ class _Config:
     tiers: dict[str, Any]
     segments: dict[str, dict[str, Any]]
     not_a_job: tuple[str, ...]
+    formal_address: dict[str, Any]
     style_requires: dict[str, dict[str, Any]]
     product_targets: dict[str, dict[str, Any]]
 
@@ -187,6 +188,7 @@ def _config() -> _Config:
         tiers=segments_file["tiers"],
         segments=segments_file["segments"],
         not_a_job=tuple(segments_file["not_a_job"]),
+        formal_address=segments_file["formal_address"],
         style_requires=_read_yaml("opening_rules.yml").get("requires") or {},
         product_targets=_read_yaml("product_rules.yml").get("targets") or {},
     )
@@ -211,6 +213,13 @@ def _validate(config: _Config) -> None:
     bad_styles = set(config.style_requires) - set(OPENING_STYLES)
     if bad_styles:
         raise PlaybookError(f"requires: unknown styles {bad_styles}")
+    for rule in pb.opening_rules:
+        if set(_names(rule.get("fits"))) - set(CATEGORIES):
+            raise PlaybookError(f"unknown product category in {rule}")
+    unknown_segments = set(config.formal_address["segments"]) - set(config.segments)
+    if unknown_segments:
+        raise PlaybookError(f"formal_address: unknown segments {unknown_segments}")
+    check_opening_lines(pb.opening_lines, config)
     labels = [lv["label"] for lv in config.tiers["levels"]] + [s["label"] for s in config.segments.values()]
     labels += [config.tiers[k] for k in ("missing_label", "missing_why", "why", "unknown_suffix")]
     for label in labels:
@@ -249,6 +258,14 @@ def _grade(p: Profile) -> tuple[str, str, str]:
 def _has_job(p: Profile) -> bool:
     occupation = p.occupation or ""
     return bool(occupation) and not any(word in occupation for word in _config().not_a_job)
+
+
+def _formal_address(p: Profile) -> bool:
+    """A company's contact, a business owner, a civil servant or a client with a post: addressed
+    formally, never with casual or personal lines (segments.yml `formal_address`)."""
+    spec = _config().formal_address
+    return (bool(set(spec["segments"]) & set(p.segments))
+            or any(title in (p.occupation or "") for title in spec["titles"]))
 
 
 def _segments(p: Profile) -> tuple[str, ...]:
@@ -313,6 +330,8 @@ CONDITIONS: dict[str, Callable[[Profile], bool]] = {
     "high_income": lambda p: _at_least(p.annual_income, 200_000),
     "low_income": lambda p: _below(p.annual_income, 50_000),
     "stable_income": _stable_income,
+    "has_occupation": _has_job,  # a known occupation that is a job (not retired, not 无固定职业)
+    "formal_address": _formal_address,
     "adult": lambda p: _at_least(p.age, 18),
     "loan_age": lambda p: _at_least(p.age, 22),  # consumer loan eligibility
     "can_get_card": lambda p: _stable_income(p) or _at_least(p.card_spend, 100_000),
@@ -354,15 +373,47 @@ def _fields(p: Profile, product: ProductInfo | None = None) -> dict[str, str]:
     }
 
 
-def rank_openings(profile: Profile | None) -> list[tuple[str, str]]:
+def check_opening_lines(lines: dict[str, tuple[OpeningLine, ...]], config: _Config | None = None) -> None:
+    """Fail at start-up on an opening line that fits an unknown product category or needs an
+    unknown condition, and unless every category has an opening that needs nothing of the client."""
+    known = set(CONDITIONS) | set((config or _config()).segments)
+    for style, style_lines in lines.items():
+        for line in style_lines:
+            unknown = sorted(line.fits - set(CATEGORIES)) + [n for n in (*line.needs, *line.unless) if n not in known]
+            if unknown:
+                raise PlaybookError(f"{style}: unknown category or condition {unknown} in: {line.text[:30]}")
+    for category in CATEGORIES:
+        if not any(category in line.fits and not (line.needs or line.unless) for line in lines.get("direct", ())):
+            raise PlaybookError(f"direct: no opening line for {category} products that fits every client")
+
+
+def _line_fits(line: OpeningLine, p: Profile, product: ProductInfo | None) -> bool:
+    return ((product is None or product.category in line.fits)
+            and _holds({"when": list(line.needs), "unless": list(line.unless)}, p))
+
+
+def opening_lines(style: str, profile: Profile | None, product: ProductInfo | None = None) -> tuple[OpeningLine, ...]:
+    """The lines of ``style`` that may be said to this client about ``product`` (any product when
+    None): the product's category among the line's `fits`, the client meeting its `needs`/`unless`."""
+    p = profile or _NOBODY
+    return tuple(line for line in playbook().opening_lines[style] if _line_fits(line, p, product))
+
+
+def rank_openings(profile: Profile | None, product: ProductInfo | None = None) -> list[tuple[str, str]]:
     """Opening styles best first, each with a one-line reason. Styles whose `requires` the
-    client does not meet are left out, so a client without a relationship gets fewer than nine."""
+    client does not meet are left out, so a client without a relationship gets fewer than nine;
+    with a product (anything with a ``category``), so are styles with no line that fits it, and
+    rules whose reason speaks of other products (`fits`)."""
     p = profile or _NOBODY
     requires = _config().style_requires
     ranked: dict[str, str] = {}
     for rule in playbook().opening_rules:
         style = rule["style"]
-        if style not in ranked and _holds(requires.get(style, {}), p) and _holds(rule, p):
+        if style in ranked or not (_holds(requires.get(style, {}), p) and _holds(rule, p)):
+            continue
+        if product is not None and rule.get("fits") and product.category not in _names(rule["fits"]):
+            continue
+        if opening_lines(style, p, product):
             ranked[style] = rule["why"].format(**_fields(p))
     return list(ranked.items())
 

@@ -1,10 +1,12 @@
 """The compliance module (issue 19, point 1): forbidden promises judged by pattern and meaning.
 
-Three labelled sets, each written apart from the rules by someone who never saw them:
-tests/data/compliance_dev.yml (the rules were tuned on it), compliance_tuned.yml (written as the
-held-out part, but its misses were seen and the rules improved: its first, blind run scored precision
-0.976 and recall 0.678) and compliance_blind.yml (written after the rules were final, never tuned on).
-Precision and recall of "violation" on each go to test-artifacts/compliance-report.txt.
+The judge is rules (promises.yml) plus a model trained on the labelled sentences in
+bot/compliance/labelled/: dev.yml (the rules were tuned on it), tuned.yml (held out once, then its
+misses were seen), blind_2026_12_06.yml (the rules' blind set: precision 0.897, recall 0.542 on its
+only blind run, then it became training data) and extra.yml (written for the model). The figure that
+counts is tests/data/compliance_holdout.yml: written by someone who never saw the rules, the model or
+its data, and never used to choose anything. Precision and recall of "violation" on each go to
+test-artifacts/compliance-report.txt (printed at the end of the run).
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from bot.playbook import find_forbidden, playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+LABELLED = ROOT / "bot" / "compliance" / "labelled"
+HOLDOUT = "compliance_holdout.yml"
 REPORT = ROOT / "test-artifacts" / "compliance-report.txt"
 KINDS = ("guarantee_principal", "guarantee_return", "deposit_like", "no_risk", "approval_promise", "pressure",
          "disparage", "benchmark_as_return")
 
 
 def _labelled(name: str) -> list[dict]:
-    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["sentences"]
+    path = DATA / name if name == HOLDOUT else LABELLED / name
+    return yaml.safe_load(path.read_text(encoding="utf-8"))["sentences"]
 
 
 def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
@@ -34,7 +39,7 @@ def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
     tp = fp = fn = 0
     wrong = []
     for s in sentences:
-        found = findings(s["text"], s.get("product"))
+        found = findings(s["text"], s.get("product"), learned=True)
         if s["label"] == "violation":
             tp += bool(found)
             fn += not found
@@ -48,20 +53,29 @@ def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
     return precision, recall, wrong
 
 
-# The blind set's first and only run (2026-12-06): precision 0.897, recall 0.542 (the old substring
-# list: 0.538 and 0.146). The issue asks 0.95 for both: not reached yet. These floors only catch a
-# regression; the misses are not printed, so that no one tunes the rules on this file.
-BLIND_PRECISION, BLIND_RECALL = 0.85, 0.50
-SETS = ("compliance_dev.yml", "compliance_tuned.yml", "compliance_blind.yml")
+# The held-out set (2026-12-06), rules and model: precision 0.927, recall 0.946 on its first run. Then
+# two corrections, neither chosen on this file: the model took some of the playbook's own honest
+# lines for promises, so it got a topic gate (model.yml) and 34 more labelled near misses
+# (labelled/near_misses_2.yml); and 11 of its sentences turned out to be in the training sentences
+# too, so they were removed from it. The last run, on the 298 left: precision 0.915, recall 0.908
+# (the rules alone: 0.923 and 0.592; the old substring list on the rules' blind set: 0.538/0.146).
+# The issue asks 0.95 for both: not reached yet. These floors only catch a regression; the misses
+# are not printed, so that no one tunes on this file.
+HOLDOUT_PRECISION, HOLDOUT_RECALL = 0.88, 0.88
+TRAINING_SETS = ("dev.yml", "tuned.yml", "blind_2026_12_06.yml", "extra.yml", "near_misses_2.yml")
+SETS = (*TRAINING_SETS, HOLDOUT)
 
 
 def test_labelled_set_is_big_enough_and_covers_every_kind():
     sentences = {name: _labelled(name) for name in SETS}
-    assert sum(map(len, sentences.values())) >= 150 and len(sentences["compliance_blind.yml"]) >= 150
+    assert sum(map(len, sentences.values())) >= 150 and len(sentences[HOLDOUT]) >= 150
     for name, labelled in sentences.items():
-        assert {s["label"] for s in labelled} == {"violation", "ok"}, name
-    assert set(KINDS) <= {s["kind"] for s in sentences["compliance_blind.yml"] if s["label"] == "violation"}
+        assert {s["label"] for s in labelled} <= {"violation", "ok"}, name
+    assert {s["label"] for s in sentences[HOLDOUT]} == {"violation", "ok"}
+    assert set(KINDS) <= {s["kind"] for s in sentences[HOLDOUT] if s["label"] == "violation"}
     assert set(rules().kinds) == set(KINDS)
+    held_out = {s["text"] for s in sentences[HOLDOUT]}
+    assert not held_out & {s["text"] for name in TRAINING_SETS for s in sentences[name]}
 
 
 @pytest.fixture(scope="module")
@@ -72,23 +86,30 @@ def measured() -> dict[str, tuple[float, float]]:
         precision, recall, wrong = _measure(sentences)
         results[name] = (precision, recall)
         lines.append(f"{name}: {len(sentences)} sentences, precision {precision:.3f}, recall {recall:.3f}")
-        if name != "compliance_blind.yml":
+        if name != HOLDOUT:
             lines += [f"  {w}" for w in wrong]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return results
 
 
-@pytest.mark.parametrize("name", ["compliance_dev.yml", "compliance_tuned.yml"])
+@pytest.mark.parametrize("name", ["dev.yml", "tuned.yml"])
 def test_the_sentences_the_rules_were_built_on_stay_judged_right(measured, name):
     precision, recall = measured[name]
     assert precision >= 0.95 and recall >= 0.95, (name, precision, recall)
 
 
-def test_precision_and_recall_on_the_blind_set(measured):
+def test_precision_and_recall_on_the_held_out_set(measured):
     """The figure that counts: sentences nobody tuned on (the issue asks 0.95 for both)."""
-    precision, recall = measured["compliance_blind.yml"]
-    assert precision >= BLIND_PRECISION and recall >= BLIND_RECALL, (precision, recall)
+    precision, recall = measured[HOLDOUT]
+    assert precision >= HOLDOUT_PRECISION and recall >= HOLDOUT_RECALL, (precision, recall)
+
+
+def test_the_model_finds_promises_the_rules_do_not_know_and_leaves_honest_lines_alone():
+    for text in ("本钱稳稳的，一个铜板都少不了您", "就算跌了我们也给您把本金补上"):
+        assert findings(text, learned=True) and not findings(text), text
+    for text in ("本产品不保证本金和收益，请您谨慎决策", "今天先不急，您考虑好了随时找我"):
+        assert not findings(text, learned=True), text
 
 
 @pytest.mark.parametrize("text", [

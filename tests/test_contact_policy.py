@@ -157,6 +157,28 @@ async def test_one_marketing_call_a_day_and_the_call_in_progress_never_counts(cr
     assert (await third.run(ActionSuggestOpening(), "开场白", "request_opening"))[0]["custom"]["type"] == "script"
 
 
+@pytest.mark.parametrize("action", ["opening", "pitch"])
+async def test_an_opening_or_a_pitch_counts_even_if_no_outcome_is_ever_logged(crm_url, frozen_clock, action):
+    first, _card = await _looked_up("张三", "call-unlogged")
+    if action == "opening":
+        given = await first.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    else:
+        given = await first.run(ActionNextAdvantage(), "讲一个卖点", "request_next_advantage")
+    assert given[0]["custom"]["type"] == "script"
+    # No outcome logged: the agent hung up and moved on. Later the same day, another conversation.
+    frozen_clock(MONDAY + timedelta(hours=2))
+    second, card = await _looked_up("张三", "call-later")
+    assert card[0]["custom"]["client"]["contact"]["rules"] == ["per_day"]
+    assert _blocked(await second.run(ActionSuggestOpening(), "开场白怎么说", "request_opening"))
+
+
+async def test_a_lookup_alone_is_no_marketing_call(crm_url, frozen_clock):
+    await _looked_up("张三", "call-lookup-only")
+    frozen_clock(MONDAY + timedelta(hours=2))
+    _second, card = await _looked_up("张三", "call-later")
+    assert card[0]["custom"]["client"]["contact"]["allowed"] is True
+
+
 async def test_calls_that_never_reached_the_customer_do_not_count(crm_url, frozen_clock):
     _add_calls(crm_url, "张三", [MONDAY - timedelta(hours=1)], disposition="no_answer")
     _add_calls(crm_url, "李四", [MONDAY - timedelta(hours=1)], opening_style=None, products=[])  # no line given

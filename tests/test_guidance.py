@@ -58,13 +58,15 @@ def test_opening_uses_title_agent_bank(make_context):
 
 
 @pytest.mark.parametrize(("client", "never"), [
-    ("王华", {"referral"}),  # banks with us, but nobody referred him
+    # Banks with us, but nobody referred him; the opening pitches 代发工资, which no worry or herd line fits.
+    ("王华", {"referral", "worry", "herd"}),
     ("朱丽", {"familiar", "borrow_wind", "find_fault"}),  # referred prospect: no relationship styles
 ])
 def test_asking_again_gives_the_next_style_until_all_that_fit(make_context, client, never):
-    """Every style that is true for the client, then the list starts over; the others never."""
+    """Every style that is true for the client and fits the product, then the list starts over; the others never."""
     ctx, state, seen = make_context(client), CallState(), []
-    ranked = [style for style, _why in guidance.rank_openings(ctx.profile)]
+    product = guidance.default_product(ctx, CallState())
+    ranked = [style for style, _why in guidance.rank_openings(ctx.profile, product)]
     for _ in ranked:
         reply = guidance.opening(ctx, state)
         state = state.apply(reply)
@@ -152,9 +154,12 @@ def test_risk_answer_for_wealth_names_the_level(make_context):
     assert "R2" in reply.script.text and "投资须谨慎" in reply.script.text
 
 
-def test_no_money_offers_low_threshold_products(make_context):
-    reply = guidance.handle_objection("objection_no_money", make_context("李四"), CallState())
-    assert "零钱理财" in reply.script.text or "手机银行" in reply.script.text
+def test_no_money_sells_nothing_and_books_a_callback(make_context):
+    """Issue 19: no alternatives, no product named; a polite close and a callback at a booked time."""
+    ctx = make_context("李四")
+    reply = guidance.handle_objection("objection_no_money", ctx, CallState())
+    assert not any(p.name in reply.script.text for p in ctx.catalogue) and reply.product is None
+    assert reply.follow_up_at is not None and "问候" in reply.script.text
 
 
 def test_replies_vary_so_the_bot_does_not_repeat_itself(make_context):
@@ -278,7 +283,8 @@ def test_ok_after_a_referral_doubt_answer_continues_the_pitch(make_context):
 
 def test_objection_flags_and_placeholders_come_from_the_playbook():
     pb = playbook()
-    assert set(pb.callback_objections) == {"objection_busy", "objection_think_it_over", "objection_send_materials"}
+    assert set(pb.callback_objections) == {"objection_busy", "objection_think_it_over", "objection_send_materials",
+                                           "objection_no_money"}  # no money: a call a month on (issue 19)
     assert pb.do_not_call == "objection_do_not_call"
     assert pb.refusals <= set(pb.objections) and pb.buying_signal_after <= pb.point_objections
     # Every placeholder a template uses is declared once, with its default, in placeholders.yml.

@@ -109,3 +109,42 @@ def test_login_form_needs_its_csrf_token(servers):
                       data={"login": "agent01", "password": "demo-agent", "csrf": csrf})
     assert ok.status_code in (302, 303) and "salesbot_session" in session.cookies
     assert session.get(f"{servers['web']}/api/calls", timeout=10).status_code == 200
+
+
+def test_a_complaint_goes_from_the_chat_to_the_supervisors_list(servers):
+    """Issue 19: the customer complains, the agent presses one button, the supervisor sees it open,
+    answers and resolves it; agents cannot read the list."""
+    token = api_token(servers, "agent01")
+
+    def say(text: str) -> list[dict]:
+        reply = requests.post(f"{servers['rasa']}/webhooks/rest/webhook", timeout=60,
+                              headers={"Authorization": f"Bearer {token}"},
+                              json={"sender": "api-complaint-1", "message": text})
+        reply.raise_for_status()
+        return reply.json()
+
+    say("查一下张三")
+    answer = say("客户说上个月乱扣我年费，到现在都没退")
+    script = next(m for m in answer if (m.get("custom") or {}).get("type") == "script")
+    assert script["custom"]["key"] == "customer_complaint", answer
+    button = next(b for m in answer for b in m.get("buttons") or [] if b["title"].startswith("记录投诉"))
+    assert button["title"] == "记录投诉（费用扣款）"
+    recorded = say(button["payload"])
+    assert any("已记录张三的投诉" in (m.get("text") or "") for m in recorded), recorded
+    held = say("再讲一个卖点")  # no sales line in this call after a complaint
+    assert any("本通电话先不推销" in (m.get("text") or "") for m in held), held
+
+    assert get(servers, "/api/complaints", "agent01").status_code == 403
+    listed = get(servers, "/api/complaints", "super01")
+    assert listed.status_code == 200
+    mine = [c for c in listed.json() if c["conversation_id"] == "api-complaint-1"]
+    assert [(c["client"], c["category"], c["status"]) for c in mine] == [("张三", "fee", "open")]
+    assert mine[0]["text"] == "上个月乱扣我年费，到现在都没退" and mine[0]["created_at"]
+    boss = {"Authorization": f"Bearer {api_token(servers, 'super01')}"}
+    resolved = requests.post(f"{servers['web']}/api/complaints/{mine[0]['id']}/notes", headers=boss, timeout=30,
+                             json={"note": "已核实并退回年费，已电话告知客户", "resolve": True})
+    assert resolved.status_code == 200 and resolved.json()["status"] == "resolved"
+    assert resolved.json()["minutes_to_first_response"] is not None
+    again = requests.post(f"{servers['web']}/api/complaints/{mine[0]['id']}/notes", headers=boss, timeout=30,
+                          json={"note": "再补一句", "resolve": False})
+    assert again.status_code == 400 and "已经解决" in again.json()["error"]

@@ -1,13 +1,15 @@
 """Compliance: the one judge of what a sales line may say (issue 19).
 
 Everything that produces or judges a line asks ``findings``: the playbook's start-up check, the live
-guidance, the rehearsal's scoring and its simulated customer. Rules are data (promises.yml); see
+guidance, the rehearsal's scoring and its simulated customer. Rules are data (promises.yml); what they
+do not catch, a model trained on the labelled sentences (labelled/*.yml, classifier.py) does; see
 docs/compliance.md.
 """
 
 from __future__ import annotations
 
-from bot.compliance.promises import Finding, findings, prepare, rules
+from bot.compliance.judge import findings
+from bot.compliance.promises import Finding, prepare, rule_findings, rules
 
 # Kinds that promise something about the product (the rest are conduct: pressure, disparaging).
 PROMISE_KINDS = frozenset({
@@ -22,4 +24,4 @@ def promises(text: str, product: object = None) -> list[Finding]:
     return [f for f in findings(text, product) if f.kind in PROMISE_KINDS]
 
 
-__all__ = ["CONDUCT_KINDS", "PROMISE_KINDS", "Finding", "findings", "prepare", "promises", "rules"]
+__all__ = ["CONDUCT_KINDS", "PROMISE_KINDS", "Finding", "findings", "prepare", "promises", "rule_findings", "rules"]

@@ -140,7 +140,7 @@ def _ime_index() -> tuple[dict[tuple[str, ...], str], dict[str, str]]:
 
 
 @lru_cache(maxsize=8192)
-def _sound(char: str) -> str:
+def sound(char: str) -> str:
     """One character's fuzzy pinyin ("?" for anything but Han), read once per character: converting
     whole lines was most of the time of checking every rendered line."""
     from pypinyin import lazy_pinyin  # lazy: loads its dictionaries
@@ -153,7 +153,7 @@ def _fix_ime(text: str) -> str:
     like it and keeps one of its characters ("存宽" -> 存款), or its pinyin left in Latin ("pi" -> 批)."""
     by_sound, by_latin = _ime_index()
     text = re.sub(r"(?<![A-Za-z])[A-Za-z]+(?![A-Za-z])", lambda m: by_latin.get(m.group(0).lower(), m.group(0)), text)
-    sounds = [_sound(char) for char in text]
+    sounds = [sound(char) for char in text]
     chars = list(text)
     for i in range(len(chars) - 1):
         word = by_sound.get((sounds[i], sounds[i + 1]))
@@ -201,7 +201,7 @@ def _negations(text: str, r: Rules) -> int:
     return len(r.negators.findall(text))
 
 
-def _category(product: object) -> str | None:
+def category_of(product: object) -> str | None:
     if product is None:
         return None
     return str(getattr(product, "category", product))
@@ -264,8 +264,8 @@ def _asserted(clause: str, kernels: list[_Kernel], r: Rules) -> list[_Kernel]:
     return said
 
 
-def findings(text: str, product: object = None) -> list[Finding]:
-    """The forbidden promises in ``text``, in reading order.
+def rule_findings(text: str, product: object = None) -> list[Finding]:
+    """The forbidden promises the rules find in ``text``, in reading order.
 
     ``product``: the product the line is about (a category such as ``"wealth"``, or anything with a
     ``category``); None when unknown, which is judged as strictly as a non-deposit product."""
@@ -273,7 +273,7 @@ def findings(text: str, product: object = None) -> list[Finding]:
     prepared = prepare(text)
     if not prepared:
         return []
-    category = _category(product)
+    category = category_of(product)
     sentences = _spans(prepared, None)
     found: list[Finding] = []
     for cs, ce in _spans(prepared, r.clause_breaks):

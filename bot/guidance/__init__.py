@@ -10,6 +10,7 @@ times) and ``card`` (the client card). This face re-exports their public names.
 from __future__ import annotations
 
 from bot.guidance.card import client_card, client_summary, contact_source_label, contact_status
+from bot.guidance.complaints import complaint, resume_selling, selling_held
 from bot.guidance.filling import (
     contact_source_line,
     fill_template,
@@ -18,7 +19,6 @@ from bot.guidance.filling import (
     with_risk_disclosure,
 )
 from bot.guidance.objections import (
-    LOW_THRESHOLD_CATEGORIES,
     MAX_REFUSALS,
     agrees,
     decided,
@@ -34,9 +34,10 @@ from bot.guidance.state import PHASES, CallState, Context, LastCall, Reply, Scri
 from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
 
 __all__ = [
-    "AGREED_TIME_REASON", "CALLBACK_STYLE", "LOW_THRESHOLD_CATEGORIES", "MAX_REFUSALS", "PHASES",
+    "AGREED_TIME_REASON", "CALLBACK_STYLE", "MAX_REFUSALS", "PHASES",
     "RELATIONSHIP_STYLES", "CallState", "Context", "LastCall", "ProductInfo", "Profile", "Reply", "Script",
-    "agrees", "callback_due", "client_card", "client_summary", "contact_source_label", "contact_source_line",
+    "agrees", "callback_due", "complaint", "resume_selling", "selling_held",
+    "client_card", "client_summary", "contact_source_label", "contact_source_line",
     "contact_status",
     "decided", "default_product", "do_not_call", "fill_template", "handle_objection", "interested",
     "next_point", "next_unused", "opening", "pitch", "placeholder_values", "rank_openings",

@@ -4,13 +4,19 @@ signal, the customer's "OK", and the request not to be called again."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 from bot.contact_policy import cooling_off_text
-from bot.guidance.filling import fill, risk_note, say, spoken
+from bot.guidance.filling import fill, say, spoken, wealth_notes
 from bot.guidance.openings import CALLBACK_STYLE, opening
 from bot.guidance.scheduling import callback_due
-from bot.guidance.selection import default_product, next_point, next_unused, unsuitable_note, usable
+from bot.guidance.selection import (
+    default_product,
+    next_point,
+    next_unused,
+    product_spoken_of,
+    unsuitable_note,
+    usable,
+)
 from bot.guidance.state import CallState, Context, Reply, Script
 from bot.playbook import playbook
 from bot.profile import ProductInfo, recommend_products
@@ -18,7 +24,9 @@ from bot.text import normalize
 from bot.timeparse import describe
 
 MAX_REFUSALS = 3  # the third "no" in a call ends it politely
-LOW_THRESHOLD_CATEGORIES = {"wealth", "deposit", "channel"}
+# Answers that name no product: the customer has no money (respected: nothing is sold, a callback is
+# booked), or may not be the client at all (identity first: nothing about the client or a product).
+NO_PRODUCT = ("objection_no_money", "objection_wrong_number")
 
 
 def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply:
@@ -29,12 +37,12 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     if product is None:
         return Reply(Script(refused or pb.messages["no_products"], "产品介绍", "pitch"))
     index = next_point(product, state.used_points)
-    notes = tuple(n for n in (refused, risk_note(product)) if n)
+    notes = tuple(n for n in (refused, *wealth_notes(product, ctx.profile)) if n)
     if index is None:
         text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
         return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product, phase="pitching")
     intro = pb.messages["pitch_intro"].format(product=product.name, index=index + 1, total=len(product.selling_points))
-    text = spoken(f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}", product)
+    text = spoken(f"{intro}{product.selling_points[index]}。{pb.messages['ask_feeling']}", product, ctx.profile)
     return Reply(Script(text, "三个卖点，一次讲一个", "pitch", notes=notes),
                  used_point=f"{product.code}:{index}", product=product, phase="pitching")
 
@@ -54,20 +62,24 @@ def _cooling_off_note(ctx: Context, requested: str | None, instead: ProductInfo 
 
 
 def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Random | None = None,
-                     requested_product: str | None = None) -> Reply:
-    """The answer to a customer's objection, aware of what this call already used."""
+                     requested_product: str | None = None, said: str = "") -> Reply:
+    """The answer to a customer's objection, aware of what this call already used and of the
+    customer's words (``said``: "年费太贵" is about the card)."""
     pb = playbook()
+    if intent in NO_PRODUCT:
+        return _without_product(intent, ctx, state, rng)
     refusal = intent in pb.refusals
     refusals = state.refusals + (1 if refusal else 0)
     product = default_product(ctx, state, requested_product)
+    if not usable(ctx, ctx.product(requested_product)):
+        product = product_spoken_of(ctx, state, intent, said) or product
     refused = unsuitable_note(ctx, requested_product, product)
     if intent == "objection_already_customer" and requested_product is None:
         # Thanks, then the next product the client does not hold yet.
         product = next((p for p, _why in recommend_products(ctx.profile, ctx.catalogue)), product)
     if refusal and refusals >= MAX_REFUSALS:
         technique = pb.closing
-        follow_up = ctx.now + timedelta(days=7)
-        text = say(technique, ctx, product, state, rng, callback_time=describe(follow_up, ctx.now))
+        text = say(technique, ctx, product, state, rng)
         return Reply(Script(text, technique.name, "closing"), product=product, closed=True, objection=intent,
                      refusal=True, phase="ended")
 
@@ -75,8 +87,10 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     used_point = None
     follow_up_at = None
     notes: list[str] = [refused] if refused else []
-    found = next_unused(ctx, state, product)
-    if found is not None:
+    # The price answer stays on the product priced; the others may move on to the next product's point.
+    found = next_unused(ctx, state, product) if intent not in pb.objection_topics else (
+        (product, _point_beside_pricing(product, state)) if product is not None else None)
+    if found is not None and found[1] is not None:
         point_product, index = found
         if intent in pb.point_objections:
             # These answers spend a new selling point, possibly of the next product.
@@ -88,11 +102,6 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     if intent in pb.callback_objections:
         follow_up_at = callback_due(intent, ctx.now)
         extra["callback_time"] = describe(follow_up_at, ctx.now)
-    if intent == "objection_no_money":
-        # Savings and wealth products with a small entry amount; never credit to someone short of money.
-        cheap = sorted((p for p in ctx.catalogue if p.category in LOW_THRESHOLD_CATEGORIES
-                        and p.min_amount <= 1000 and usable(ctx, p)), key=lambda p: p.min_amount)[:3]
-        extra["alternatives"] = "、".join(p.name for p in cheap) or pb.placeholders["alternatives"]
     technique = pb.objections[intent]
     follow_up_technique = pb.opening_follow_ups.get(state.opening_style or "", {}).get(intent)
     if state.phase == "opening" and follow_up_technique is not None:
@@ -103,13 +112,11 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     elif intent == "objection_referral_doubt" and not (ctx.profile and ctx.profile.referrer):
         technique = pb.referral_no_referrer
     text = say(technique, ctx, product, state, rng, **extra)
-    for named in [product, *(cheap if intent == "objection_no_money" else [])]:
-        if named is not None and named.name in text:
-            text = spoken(text, named)
-    risk = risk_note(product) if product is not None else None
-    if risk and (intent == "objection_risk" or used_point):
-        # Wealth products always carry their risk level and the disclosure.
-        notes.append(risk)
+    if product is not None and product.name in text:
+        text = spoken(text, product, ctx.profile)
+    if product is not None and (intent == "objection_risk" or used_point):
+        # Wealth products always carry their risk level and the disclosure (and the care from 65).
+        notes += wealth_notes(product, ctx.profile)
     reason = None
     if follow_up_at is not None:
         reason = f"{pb.objections[intent].name}：{extra['callback_time']}回电"
@@ -117,6 +124,39 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
                         notes=tuple(notes)), follow_up_at=follow_up_at,
                  follow_up_reason=reason, used_point=used_point, product=product, objection=intent,
                  refusal=refusal, phase="objection")
+
+
+def _point_beside_pricing(product: ProductInfo, state: CallState) -> int | None:
+    """The product's next unused selling point that adds to what its pricing already says (the price
+    answer states the benchmark once, not twice)."""
+    for index, point in enumerate(product.selling_points):
+        if f"{product.code}:{index}" not in state.used_points and point.split("，")[0] not in (product.pricing or ""):
+            return index
+    return None
+
+
+def _without_product(intent: str, ctx: Context, state: CallState, rng: random.Random | None) -> Reply:
+    """No money: understanding, no product (not even a cheap one), a callback a month on to ask how they
+    are, booked. A wrong number: an apology and "are you {name}?" (or the opening's own follow-up, which
+    asks the same) before anything else, the record corrected; no product, no question about their bank."""
+    pb = playbook()
+    technique = pb.objections[intent]
+    extra: dict[str, str] = {}
+    follow_up_at = reason = None
+    if intent in pb.callback_objections:
+        # Even on the third "no": this answer is itself the polite close, and its callback is booked.
+        follow_up_at = callback_due(intent, ctx.now)
+        extra["callback_time"] = describe(follow_up_at, ctx.now)
+        reason = f"{technique.name}：{extra['callback_time']}回电"
+    follow_up = pb.opening_follow_ups.get(state.opening_style or "", {}).get(intent)
+    if state.phase == "opening" and follow_up is not None:
+        technique = follow_up  # the seed's next line after this opening (identity first as well)
+    text = say(technique, ctx, None, state, rng, **extra)
+    name = ctx.profile.name if ctx.profile else pb.placeholders["client_name"]
+    note = pb.messages["no_money_note" if intent == "objection_no_money" else "wrong_number_note"].format(name=name)
+    key = technique.key if technique is follow_up else intent
+    return Reply(Script(text, technique.name, key, notes=(note,)), follow_up_at=follow_up_at,
+                 follow_up_reason=reason, objection=intent, refusal=intent in pb.refusals, phase="objection")
 
 
 def interested(ctx: Context, state: CallState, rng: random.Random | None = None) -> Reply:
@@ -132,9 +172,8 @@ def interested(ctx: Context, state: CallState, rng: random.Random | None = None)
         if index is not None:
             used_point = f"{product.code}:{index}"
         extra["advantage"] = product.selling_points[index if index is not None else -1]
-    risk = risk_note(product) if product else None
-    text = spoken(say(pb.interested, ctx, product, state, rng, **extra), product)
-    return Reply(Script(text, pb.interested.name, "customer_interested", notes=(risk,) if risk else ()),
+    text = spoken(say(pb.interested, ctx, product, state, rng, **extra), product, ctx.profile)
+    return Reply(Script(text, pb.interested.name, "customer_interested", notes=wealth_notes(product, ctx.profile)),
                  used_point=used_point, product=product, phase="closing")
 
 
@@ -152,7 +191,7 @@ def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, sai
     if phase == "closing" or (phase in ("pitching", "objection") and state.current_product and decided(said)):
         # Yes to the closing question: the deal, for the product under discussion.
         product = default_product(ctx, state, state.current_product)
-        text = spoken(fill(pb.messages["deal_agreed"], ctx, product), product)
+        text = spoken(fill(pb.messages["deal_agreed"], ctx, product), product, ctx.profile)
         return Reply(Script(text, "确认办理", "deal_agreed"), product=product, phase="ended", confirm_deal=True)
     if phase == "objection" and state.last_objection in pb.callback_objections:
         # Yes to the proposed callback time: thank and hang up, as the seed says.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+from dataclasses import replace
 
 from bot.contact_policy import CALLBACK_STYLE  # the opening of a callback the customer agreed to
 from bot.guidance.filling import say, spoken
@@ -12,7 +13,7 @@ from bot.guidance.state import CallState, Context, Reply, Script
 from bot.models import DISPOSITION_LABELS
 from bot.outcomes import WARM_DISPOSITIONS
 from bot.playbook import OPENING_STYLES, Technique, playbook
-from bot.profile import rank_openings
+from bot.profile import ProductInfo, opening_lines, rank_openings
 from bot.text import normalize
 from bot.timeparse import describe
 
@@ -58,30 +59,48 @@ def _last_call_notes(ctx: Context) -> tuple[tuple[str, ...], str | None, str | N
     return tuple(notes), product, avoid
 
 
+def _not_applicable(ctx: Context, style: str, product: ProductInfo | None) -> str:
+    """Why a style asked for by name is not given: it presumes a relationship the client does not
+    have, something else the client does not offer, or no line of it fits the product (openings.yml
+    `unfit`)."""
+    pb = playbook()
+    name = pb.openings[style].name
+    client = ctx.profile.name if ctx.profile else "该客户"
+    true_for_client = style in dict(rank_openings(ctx.profile))
+    if style in RELATIONSHIP_STYLES and not true_for_client:
+        return pb.messages["style_needs_relationship"].format(style=name, name=client)
+    unfit = pb.opening_unfit[style]
+    reason = unfit["client"]
+    if true_for_client and "product" in unfit:
+        reason = unfit["product"].format(product=product.name if product else pb.placeholders["product"])
+    return pb.messages["style_not_applicable"].format(style=name, name=client, reason=reason)
+
+
 def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
             requested_style: str | None = None) -> Reply:
     """The best opening style not yet given in this call (or the one asked for by name, when it
-    is true for this client); shaped by the last call and an agreed callback."""
+    is true for this client and fits the product); shaped by the last call and an agreed callback.
+    The product comes first (the one the client fits best); the style is one whose lines fit it."""
     pb = playbook()
-    ranked = rank_openings(ctx.profile)
     notes: tuple[str, ...] = ()
     last_notes, last_product, avoid = _last_call_notes(ctx) if not state.opening_styles else ((), None, None)
+    product = default_product(ctx, state, last_product)
+    ranked = rank_openings(ctx.profile, product)
     remaining = [(s, why) for s, why in ranked if s not in state.opening_styles and s != avoid]
     restart = not remaining
     if restart:
         remaining, notes = ranked, (pb.messages["all_openings_used"],)
     style, why = remaining[0]
     if requested_style:
-        name = pb.openings[requested_style].name
         fit = dict(ranked)
         if requested_style in fit:
             style, why, restart = requested_style, fit[requested_style], False
-            notes = (pb.messages["style_requested"].format(style=name),)
+            notes = (pb.messages["style_requested"].format(style=pb.openings[style].name),)
         else:
-            key = "style_needs_relationship" if requested_style in RELATIONSHIP_STYLES else "style_not_applicable"
-            client = ctx.profile.name if ctx.profile else "该客户"
-            notes = (pb.messages[key].format(style=name, name=client),)
-    technique: Technique = pb.openings[style]
+            notes = (_not_applicable(ctx, requested_style, product),)
+    # Only the style's lines that fit this product and this client.
+    technique: Technique = replace(pb.openings[style], templates=tuple(
+        line.text for line in opening_lines(style, ctx.profile, product)))
     extra = {}
     if ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles and not requested_style:
         # The customer agreed to this call: start from that, as the seed says.
@@ -93,7 +112,6 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
     elif ctx.later_followup is not None and not state.opening_styles:
         notes += (pb.messages["followup_later"].format(time=describe(ctx.later_followup, ctx.now)),)
     notes += last_notes
-    product = default_product(ctx, state, last_product)
     used_point = None
     if product is not None:
         # The opening spends the product's next selling point, so the next pitch moves on.
@@ -101,7 +119,7 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
         if index is not None:
             extra["advantage"] = product.selling_points[index]
             used_point = f"{product.code}:{index}"
-    text = spoken(say(technique, ctx, product, state, rng, **extra), product)
+    text = spoken(say(technique, ctx, product, state, rng, **extra), product, ctx.profile)
     script = Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes)
     return Reply(script, used_point=used_point, product=product, opening_style=style, restart_openings=restart,
                  phase="opening")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.guidance.state import CallState, Context
 from bot.playbook import playbook
 from bot.profile import ProductInfo, recommend_products, suitability_problem, suitable
+from bot.text import normalize
 
 
 def usable(ctx: Context, product: ProductInfo | None) -> bool:
@@ -15,9 +16,9 @@ def usable(ctx: Context, product: ProductInfo | None) -> bool:
 
 
 def default_product(ctx: Context, state: CallState, requested: str | None = None) -> ProductInfo | None:
-    """The product under discussion: asked for, else last pitched, else best fit; never one
-    the client may not buy."""
-    for candidate in (requested, *(reversed(state.products_pitched))):
+    """The product under discussion: asked for, else the one the call is on, else last pitched, else
+    best fit; never one the client may not buy."""
+    for candidate in (requested, state.current_product, *(reversed(state.products_pitched))):
         product = ctx.product(candidate) if candidate else None
         if usable(ctx, product):
             return product
@@ -25,6 +26,21 @@ def default_product(ctx: Context, state: CallState, requested: str | None = None
     if recommended:
         return recommended[0]
     return next((p for p in ctx.catalogue if usable(ctx, p)), None)
+
+
+def product_spoken_of(ctx: Context, state: CallState, intent: str, said: str) -> ProductInfo | None:
+    """The product the customer's words are about when they name a kind of product (objections.yml
+    ``about``: "年费太贵" -> a card): of that kind, the one under discussion, else one pitched in this
+    call, else the best fit, else any the client may hear of. None when the words name no kind or no
+    such product may be presented."""
+    text = normalize(said or "")
+    for words, categories in playbook().objection_topics.get(intent, ()):
+        if any(normalize(word) in text for word in words):
+            discussed = [ctx.product(c) for c in (state.current_product, *reversed(state.products_pitched)) if c]
+            fits = [p for p, _why in recommend_products(ctx.profile, ctx.catalogue)]
+            return next((p for p in (*discussed, *fits, *ctx.catalogue)
+                         if p is not None and p.category in categories and usable(ctx, p)), None)
+    return None
 
 
 def unsuitable_note(ctx: Context, requested: str | None, instead: ProductInfo | None) -> str | None:

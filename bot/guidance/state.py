@@ -56,6 +56,8 @@ class CallState:
     opening_style: str | None = None
     current_product: str | None = None  # product code under discussion
     last_objection: str | None = None
+    complaint: str | None = None  # the customer's complaint in this call, in their words
+    selling_held: bool = False  # after a complaint: no sales line unless the agent continues on purpose
 
     def apply(self, reply: Reply) -> CallState:
         """The one place where a call's state changes."""
@@ -77,6 +79,10 @@ class CallState:
                 changes["objections"] = (*self.objections, reply.objection)
         if reply.refusal:
             changes["refusals"] = self.refusals + 1
+        if reply.complaint:
+            changes["complaint"], changes["selling_held"] = reply.complaint, True
+        if reply.resume_selling:
+            changes["selling_held"] = False
         if reply.phase:
             changes["phase"] = reply.phase
         return replace(self, **changes)
@@ -135,3 +141,5 @@ class Reply:
     refusal: bool = False
     phase: str | None = None
     confirm_deal: bool = False  # the customer said yes to the closing question
+    complaint: str | None = None  # the customer complained (their words): selling stops in this call
+    resume_selling: bool = False  # the agent continues selling after a complaint, on purpose

@@ -5,6 +5,7 @@ Python chooses and fills the lines; the Chinese text lives in the YAML files.
 
 from __future__ import annotations
 
+import re
 import string
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,6 +27,29 @@ OPENING_STYLES = (
 )
 
 
+# Card and loan facts (issue 19): a perk said to be free names its condition, a limit said to be high
+# is subject to approval. Checked on every playbook line at load and on the demo catalogue.
+_FREE_PERK = re.compile(r"(?:贵宾厅|贵宾室|权益|接送机|道路救援|洗车|体检|高尔夫|延误险|意外险)[^，,。！？；]{0,8}免费"
+                        r"|免费[^，,。！？；]{0,6}(?:贵宾厅|贵宾室|权益|接送机|道路救援|洗车|体检|高尔夫|延误险|意外险)")
+_PERK_CONDITION = re.compile(r"达标|满足|符合|条件|规则|刷卡满|消费满|以[^，,。！？；]{0,10}为准")
+_HIGH_LIMIT = re.compile(r"高额度|额度高|大额度|额度大|额度很高|额度更高|高授信")
+_SUBJECT_TO_APPROVAL = re.compile(r"以审批(?:结果)?为准")
+_SENTENCES = re.compile(r"[^。！？；!?;\n]+")
+
+
+def overstated_fact(text: str) -> str | None:
+    """The words of a card or loan fact said without its condition ("全球机场贵宾厅免费使用" with no
+    rule to meet, "高额度" not subject to approval), or None."""
+    for sentence in _SENTENCES.findall(text or ""):
+        perk = _FREE_PERK.search(sentence)
+        if perk and not _PERK_CONDITION.search(sentence):
+            return perk.group(0)
+        limit = _HIGH_LIMIT.search(sentence)
+        if limit and not _SUBJECT_TO_APPROVAL.search(sentence):
+            return limit.group(0)
+    return None
+
+
 class PlaybookError(ValueError):
     """A playbook file is malformed (raised at start-up, not mid-call)."""
 
@@ -39,8 +63,23 @@ class Technique:
 
 
 @dataclass(frozen=True)
+class OpeningLine:
+    """One opening template and what it presupposes: the product categories it may lead into and
+    the client facts it needs (condition names of bot/profile.py), as openings.yml declares them."""
+
+    text: str
+    fits: frozenset[str]
+    needs: tuple[str, ...] = ()
+    unless: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Playbook:
     openings: dict[str, Technique]
+    opening_lines: dict[str, tuple[OpeningLine, ...]]  # style -> its templates with their fit
+    # Style -> why it is not given when asked for by name: "client" (not true for the client),
+    # "product" (no line fits the product, with {product}).
+    opening_unfit: dict[str, dict[str, str]]
     opening_aliases: dict[str, tuple[str, ...]]  # style -> names an agent may ask for it by
     opening_follow_ups: dict[str, dict[str, Technique]]  # style -> customer intent -> technique
     callback_opening: Technique
@@ -49,6 +88,7 @@ class Playbook:
     interested: Technique
     risk_no_level: Technique
     referral_no_referrer: Technique
+    complaint: Technique  # the line after a customer's complaint (complaints.yml)
     opening_rules: tuple[dict[str, str], ...]
     product_rules: tuple[dict[str, str], ...]
     messages: Messages
@@ -65,6 +105,9 @@ class Playbook:
     point_objections: frozenset[str]
     buying_signal_after: frozenset[str]
     do_not_call: str
+    # Objection -> (the customer's words, the product categories they name): the answer speaks of a
+    # product of that kind (objections.yml ``about``: 年费 -> card).
+    objection_topics: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]]
 
     def all_lines(self) -> list[str]:
         """Every user-facing template, for compliance checks."""
@@ -74,10 +117,11 @@ class Playbook:
                 lines += [technique.name, technique.technique, *technique.templates]
         follow_ups = [t for group in self.opening_follow_ups.values() for t in group.values()]
         for technique in (self.closing, self.interested, self.risk_no_level, self.callback_opening,
-                          self.referral_no_referrer, *follow_ups):
+                          self.referral_no_referrer, self.complaint, *follow_ups):
             lines += [technique.name, technique.technique, *technique.templates]
         lines.append(self.recording_notice)
         lines += [r["why"] for r in self.opening_rules + self.product_rules]
+        lines += [text for unfit in self.opening_unfit.values() for text in unfit.values()]
         lines += [v for v in self.messages.values() if isinstance(v, str)]
         lines += list(self.risk_levels.values())
         return lines
@@ -114,9 +158,14 @@ def _objection_flags(raw: dict[str, Any]) -> dict[str, Any]:
     do_not_call = sorted(flagged("do_not_call"))
     if len(do_not_call) != 1:
         raise PlaybookError(f"objections.yml: exactly one objection is the do-not-call request, not {do_not_call}")
+    topics = {key: tuple((tuple(t["words"]), frozenset(t["categories"])) for t in spec["about"])
+              for key, spec in raw.items() if spec.get("about")}
+    for key, about in topics.items():
+        if any(not words or not categories for words, categories in about):
+            raise PlaybookError(f"objections.yml: {key}: every `about` entry needs words and categories")
     return {"callback_objections": callbacks, "refusals": flagged("refusal"),
             "point_objections": flagged("answer_with_point"), "buying_signal_after": flagged("buying_signal"),
-            "do_not_call": do_not_call[0]}
+            "do_not_call": do_not_call[0], "objection_topics": topics}
 
 
 def _messages() -> Messages:
@@ -126,11 +175,61 @@ def _messages() -> Messages:
         raise PlaybookError(str(error)) from error
 
 
+def _names(value: Any) -> tuple[str, ...]:
+    return () if value is None else (value,) if isinstance(value, str) else tuple(value)
+
+
+def _opening_lines(style: dict[str, Any]) -> tuple[OpeningLine, ...]:
+    """A style's templates with their fit: a plain line takes the style's, a mapping narrows it."""
+    if not style.get("fits"):
+        raise PlaybookError(f"{style['id']}: no fits declared (the product categories its lines may lead into)")
+    lines = []
+    for template in style.get("templates") or ():
+        spec = template if isinstance(template, dict) else {"text": template}
+        lines.append(OpeningLine(spec["text"], frozenset(_names(spec.get("fits") or style["fits"])),
+                                 _names(spec.get("needs")), _names(spec.get("unless"))))
+    if not lines:
+        raise PlaybookError(f"{style['id']}: no templates")
+    return tuple(lines)
+
+
+def _unfit(style: dict[str, Any]) -> dict[str, str]:
+    unfit = {str(k): str(v) for k, v in (style.get("unfit") or {}).items()}
+    if not unfit.get("client") or set(unfit) - {"client", "product"}:
+        raise PlaybookError(f"{style['id']}: `unfit` needs `client` (and may have `product`), not {sorted(unfit)}")
+    _check_placeholders(unfit.get("product", ""), f"{style['id']}: unfit", {"product": ""})
+    _check_placeholders(unfit["client"], f"{style['id']}: unfit", {})
+    return unfit
+
+
+def _check_opening_claims(checks: dict[str, Any], lines: list[tuple[str, OpeningLine]],
+                          reasons: list[tuple[str, OpeningLine]]) -> None:
+    """Refuse, as a class, what a tele-sales opening cannot truthfully say (openings.yml `checks`):
+    a referrer's opinion, a team that has always served the account, other customers' doings, a casual
+    line not kept from formal contacts, a trade line without a known occupation, a worry or herd topic
+    leading into a product it has nothing to do with."""
+    for where, line in [*lines, *reasons]:
+        for claim in checks["claims"]:
+            if claim.get("lines_only") and (where, line) in reasons:
+                continue
+            allowed = claim.get("allowed_if")
+            if re.search(claim["pattern"], line.text) and not (
+                    allowed and allowed in (*line.needs, *line.unless)):
+                raise PlaybookError(f"{where}: {claim['why']}: {line.text}")
+        for topic in checks["topics"]:
+            outside = sorted(line.fits - set(topic["fits"]))
+            if re.search(topic["pattern"], line.text) and outside:
+                raise PlaybookError(f"{where}: a line about {topic['pattern']} may lead only into "
+                                    f"{topic['fits']}, not {outside}: {line.text}")
+
+
 def load_playbook() -> Playbook:
     openings_file = _read("openings.yml")
     openings_raw = openings_file["styles"]
+    opening_lines = {s["id"]: _opening_lines(s) for s in openings_raw}
     openings = {
-        s["id"]: Technique(s["id"], s["name"], s.get("technique", ""), tuple(s["templates"]))
+        s["id"]: Technique(s["id"], s["name"], s.get("technique", ""),
+                           tuple(line.text for line in opening_lines[s["id"]]))
         for s in openings_raw
     }
     if set(openings) != set(OPENING_STYLES):
@@ -145,6 +244,8 @@ def load_playbook() -> Playbook:
     }
     playbook = Playbook(
         openings=openings,
+        opening_lines=opening_lines,
+        opening_unfit={s["id"]: _unfit(s) for s in openings_raw},
         opening_aliases={s["id"]: tuple([s["name"], *(s.get("aliases") or [])]) for s in openings_raw},
         opening_follow_ups=follow_ups,
         callback_opening=_technique("callback", openings_file["callback"], "templates"),
@@ -155,6 +256,7 @@ def load_playbook() -> Playbook:
         referral_no_referrer=_technique("objection_referral_doubt",
                                         objections_raw["objections"]["objection_referral_doubt"],
                                         "replies_no_referrer"),
+        complaint=_technique("customer_complaint", _read("complaints.yml")["reply"]),
         opening_rules=tuple(_read("opening_rules.yml")["rules"]),
         product_rules=tuple(_read("product_rules.yml")["rules"]),
         messages=_messages(),
@@ -180,18 +282,31 @@ def load_playbook() -> Playbook:
     for style in follow_ups:
         if style not in openings:
             raise PlaybookError(f"follow_ups: unknown opening style {style}")
+    every_category = frozenset(c for s in openings_raw for c in _names(s["fits"]))
+    _check_opening_claims(openings_file["checks"], [
+        *((style, line) for style, lines in opening_lines.items() for line in lines),
+        *(("callback", OpeningLine(t, every_category)) for t in playbook.callback_opening.templates),
+        *((f"follow_ups: {t.key}", OpeningLine(text, every_category))
+          for group in follow_ups.values() for t in group.values() for text in t.templates),
+    ], [(f"opening_rules: {r['style']}", OpeningLine(r["why"], frozenset(_names(r.get("fits")))))
+        for r in playbook.opening_rules])
     for group in (openings, objections):
         for technique in group.values():
             for template in technique.templates:
                 _check_placeholders(template, f"{technique.key}: {template[:20]}", playbook.placeholders)
     for technique in (playbook.closing, playbook.interested, playbook.risk_no_level, playbook.callback_opening,
-                      playbook.referral_no_referrer, *(t for group in follow_ups.values() for t in group.values())):
+                      playbook.referral_no_referrer, playbook.complaint,
+                      *(t for group in follow_ups.values() for t in group.values())):
         for template in technique.templates:
             _check_placeholders(template, f"{technique.key}: {template[:20]}", playbook.placeholders)
     for line in playbook.all_lines():
         bad = find_forbidden(line)
         if bad:
             raise PlaybookError(f"forbidden promise {bad!r} in: {line}")
+        overstated = overstated_fact(line)
+        if overstated:
+            raise PlaybookError(f"card or loan fact without its condition {overstated!r} (a perk's rule, "
+                                f"以审批为准) in: {line}")
     return playbook
 
 

@@ -88,6 +88,12 @@ class Messages:
     eligibility_unknown: str
     signup_unknown: str
     risk_spoken: str
+    risk_spoken_matched: str
+    suitability_spoken: str
+    care_spoken: str
+    care_note: str
+    no_money_note: str
+    wrong_number_note: str
     contact_source_labels: dict[str, str]
     client_facts: str
     risk_not_assessed: str
@@ -149,6 +155,22 @@ class Messages:
     api_bad_due: str
     segment_other: str
     agent_unknown: str
+    # Complaints (bot/complaints.py, actions/complaints.py).
+    complaint_stop_selling: str
+    complaint_recorded: str
+    complaint_already_recorded: str
+    complaint_no_client: str
+    complaint_no_words: str
+    complaint_unknown_category: str
+    complaint_note_missing: str
+    complaint_note_too_long: str
+    complaint_not_found: str
+    complaint_already_resolved: str
+    complaint_unknown_status: str
+    complaint_selling_held: str
+    complaint_selling_resumed: str
+    complaint_open_on_card: str
+    api_complaints_supervisors_only: str
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> Messages:

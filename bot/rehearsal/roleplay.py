@@ -70,7 +70,7 @@ ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {
     "objection_price": ("嗯，这个价钱说得还算实在。", "哦，这样算下来还行。"),
     "objection_risk": ("嗯，你这么说我心里有数了。", "哦，说得挺实在的。"),
     "objection_already_customer": ("哦，那倒是还没有。", "嗯，这个确实还没弄。"),
-    "objection_no_money": ("不花什么钱的话，倒可以听听。", "嗯，那还行。"),
+    "objection_no_money": ("嗯，谢谢你体谅，那过段时间再说吧。", "行，到时候再聊。"),
     "objection_think_it_over": ("嗯，行。", "好吧。"),
 }
 DEFAULT_ACKNOWLEDGEMENTS = ("嗯，好吧。", "哦，这样啊。")

@@ -26,7 +26,7 @@ from bot.models import CoachingComment, Rehearsal, User
 from bot.queries import opening_titles
 from bot.rehearsal import records
 from bot.rehearsal.scenarios import Scenario, load_scenarios, scenarios_by_id
-from bot.web.api.common import conversation_route, csrf_ok_for, error_json, in_session, refusal
+from bot.web.api.common import conversation_route, csrf_ok_for, error_json, in_session, json_body, refusal
 from bot.web.session import require_identity
 
 rehearsal_api = Blueprint("rehearsal_api", url_prefix="/api")
@@ -226,11 +226,7 @@ async def add_comment(request: Request, conversation_id: str, identity: Identity
     """A supervisor's coaching comment, ``{"body": ...}``."""
     if not csrf_ok_for(request):
         return refusal("api_page_expired", 403)
-    try:
-        payload = request.json
-    except Exception:  # noqa: BLE001 - malformed JSON is a missing body
-        payload = None
-    body = payload.get("body") if isinstance(payload, dict) else None
+    body = json_body(request).get("body")
     # A missing or non-text body goes through add_comment too, so a non-supervisor hears "no"
     # first and a supervisor hears what is wrong with the comment.
     reply = await _answer(_add_comment, identity, conversation_id, body if isinstance(body, str) else "")

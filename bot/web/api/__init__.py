@@ -2,7 +2,7 @@
 by area. The queries behind them live in the core (bot/queries.py, bot/analytics.py,
 bot/csv_export.py), testable without Sanic."""
 
-from bot.web.api import calls, clients, reports  # noqa: F401 - importing them adds their routes
+from bot.web.api import calls, clients, complaints, reports  # noqa: F401 - importing them adds their routes
 from bot.web.api.common import api
 
 __all__ = ["api"]

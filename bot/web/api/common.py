@@ -74,6 +74,15 @@ def page_json(session: Session, identity: Identity, rows: list[Any], args: dict[
     return response.json(masking.for_reader(session, identity, entries), headers={"X-Total-Count": str(len(rows))})
 
 
+def json_body(request: Request) -> dict[str, Any]:
+    """The request's JSON object; malformed JSON or anything but an object is an empty one."""
+    try:
+        body = request.json
+    except Exception:  # noqa: BLE001 - malformed JSON is a missing body
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def request_args(request: Request) -> dict[str, str]:
     return {key: request.args.get(key) for key in request.args}
 
