@@ -139,7 +139,7 @@ def test_a_complaint_goes_from_the_chat_to_the_supervisors_list(servers):
     assert listed.status_code == 200
     mine = [c for c in listed.json() if c["conversation_id"] == "api-complaint-1"]
     assert [(c["client"], c["category"], c["status"]) for c in mine] == [("张三", "fee", "open")]
-    assert mine[0]["text"] == "上个月乱扣我年费，到现在都没退" and mine[0]["created_at"]
+    assert "上个月乱扣我年费" in mine[0]["text"] and mine[0]["created_at"]
     boss = {"Authorization": f"Bearer {api_token(servers, 'super01')}"}
     resolved = requests.post(f"{servers['web']}/api/complaints/{mine[0]['id']}/notes", headers=boss, timeout=30,
                              json={"note": "已核实并退回年费，已电话告知客户", "resolve": True})
