@@ -462,3 +462,37 @@ def test_a_trainee_rehearses_in_the_widget_and_the_supervisor_coaches(context, b
     page.reload()
     expect(page.locator("#comments-mine")).to_contain_text(comment)
     assert not problems and not review_problems, problems + review_problems
+
+
+def test_a_complaint_recorded_in_the_widget_is_resolved_on_the_supervisors_page(context, browser, servers):
+    """Issue 19: the customer complains, the agent presses one button, the supervisor sees it first
+    on the dashboard and resolves it with a note."""
+    page, problems = open_widget(context, "agent01")
+    say(page, "查一下张三")
+    say(page, "客户说上个月乱扣我年费，到现在都没退")
+    answer = page.locator("#log .msg.bot").last
+    expect(answer).to_contain_text("抱歉")
+    answer.get_by_role("button", name="记录投诉（费用扣款）").click()
+    expect(page.locator("#log .msg.bot").last).to_contain_text("已记录张三的投诉（费用扣款）")
+    assert problems == []
+
+    boss = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN", base_url=servers["web"])
+    try:
+        review = boss.new_page()
+        review_problems = watch(review)
+        open_review(review)
+        row = review.locator("#complaints-body tr", has_text="张三")
+        expect(row).to_contain_text("乱扣我年费")
+        expect(row).to_contain_text("待处理")
+        expect(review.locator("#complaints-open-count")).to_contain_text("条待处理")
+        shot(review, "09-complaints.png")
+        row.get_by_label("处理说明：张三").fill("已核实，年费已退回并电话告知客户")
+        row.get_by_role("button", name="标记已解决").click()
+        expect(review.locator("#complaints-status")).to_have_text("没有待处理的投诉。")
+        review.get_by_label("显示已解决的投诉").check()
+        resolved = review.locator("#complaints-body tr", has_text="张三")
+        expect(resolved).to_contain_text("已解决")
+        expect(resolved).to_contain_text("已核实，年费已退回并电话告知客户")
+        assert review_problems == []
+    finally:
+        boss.close()

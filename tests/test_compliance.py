@@ -107,7 +107,7 @@ def test_precision_and_recall_on_the_held_out_set(measured):
 
 def test_the_model_finds_promises_the_rules_do_not_know_and_leaves_honest_lines_alone():
     for text in ("本钱稳稳的，一个铜板都少不了您", "就算跌了我们也给您把本金补上"):
-        assert findings(text, learned=True) and not findings(text), text
+        assert findings(text) and not findings(text, learned=False), text
     for text in ("本产品不保证本金和收益，请您谨慎决策", "今天先不急，您考虑好了随时找我"):
         assert not findings(text, learned=True), text
 

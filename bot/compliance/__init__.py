@@ -8,7 +8,7 @@ docs/compliance.md.
 
 from __future__ import annotations
 
-from bot.compliance.judge import findings
+from bot.compliance.judge import REHEARSAL_LEARNED, findings
 from bot.compliance.promises import Finding, prepare, rule_findings, rules
 
 # Kinds that promise something about the product (the rest are conduct: pressure, disparaging).
@@ -19,9 +19,10 @@ PROMISE_KINDS = frozenset({
 CONDUCT_KINDS = frozenset({"pressure", "disparage"})
 
 
-def promises(text: str, product: object = None) -> list[Finding]:
+def promises(text: str, product: object = None, *, learned: bool = True) -> list[Finding]:
     """The findings that promise something about the product (not pressure or disparaging)."""
-    return [f for f in findings(text, product) if f.kind in PROMISE_KINDS]
+    return [f for f in findings(text, product, learned=learned) if f.kind in PROMISE_KINDS]
 
 
-__all__ = ["CONDUCT_KINDS", "PROMISE_KINDS", "Finding", "findings", "prepare", "promises", "rule_findings", "rules"]
+__all__ = ["CONDUCT_KINDS", "PROMISE_KINDS", "REHEARSAL_LEARNED", "Finding", "findings", "prepare", "promises",
+           "rule_findings", "rules"]

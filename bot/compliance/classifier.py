@@ -29,6 +29,7 @@ THRESHOLD = 0.7
 C = 30.0
 _SENTENCE = re.compile(r"[^。！!？?；;\n]+[。！!？?；;\n]*")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")  # a playbook template's blanks say nothing yet
+_TITLE = re.compile(r"【[^】]*】")  # a technique's title before a line ("【担心风险】") is not said
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ class Judged:
 def judged(prepared: str) -> tuple[Judged, ...]:
     """Each sentence of the prepared text the model takes for a promise (P above ``THRESHOLD``)."""
     gate = _gate()
+    # Titles blanked out with spaces of the same length, so offsets still point into ``prepared``.
+    prepared = _TITLE.sub(lambda m: " " * len(m.group(0)), prepared)
     spans = [(m.start(), m.group(0)) for m in _SENTENCE.finditer(prepared)]
     spans = [(start, text) for start, text in spans
              if len(_PLACEHOLDER.sub("", text).strip(" 。！!？?；;\n，,：:（）()“”\"")) >= gate.min_chars]

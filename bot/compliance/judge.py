@@ -1,10 +1,6 @@
-"""The compliance judge: the rules (promises.yml: kernels with negation scope) first, then, when asked
-(``learned=True``), the trained model (classifier.py) for the sentences no rule caught.
-
-The model is not yet the default: on the held-out set it lifts recall from 0.59 to 0.91 at about the
-same precision, but it still takes some honest generated lines ("基金定投卖点1/3：每月一百元起投") and
-rehearsal lines for promises; until those are gone, the playbook, live guidance and rehearsal scoring
-use the rules alone (docs/compliance.md)."""
+"""The compliance judge: the rules (promises.yml: kernels with negation scope) first, then the trained
+model (classifier.py) for the sentences no rule caught (on the held-out set it lifts recall from 0.59
+to 0.91 at about the same precision)."""
 
 from __future__ import annotations
 
@@ -12,9 +8,13 @@ from bot.compliance import classifier
 from bot.compliance.promises import Finding, category_of, prepare, rule_findings, rules
 
 SIMILAR = "（与已知的违规说法相似）"
+# The rehearsal (scoring and the simulated customer) still judges trainee lines by the rules alone: the
+# model also flags a trainee's clumsy but honest reassurance ("您放心好了，我们是正规银行") as a promise,
+# and the graded transcripts (issue 20) have not been re-judged with it yet.
+REHEARSAL_LEARNED = False
 
 
-def findings(text: str, product: object = None, *, learned: bool = False) -> list[Finding]:
+def findings(text: str, product: object = None, *, learned: bool = True) -> list[Finding]:
     """The forbidden promises in ``text``, in reading order.
 
     ``product``: the product the line is about (a category such as ``"wealth"``, or anything with a

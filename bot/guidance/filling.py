@@ -77,7 +77,6 @@ def placeholder_values(*, bank: str, agent: str, hotline: str, profile: Profile 
         "risk_level": (product.risk_level or "") if product else default["risk_level"],
         "disclosure": pb.disclosure,
         "callback_time": default["callback_time"],
-        "alternatives": default["alternatives"],
         "comparison": (product.comparison or "") if product else default["comparison"],
         "recording": pb.recording_notice,
         "last_said": said.get(callback_objection or "", said["default"]),

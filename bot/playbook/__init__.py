@@ -272,6 +272,11 @@ def load_playbook() -> Playbook:
             # Compliance: the customer hears that the call is recorded in the first line.
             if "{recording}" not in template:
                 raise PlaybookError(f"{technique.key}: opening without {{recording}}: {template[:20]}")
+    for technique in (*objections.values(), playbook.referral_no_referrer):
+        for template in technique.templates:
+            # A caller who reads out the number to check them by is what fraud calls do (issue 19).
+            if "{hotline}" in template and "核实" in template:
+                raise PlaybookError(f"{technique.key}: verification by a number the caller reads out: {template[:30]}")
     for template in objections["objection_trust"].templates:
         # Verification the customer does alone: the number on the card or the official website. A
         # number read out by the caller is what fraud calls give (issue 19), so none is.

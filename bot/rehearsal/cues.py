@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.compliance import REHEARSAL_LEARNED
 from bot.compliance import promises as promises_in
 from bot.text import normalize
 from bot.timeparse import TIME_MENTION_RE
@@ -174,7 +175,7 @@ def promises(text: str, ctx: CueContext | None = None) -> bool:
     """A promise bot.compliance forbids (保本, 没风险, 一定能拿到 ..., negation-aware) or reassurance
     in place of facts (放心吧)."""
     product = "wealth" if ctx is not None and ctx.wealth else None
-    return bool(promises_in(text, product) or PROMISE_RE.search(text))
+    return bool(promises_in(text, product, learned=REHEARSAL_LEARNED) or PROMISE_RE.search(text))
 
 
 def pattern_check(pattern: str) -> Callable[[str, CueContext], bool]:

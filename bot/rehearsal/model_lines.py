@@ -33,7 +33,6 @@ def model_values(bank: str, product: str, selling_points: tuple[str, ...], risk_
         # The model lines state the product's own level; without one, they point to the product sheet.
         risk_level=risk_level or given["risk_level"],
         callback_time=given["callback_time"],
-        alternatives=given["alternatives"],
         comparison=selling_points[1] if len(selling_points) > 1 else advantage,
     )
     return values

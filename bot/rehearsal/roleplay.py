@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.compliance import findings
+from bot.compliance import REHEARSAL_LEARNED, findings
 from bot.playbook import playbook
 from bot.rehearsal import scoring
 from bot.rehearsal.cues import BENEFIT_CUE_RE, NEGATION_RE, PITCH_RE
@@ -244,7 +244,7 @@ def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
 def _compliance(text: str, s: Scenario) -> tuple[list[str], bool]:
     """What the compliance module finds in a trainee line about the scenario's product: the words of
     each forbidden promise (or disparaging remark), and whether it pressed the customer."""
-    said = findings(text, _product(s.product).get("category"))
+    said = findings(text, _product(s.product).get("category"), learned=REHEARSAL_LEARNED)
     return list(dict.fromkeys(f.phrase for f in said if f.kind != "pressure")), any(f.kind == "pressure" for f in said)
 
 

@@ -25,7 +25,7 @@ FEEDBACK = {
     "compliance": ("forbidden_model", "forbidden", "not_wealth", "wrong_level", "full", "missed"),
 }
 CARD = ("total", "flags", "item", "full_mark", "missed_mark", "feedback", "model", "silent")
-MODEL_VALUES = ("agent", "hotline", "callback_time", "alternatives", "risk_level", "advantage")
+MODEL_VALUES = ("agent", "hotline", "callback_time", "risk_level", "advantage")
 
 Cue = tuple[str, Check]  # (what the step is, in Chinese; whether a line does it)
 

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.compliance import findings
+from bot.compliance import REHEARSAL_LEARNED, findings
 from bot.rehearsal import scorers
 from bot.rehearsal.cues import (
     PURPOSE_RE,
@@ -112,7 +112,8 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
     trainee = [(i + 1, norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
     ctx = context(bank, product_name, product_is_wealth, selling_points, risk_level)
     category = "wealth" if product_is_wealth else None
-    forbidden = list(dict.fromkeys(f.phrase for _i, t in trainee for f in findings(t, category)))
+    forbidden = list(dict.fromkeys(f.phrase for _i, t in trainee
+                                   for f in findings(t, category, learned=REHEARSAL_LEARNED)))
     if not trainee:
         items = tuple(
             scorers.item(key, 0, r.card["silent"], model.model_line or model.feedback)

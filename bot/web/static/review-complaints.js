@@ -33,7 +33,7 @@
     text.rows = 2;
     text.maxLength = 1000;
     text.required = true;
-    text.placeholder = "处理说明（坐席和主管可见）";
+    text.placeholder = "处理说明：如何核实、处理结果";
     form.appendChild(label);
     form.appendChild(text);
     [["回复", false], ["标记已解决", true]].forEach(function (b) {
