@@ -19,6 +19,10 @@ from test_facts import _context, _lines_for, demo  # noqa: F401 - demo is the fi
 
 from bot.compliance import PROMISE_KINDS, findings, promises, rules
 from bot.playbook import find_forbidden, playbook
+from bot.rehearsal import scoring
+from bot.rehearsal.scenarios import load_scenarios
+from bot.rehearsal.scenarios import product as scenario_product
+from bot.rehearsal.turns import CUSTOMER, TRAINEE, Turn
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -221,3 +225,25 @@ def test_deposit_insurance_is_never_mentioned_without_its_limit(demo):  # noqa: 
     insured = [line for line in lines if "存款保险" in line]
     assert insured  # the check has something to check
     assert [line for line in insured if "五十万" not in line] == []
+
+
+def test_every_rehearsal_personas_model_lines_have_no_finding():
+    """Issue 19, point 6: the model lines a trainee is shown (every item of every scenario's score card,
+    with each objection the persona raises answered badly) pass the same judge as live lines."""
+    problems, checked = [], 0
+    for scenario in load_scenarios():
+        facts = scenario_product(scenario.product)
+        turns = [Turn(TRAINEE, "喂，你好。")]
+        for move in scenario.moves:
+            turns += [Turn(CUSTOMER, move.says[0], move.objection), Turn(TRAINEE, "嗯。")]
+        card = scoring.score(turns, bank="星海银行", product_name=facts["name"],
+                             product_is_wealth=facts.get("category") == "wealth",
+                             selling_points=tuple(facts.get("advantages") or ()), risk_level=facts.get("risk_level"))
+        for item in card.items:
+            if not item.model_line:
+                continue
+            checked += 1
+            found = findings(item.model_line, facts.get("category"))
+            if found:
+                problems.append(f"{scenario.id} {item.key}: {[(f.kind, f.phrase) for f in found]}")
+    assert checked >= 30 and not problems, problems
