@@ -11,7 +11,7 @@ import uuid
 import pytest
 import requests
 
-from tests.conftest import ARTIFACTS, api_token
+from tests.conftest import ARTIFACTS, api_token, service_now
 
 pytestmark = pytest.mark.e2e
 
@@ -70,12 +70,25 @@ def test_zhang_san_busy_then_called_back(servers):
     assert len(booked) == 1
     call.save("zhangsan-1")
 
-    # An hour later, a new conversation: the opening starts from the agreed callback.
+    # Called back at once, an hour early: the first call was a marketing call (one a day), and the
+    # agreed callback is not due yet, so no opening until shortly before the agreed time.
+    early = Call(servers, "agent01", "zhangsan-early")
+    early.say("查一下张三")
+    blocked = early.say("他说上次约了现在")
+    assert any((m.get("custom") or {}).get("type") == "contact_blocked" for m in blocked), blocked
+    assert any(booked[0][0][11:16] in (m.get("text") or "") for m in blocked)  # says when: the agreed time
+
+    # An hour later (the agreed time has come: moved to now, the services' clock cannot be), a new
+    # conversation: the opening starts from the agreed callback, whatever the day's count.
+    due = service_now(servers).replace(microsecond=0)
+    with sqlite3.connect(servers["crm"]) as db:
+        db.execute("update followups set due_at = ? where conversation_id = ?",
+                   (due.strftime("%Y-%m-%d %H:%M:%S.%f"), call.sender))
     back = Call(servers, "agent01", "zhangsan-back")
     back.say("查一下张三")
     callback = back.script("他说上次约了现在")
     assert callback["key"] == "callback" and callback["technique"] == "约定回电"
-    assert booked[0][0][11:16] in callback["text"]  # the agreed time, e.g. 11:00
+    assert due.strftime("%H:%M") in callback["text"]  # the agreed time
     back.save("zhangsan-2")
 
 

@@ -28,13 +28,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 LABELLED = ROOT / "bot" / "compliance" / "labelled"
 HOLDOUT = "compliance_holdout.yml"
+HOLDOUT_2 = "compliance_holdout_2.yml"
+HELD_OUT = (HOLDOUT, HOLDOUT_2)
 REPORT = ROOT / "test-artifacts" / "compliance-report.txt"
 KINDS = ("guarantee_principal", "guarantee_return", "deposit_like", "no_risk", "approval_promise", "pressure",
          "disparage", "benchmark_as_return")
 
 
 def _labelled(name: str) -> list[dict]:
-    path = DATA / name if name == HOLDOUT else LABELLED / name
+    path = DATA / name if name in HELD_OUT else LABELLED / name
     return yaml.safe_load(path.read_text(encoding="utf-8"))["sentences"]
 
 
@@ -57,29 +59,31 @@ def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
     return precision, recall, wrong
 
 
-# The held-out set (2026-12-06), rules and model: precision 0.927, recall 0.946 on its first run. Then
-# two corrections, neither chosen on this file: the model took some of the playbook's own honest
-# lines for promises, so it got a topic gate (model.yml) and 34 more labelled near misses
-# (labelled/near_misses_2.yml); and 11 of its sentences turned out to be in the training sentences
-# too, so they were removed from it. The last run, on the 298 left: precision 0.915, recall 0.908
-# (the rules alone: 0.923 and 0.592; the old substring list on the rules' blind set: 0.538/0.146).
-# The issue asks 0.95 for both: not reached yet. These floors only catch a regression; the misses
-# are not printed, so that no one tunes on this file.
-HOLDOUT_PRECISION, HOLDOUT_RECALL = 0.88, 0.88
-TRAINING_SETS = ("dev.yml", "tuned.yml", "blind_2026_12_06.yml", "extra.yml", "near_misses_2.yml")
-SETS = (*TRAINING_SETS, HOLDOUT)
+# Two held-out sets, each written by someone who never saw the rules, the model or its data, and never
+# used to choose anything; their misses are not printed, so that no one tunes on them.
+# compliance_holdout.yml (first run 2026-12-06: precision 0.927, recall 0.946) was run again after
+# two corrections chosen elsewhere (a topic gate, model.yml, and near misses, because the model took
+# some of the playbook's own honest lines for promises; and sentences that were also training
+# sentences removed): 0.925 / 0.951 now, so it is no longer blind. compliance_holdout_2.yml, written
+# after the model's last change was decided by cross-validation, first and only blind run: precision
+# 0.916, recall 0.916 (the rules alone: 0.882 / 0.395). The issue asks 0.95 for both: not reached.
+# These floors only catch a regression.
+FLOORS = {HOLDOUT: (0.90, 0.92), HOLDOUT_2: (0.88, 0.88)}
+TRAINING_SETS = ("dev.yml", "tuned.yml", "blind_2026_12_06.yml", "extra.yml", "extra_2.yml", "near_misses_2.yml")
+SETS = (*TRAINING_SETS, *HELD_OUT)
 
 
 def test_labelled_set_is_big_enough_and_covers_every_kind():
     sentences = {name: _labelled(name) for name in SETS}
-    assert sum(map(len, sentences.values())) >= 150 and len(sentences[HOLDOUT]) >= 150
+    assert set(rules().kinds) == set(KINDS)
     for name, labelled in sentences.items():
         assert {s["label"] for s in labelled} <= {"violation", "ok"}, name
-    assert {s["label"] for s in sentences[HOLDOUT]} == {"violation", "ok"}
-    assert set(KINDS) <= {s["kind"] for s in sentences[HOLDOUT] if s["label"] == "violation"}
-    assert set(rules().kinds) == set(KINDS)
-    held_out = {s["text"] for s in sentences[HOLDOUT]}
-    assert not held_out & {s["text"] for name in TRAINING_SETS for s in sentences[name]}
+    trained = {s["text"] for name in TRAINING_SETS for s in sentences[name]}
+    for name in HELD_OUT:
+        assert len(sentences[name]) >= 150 and {s["label"] for s in sentences[name]} == {"violation", "ok"}
+        assert set(KINDS) <= {s["kind"] for s in sentences[name] if s["label"] == "violation"}
+        # Counted, not listed: a held-out sentence is never printed.
+        assert sum(s["text"] in trained for s in sentences[name]) == 0, name
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +94,7 @@ def measured() -> dict[str, tuple[float, float]]:
         precision, recall, wrong = _measure(sentences)
         results[name] = (precision, recall)
         lines.append(f"{name}: {len(sentences)} sentences, precision {precision:.3f}, recall {recall:.3f}")
-        if name != HOLDOUT:
+        if name not in HELD_OUT:
             lines += [f"  {w}" for w in wrong]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -103,10 +107,12 @@ def test_the_sentences_the_rules_were_built_on_stay_judged_right(measured, name)
     assert precision >= 0.95 and recall >= 0.95, (name, precision, recall)
 
 
-def test_precision_and_recall_on_the_held_out_set(measured):
-    """The figure that counts: sentences nobody tuned on (the issue asks 0.95 for both)."""
-    precision, recall = measured[HOLDOUT]
-    assert precision >= HOLDOUT_PRECISION and recall >= HOLDOUT_RECALL, (precision, recall)
+@pytest.mark.parametrize("name", HELD_OUT)
+def test_precision_and_recall_on_the_held_out_sets(measured, name):
+    """The figures that count: sentences nobody tuned on (the issue asks 0.95 for both)."""
+    precision, recall = measured[name]
+    floor_precision, floor_recall = FLOORS[name]
+    assert precision >= floor_precision and recall >= floor_recall, (name, precision, recall)
 
 
 def test_the_model_finds_promises_the_rules_do_not_know_and_leaves_honest_lines_alone():

@@ -4,8 +4,8 @@ pattern is still found by its resemblance to labelled examples.
 A logistic regression over character 1-3-grams of the prepared text (simplified, IME typos of kernel
 words corrected: bot.compliance.promises.prepare) and 1-2-grams of its fuzzy pinyin (typos the rules
 never listed sound the same). It is trained in-process from the labelled sentences in
-``labelled/*.yml`` (about 1,300, deterministic, well under a second), so a sentence a person adds
-there takes effect at the next start. The threshold was chosen by 5-fold cross-validation on those
+``labelled/*.yml`` (about 2,200; deterministic, a few seconds at start-up), so a sentence a person
+adds there takes effect at the next start. The threshold was chosen by 5-fold cross-validation on those
 sentences (docs/compliance.md); the held-out set in tests/data was never used to choose anything.
 """
 
@@ -23,9 +23,10 @@ from bot.compliance.promises import prepare, sound
 
 LABELLED_DIR = Path(__file__).resolve().parent / "labelled"
 MODEL_FILE = Path(__file__).resolve().parent / "model.yml"  # the topic gate (see there)
-# P(violation) above which a sentence is a finding (cross-validated: rules or model, precision
-# 0.925 and recall 0.941 over the labelled sentences at 0.7; 0.6 gives 0.909/0.948).
-THRESHOLD = 0.7
+# P(violation) above which a sentence is a finding. Chosen by 5-fold cross-validation over the
+# labelled sentences (rules or model, with the gate of model.yml): precision 0.939 and recall 0.926
+# at 0.6; 0.7 gives 0.938 / 0.84 when the topic is always asked for.
+THRESHOLD = 0.6
 C = 30.0
 _SENTENCE = re.compile(r"[^。！!？?；;\n]+[。！!？?；;\n]*")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")  # a playbook template's blanks say nothing yet
@@ -37,13 +38,14 @@ class _Gate:
     min_chars: int
     topics: dict[str, re.Pattern[str]]
     cleared_by: dict[str, re.Pattern[str]]
+    sure: float  # from this probability on, no topic is needed
 
 
 @lru_cache(maxsize=1)
 def _gate() -> _Gate:
     raw = yaml.safe_load(MODEL_FILE.read_text(encoding="utf-8"))
     return _Gate(int(raw["min_chars"]), {k: re.compile(v) for k, v in raw["topics"].items()},
-                 {k: re.compile(v) for k, v in (raw.get("cleared_by") or {}).items()})
+                 {k: re.compile(v) for k, v in (raw.get("cleared_by") or {}).items()}, float(raw["sure"]))
 
 
 def labelled() -> list[dict[str, Any]]:
@@ -73,10 +75,14 @@ class _Model:
 
 @lru_cache(maxsize=1)
 def _model() -> _Model:
+    return fit(labelled())
+
+
+def fit(data: list[dict[str, Any]]) -> _Model:
+    """A model trained on ``data`` (labelled sentences); ``_model`` is the one trained on them all."""
     from sklearn.feature_extraction.text import TfidfVectorizer  # lazy: heavy
     from sklearn.linear_model import LogisticRegression
 
-    data = labelled()
     prepared = [prepare(s["text"]) for s in data]
     chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(prepared)
     sounds = TfidfVectorizer(analyzer="word", token_pattern=r"\S+", ngram_range=(1, 2), sublinear_tf=True).fit(
@@ -101,6 +107,11 @@ class Judged:
 @lru_cache(maxsize=4096)
 def judged(prepared: str) -> tuple[Judged, ...]:
     """Each sentence of the prepared text the model takes for a promise (P above ``THRESHOLD``)."""
+    return judged_by(_model(), prepared)
+
+
+def judged_by(model: _Model, prepared: str) -> tuple[Judged, ...]:
+    """``judged`` with a given model (cross-validation trains one per fold)."""
     gate = _gate()
     # Titles blanked out with spaces of the same length, so offsets still point into ``prepared``.
     prepared = _TITLE.sub(lambda m: " " * len(m.group(0)), prepared)
@@ -109,7 +120,6 @@ def judged(prepared: str) -> tuple[Judged, ...]:
              if len(_PLACEHOLDER.sub("", text).strip(" 。！!？?；;\n，,：:（）()“”\"")) >= gate.min_chars]
     if not spans:
         return ()
-    model = _model()
     x = model.features([s for _, s in spans])
     probabilities = model.is_violation.predict_proba(x)[:, list(model.is_violation.classes_).index(True)]
     out = []
@@ -119,11 +129,8 @@ def judged(prepared: str) -> tuple[Judged, ...]:
         kind = str(model.kind.predict(x[row])[0])
         topic, cleared = gate.topics.get(kind), gate.cleared_by.get(kind)
         plain = _PLACEHOLDER.sub("", sentence)
-        if topic is not None and topic.search(plain) and not (cleared and cleared.search(plain)):
+        on_topic = p >= gate.sure or (topic is not None and topic.search(plain))
+        if on_topic and not (cleared and cleared.search(plain)):
             out.append(Judged(sentence.strip(), start, float(p), kind))
     return tuple(out)
 
-
-def warm() -> None:
-    """Train now (services call this at start-up, so no first line waits for it)."""
-    _model()

@@ -1,6 +1,6 @@
 """The compliance judge: the rules (promises.yml: kernels with negation scope) first, then the trained
-model (classifier.py) for the sentences no rule caught (on the held-out set it lifts recall from 0.59
-to 0.91 at about the same precision)."""
+model (classifier.py) for the sentences no rule caught (on the second blind held-out set it lifts
+recall from 0.40 to 0.92, and precision from 0.88 to 0.92)."""
 
 from __future__ import annotations
 

@@ -60,6 +60,7 @@ class Rules:
     a_not_a: re.Pattern[str]
     negators: re.Pattern[str]
     post_negation: re.Pattern[str]
+    hearsay: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     question_end: re.Pattern[str]
 
@@ -105,6 +106,7 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         a_not_a=re.compile(raw["a_not_a"]),
         negators=re.compile(raw["negators"]),
         post_negation=re.compile(raw["post_negation"]),
+        hearsay=re.compile(raw["hearsay"]),
         clause_breaks=re.compile(raw["clause_breaks"]),
         question_end=re.compile(raw["question_end"]),
     )
@@ -246,6 +248,8 @@ def _asserted(clause: str, kernels: list[_Kernel], r: Rules) -> list[_Kernel]:
     asks_at_end = bool(r.question_end.search(body))
     said, counts = [], []
     for k in kernels:
+        if r.hearsay.search(clause[:k.start]):
+            continue  # someone else's claim, reported: "如果有人说能保证收益，您要提高警惕"
         earlier = [(other, n) for other, n in counts if other.end <= k.start]
         if earlier:
             prev, prev_n = max(earlier, key=lambda pair: pair[0].end)
