@@ -11,6 +11,7 @@ import pytest
 
 from bot.guidance.filling import fill_template
 from bot.playbook import find_forbidden, playbook
+from bot.rehearsal.model_lines import context, objection_model
 from bot.rehearsal.rubric import rubric
 from bot.rehearsal.scoring import line_functions, score
 from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, ScoreCard, Turn
@@ -300,3 +301,11 @@ def test_the_rubric_is_validated_when_it_is_loaded(tmp_path):
     broken.write_text(text.replace("check: no_secrets", "check: nobody_knows", 1), encoding="utf-8")
     with pytest.raises(RubricError, match="unknown check"):
         load_rubric(broken)
+
+
+def test_model_lines_name_the_callback_time_their_objection_books():
+    """The score card's model line for 手头紧 offers a call in a month (what live guidance books), not in an hour."""
+    ctx = context("星海银行", "大额存单", False, ("二十万起存，利率高于普通定期",))
+    assert "一个月后" in objection_model("objection_no_money", ctx)
+    assert "一个小时后" in objection_model("objection_busy", ctx)
+    assert "后天" in objection_model("objection_think_it_over", ctx)

@@ -4,7 +4,8 @@ this rehearsal's values (title 您, agent 坐席, the bank, the product, its fir
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from bot.guidance.filling import fill_template, placeholder_values, with_risk_disclosure
 from bot.playbook import Technique, playbook
@@ -81,11 +82,34 @@ def objection_technique(intent: str, ctx: ScoringContext) -> Technique | None:
     return pb.objections.get(intent)
 
 
+def relative_time(after: timedelta) -> str:
+    """How long until an objection's callback, said without a date ("一个小时后", "明天", "一个月后"):
+    a model line holds for any day it is read on."""
+    days, hours = after.days, after.seconds // 3600
+    if days >= 28:
+        return f"{_count(round(days / 30))}个月后"
+    if days >= 7 and days % 7 == 0:
+        return f"{_count(days // 7)}周后"
+    if days in (1, 2):
+        return "明天" if days == 1 else "后天"
+    if days:
+        return f"{_count(days)}天后"
+    return f"{_count(max(1, hours))}个小时后"
+
+
+def _count(n: int) -> str:
+    return {1: "一", 2: "两", 3: "三", 4: "四", 5: "五", 6: "六"}.get(n, str(n))
+
+
 def objection_model(intent: str, ctx: ScoringContext) -> str | None:
     """The playbook's answer to ``intent``: its first template that the rubric would pass."""
     technique = objection_technique(intent, ctx)
     if technique is None:
         return None
+    after = playbook().callback_objections.get(intent)
+    if after is not None:
+        # The callback time this objection books (a month for 手头紧, an hour for 在忙).
+        ctx = replace(ctx, values={**ctx.values, "callback_time": relative_time(after)})
 
     def passes(line: str) -> bool:
         return answer_result(intent, line, ctx)[0] == 1.0
