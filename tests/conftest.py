@@ -228,10 +228,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         if path.exists() and path.stat().st_mtime >= config._salesbot_started:
             terminalreporter.write_sep("-", f"NLU report: {name}")
             terminalreporter.write_line(path.read_text(encoding="utf-8"))
-    path = ARTIFACTS / "compliance-report.txt"  # tests/test_compliance.py: precision and recall of promises
-    if path.exists() and path.stat().st_mtime >= config._salesbot_started:
-        terminalreporter.write_sep("-", "compliance report")
-        terminalreporter.write_line(path.read_text(encoding="utf-8"))
+    reports = (("compliance-report.txt", "compliance report"),  # tests/test_compliance.py
+               ("rehearsal-moves-report.txt", "trainee moves report"))  # tests/test_rehearsal_moves.py
+    for name, title in reports:
+        path = ARTIFACTS / name
+        if path.exists() and path.stat().st_mtime >= config._salesbot_started:
+            terminalreporter.write_sep("-", title)
+            terminalreporter.write_line(path.read_text(encoding="utf-8"))
 
 
 def pytest_configure(config):
