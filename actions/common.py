@@ -117,9 +117,9 @@ def _note_contact(scope: CallScope, before: CallState) -> None:
     """The first opening or pitch for a client in a conversation makes it a marketing call (the
     contact limits count it, bot/contact_policy.py), whether or not an outcome is ever logged."""
     after = scope.state
-    if scope.client is None or not (after.opening_styles or after.products_pitched) or not scope.may_write():
-        return
     if (after.opening_styles, after.products_pitched) == (before.opening_styles, before.products_pitched):
+        return  # most turns: nothing new was offered
+    if scope.client is None or not (after.opening_styles or after.products_pitched) or not scope.may_write():
         return
     if crm.note_contact(scope.session, conversation_id=scope.conversation_id, client_id=scope.client.id,
                         agent_id=scope.user.id, at=scope.context.now,
