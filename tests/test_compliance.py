@@ -29,7 +29,8 @@ DATA = Path(__file__).resolve().parent / "data"
 LABELLED = ROOT / "bot" / "compliance" / "labelled"
 HOLDOUT = "compliance_holdout.yml"
 HOLDOUT_2 = "compliance_holdout_2.yml"
-HELD_OUT = (HOLDOUT, HOLDOUT_2)
+HOLDOUT_3 = "compliance_holdout_3.yml"
+HELD_OUT = (HOLDOUT, HOLDOUT_2, HOLDOUT_3)
 REPORT = ROOT / "test-artifacts" / "compliance-report.txt"
 KINDS = ("guarantee_principal", "guarantee_return", "deposit_like", "no_risk", "approval_promise", "pressure",
          "disparage", "benchmark_as_return")
@@ -59,17 +60,17 @@ def _measure(sentences: list[dict]) -> tuple[float, float, list[str]]:
     return precision, recall, wrong
 
 
-# Two held-out sets, each written by someone who never saw the rules, the model or its data, and never
-# used to choose anything; their misses are not printed, so that no one tunes on them.
-# compliance_holdout.yml (first run 2026-12-06: precision 0.927, recall 0.946) was run again after
-# two corrections chosen elsewhere (a topic gate, model.yml, and near misses, because the model took
-# some of the playbook's own honest lines for promises; and sentences that were also training
-# sentences removed): 0.925 / 0.951 now, so it is no longer blind. compliance_holdout_2.yml, written
-# after the model's last change was decided by cross-validation, first and only blind run: precision
-# 0.916, recall 0.916 (the rules alone: 0.882 / 0.395). The issue asks 0.95 for both: not reached.
-# These floors only catch a regression.
-FLOORS = {HOLDOUT: (0.90, 0.92), HOLDOUT_2: (0.88, 0.88)}
-TRAINING_SETS = ("dev.yml", "tuned.yml", "blind_2026_12_06.yml", "extra.yml", "extra_2.yml", "near_misses_2.yml")
+# Three held-out sets, each written by someone who never saw the rules, the model or its data; their
+# misses are not printed here. compliance_holdout.yml (first run 2026-12-06: precision 0.927, recall
+# 0.946) and compliance_holdout_2.yml (first run 0.916 / 0.916) were read after their runs to find the
+# kinds of line the judge got wrong (restated worries, quoted and rejected claims, rhetorical
+# promises, Cantonese), so both are now development sets. compliance_holdout_3.yml, written after
+# the judge's last change (2026-12-07), first and only blind run: precision 0.903, recall 0.924 (the
+# rules alone 0.868 / 0.384). The issue asks 0.95 for both: not reached. These floors only catch a
+# regression.
+FLOORS = {HOLDOUT: (0.97, 0.94), HOLDOUT_2: (0.96, 0.95), HOLDOUT_3: (0.88, 0.90)}
+TRAINING_SETS = ("dev.yml", "tuned.yml", "blind_2026_12_06.yml", "extra.yml", "extra_2.yml", "near_misses_2.yml",
+                 "context_3.yml", "near_misses_3.yml")
 SETS = (*TRAINING_SETS, *HELD_OUT)
 
 
@@ -116,7 +117,7 @@ def test_precision_and_recall_on_the_held_out_sets(measured, name):
 
 
 def test_the_model_finds_promises_the_rules_do_not_know_and_leaves_honest_lines_alone():
-    for text in ("本钱稳稳的，一个铜板都少不了您", "就算跌了我们也给您把本金补上"):
+    for text in ("就算市场跌了，您这笔钱也掉不了一分", "就算跌了我们也给您把本金补上"):
         assert findings(text) and not findings(text, learned=False), text
     for text in ("本产品不保证本金和收益，请您谨慎决策", "今天先不急，您考虑好了随时找我"):
         assert not findings(text, learned=True), text

@@ -4,7 +4,7 @@ pattern is still found by its resemblance to labelled examples.
 A logistic regression over character 1-3-grams of the prepared text (simplified, IME typos of kernel
 words corrected: bot.compliance.promises.prepare) and 1-2-grams of its fuzzy pinyin (typos the rules
 never listed sound the same). It is trained in-process from the labelled sentences in
-``labelled/*.yml`` (about 2,200; deterministic, a few seconds at start-up), so a sentence a person
+``labelled/*.yml`` (about 2,700; deterministic, a few seconds at start-up), so a sentence a person
 adds there takes effect at the next start. The threshold was chosen by 5-fold cross-validation on those
 sentences (docs/compliance.md); the held-out set in tests/data was never used to choose anything.
 """
@@ -19,13 +19,14 @@ from typing import Any
 
 import yaml
 
-from bot.compliance.promises import prepare, sound
+from bot.compliance.promises import disclaimed, prepare, sound
 
 LABELLED_DIR = Path(__file__).resolve().parent / "labelled"
 MODEL_FILE = Path(__file__).resolve().parent / "model.yml"  # the topic gate (see there)
 # P(violation) above which a sentence is a finding. Chosen by 5-fold cross-validation over the
-# labelled sentences (rules or model, with the gate of model.yml): precision 0.939 and recall 0.926
-# at 0.6; 0.7 gives 0.938 / 0.84 when the topic is always asked for.
+# labelled sentences (rules or model, with the gate of model.yml): precision 0.939 and recall 0.914
+# at 0.6 (2,743 sentences); 0.5 and 0.7 trade one for the other, and asking for the topic always
+# loses 0.09 of recall.
 THRESHOLD = 0.6
 C = 30.0
 _SENTENCE = re.compile(r"[^。！!？?；;\n]+[。！!？?；;\n]*")
@@ -120,7 +121,7 @@ def judged_by(model: _Model, prepared: str) -> tuple[Judged, ...]:
              if len(_PLACEHOLDER.sub("", text).strip(" 。！!？?；;\n，,：:（）()“”\"")) >= gate.min_chars]
     if not spans:
         return ()
-    x = model.features([s for _, s in spans])
+    x = model.features([_PLACEHOLDER.sub("", s) for _, s in spans])  # a blank's name is not Chinese
     probabilities = model.is_violation.predict_proba(x)[:, list(model.is_violation.classes_).index(True)]
     out = []
     for row, ((start, sentence), p) in enumerate(zip(spans, probabilities, strict=True)):
@@ -130,7 +131,7 @@ def judged_by(model: _Model, prepared: str) -> tuple[Judged, ...]:
         topic, cleared = gate.topics.get(kind), gate.cleared_by.get(kind)
         plain = _PLACEHOLDER.sub("", sentence)
         on_topic = p >= gate.sure or (topic is not None and topic.search(plain))
-        if on_topic and not (cleared and cleared.search(plain)):
+        if on_topic and not (cleared and disclaimed(cleared, plain, len(plain))):
             out.append(Judged(sentence.strip(), start, float(p), kind))
     return tuple(out)
 

@@ -49,6 +49,9 @@ class Rule:
     unless: re.Pattern[str] | None = None
     sentence_scope: bool = False
     unless_topic: re.Pattern[str] | None = None  # the sentence is about something this is true of
+    # A rhetorical kernel ("谁说有风险", "风险？不存在的"): its question and its negation are the
+    # promise, so neither is counted; it may run past its sentence.
+    rhetorical: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,14 @@ class Rules:
     hearsay: re.Pattern[str]
     clause_breaks: re.Pattern[str]
     question_end: re.Pattern[str]
+    dialect: tuple[tuple[re.Pattern[str], str], ...]
+    concern: re.Pattern[str]
+    mention: re.Pattern[str]
+    tag_question: re.Pattern[str]
+    rhetorical_tail: re.Pattern[str]
+    rejection: re.Pattern[str]
+    non_deposit: re.Pattern[str]
+    contrast: re.Pattern[str]
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -89,7 +100,8 @@ def _rule(spec: dict[str, Any], macros: dict[str, str]) -> Rule:
         patterns=tuple(re.compile(_expand(p, macros)) for p in spec["patterns"]),
         skip_for=frozenset(spec.get("skip_for") or ()),
         unless=re.compile(spec["unless"]) if spec.get("unless") else None,
-        sentence_scope=spec.get("scope") == "sentence",
+        sentence_scope=spec.get("scope") in ("sentence", "text"),
+        rhetorical=spec.get("scope") == "text",
         unless_topic=re.compile(_expand(spec["unless_topic"], macros)) if spec.get("unless_topic") else None,
     )
 
@@ -109,6 +121,14 @@ def load_rules(path: Path = RULES_FILE) -> Rules:
         hearsay=re.compile(raw["hearsay"]),
         clause_breaks=re.compile(raw["clause_breaks"]),
         question_end=re.compile(raw["question_end"]),
+        dialect=tuple((re.compile(k), str(v)) for k, v in raw["dialect"].items()),
+        concern=re.compile(raw["concern"]),
+        mention=re.compile(raw["mention"]),
+        tag_question=re.compile(raw["tag_question"]),
+        rhetorical_tail=re.compile(raw["rhetorical_tail"]),
+        rejection=re.compile(raw["rejection"]),
+        non_deposit=re.compile(raw["non_deposit"]),
+        contrast=re.compile(raw["contrast"]),
     )
 
 
@@ -166,9 +186,12 @@ def _fix_ime(text: str) -> str:
 
 
 def prepare(text: str) -> str:
-    """Simplified, half-width, invisible characters and in-word noise removed, variants folded,
-    IME typos of kernel words corrected."""
-    text = "".join(c for c in normalize(text or "") if unicodedata.category(c) != "Cf")
+    """Cantonese function words folded to Mandarin, Simplified, half-width, invisible characters and
+    in-word noise removed, variants folded, IME typos of kernel words corrected."""
+    text = text or ""
+    for pattern, mandarin in rules().dialect:
+        text = pattern.sub(mandarin, text)
+    text = "".join(c for c in normalize(text) if unicodedata.category(c) != "Cf")
     text = _INNER_NOISE.sub("", text)
     for written, canonical in rules().variants:
         text = text.replace(written, canonical)
@@ -224,32 +247,58 @@ def _kernels(prepared: str, cs: int, ce: int, sentence: tuple[int, int], categor
     for rule in r.rules:
         if category in rule.skip_for:
             continue
-        s, e = sentence if rule.sentence_scope else (cs, ce)
+        s, e = (0, len(prepared)) if rule.rhetorical else sentence if rule.sentence_scope else (cs, ce)
         unit = prepared[s:e]
-        if rule.unless and rule.unless.search(unit):
-            continue
         for pattern in rule.patterns:
             for m in pattern.finditer(unit):
                 if not m.group(0) or not cs <= s + m.start() < ce:
                     continue
+                at = s + m.start() - sentence[0]
+                if rule.unless and disclaimed(rule.unless, prepared[sentence[0]:sentence[1]], at, r):
+                    continue
                 # "大额存单就是存款": said of a deposit, in the clause before the kernel.
-                if rule.unless_topic and rule.unless_topic.search(prepared[cs:s + m.start()]):
+                if rule.unless_topic and _about_deposit(prepared, cs, s + m.start(), sentence[0], rule, r):
                     continue
                 start = s + m.start() - cs
                 found.append(_Kernel(rule, start, min(start + len(m.group(0)), ce - cs), m.group(0)))
     return sorted(found, key=lambda k: (k.start, -k.end))
 
 
-def _asserted(clause: str, kernels: list[_Kernel], r: Rules) -> list[_Kernel]:
+def disclaimed(disclaimer: re.Pattern[str], sentence: str, at: int, r: Rules | None = None) -> bool:
+    """Whether ``sentence`` says ``disclaimer`` for what stands at ``at``: anywhere in it, except
+    before a contrast that comes before ``at`` ("不代表实际收益，但这款每期都拿到三点二")."""
+    contrast = (r or rules()).contrast
+    return any(not (m.end() <= at and contrast.search(sentence, m.end(), at)) for m in disclaimer.finditer(sentence))
+
+
+def _about_deposit(prepared: str, clause_start: int, at: int, sentence_start: int, rule: Rule, r: Rules) -> bool:
+    """Whether the kernel at ``at`` is said of a deposit: its clause, or its sentence when nothing but
+    deposits is named before it ("定期提前支取按活期算，本金不会少"), opens with a deposit."""
+    assert rule.unless_topic is not None
+    if rule.unless_topic.search(prepared[clause_start:at]):
+        return True
+    before = prepared[sentence_start:at]
+    return bool(rule.unless_topic.search(before)) and not r.non_deposit.search(before)
+
+
+def _asserted(clause: str, kernels: list[_Kernel], r: Rules, *, tagged: bool = False) -> list[_Kernel]:
     """The kernels the clause says as true: not denied (odd negations before, a denial after), not
     asked. A kernel right after another inherits its negation ("不承诺保本、保收益") unless a
-    negation of its own stands between them ("不保本不保息")."""
+    negation of its own stands between them ("不保本不保息"). ``tagged``: a tag question follows the
+    clause ("您是想要保本的，对吧？"), so the whole clause is asked."""
     body = clause.rstrip(" 。.!！~～")
-    asks_at_end = bool(r.question_end.search(body))
+    asks_at_end = tagged or bool(r.question_end.search(body))
     said, counts = [], []
     for k in kernels:
-        if r.hearsay.search(clause[:k.start]):
+        before = clause[:k.start]
+        if r.hearsay.search(before):
             continue  # someone else's claim, reported: "如果有人说能保证收益，您要提高警惕"
+        if r.concern.search(before):
+            continue  # the customer's worry or wish restated: "您是担心本金会亏"
+        if r.mention.search(clause[k.end:]):
+            continue  # the words named, not said: "不存在肯定批这种说法"
+        if _inside_a_not_a(clause, k.start):
+            continue  # the kernel's own 不 is an A-not-A question: "会不会亏"
         earlier = [(other, n) for other, n in counts if other.end <= k.start]
         if earlier:
             prev, prev_n = max(earlier, key=lambda pair: pair[0].end)
@@ -262,10 +311,16 @@ def _asserted(clause: str, kernels: list[_Kernel], r: Rules) -> list[_Kernel]:
             negations += 1
         # A question covers the kernel near its end or after its A-not-A ("是不是保本"); a plain
         # question asks, a negative one ("不是保本吗") asserts.
-        question = (asks_at_end and len(body) - k.end <= QUESTION_REACH) or bool(r.a_not_a.search(clause[:k.start]))
+        question = (asks_at_end and (tagged or len(body) - k.end <= QUESTION_REACH)) or bool(r.a_not_a.search(before))
+        if question and r.rhetorical_tail.search(clause[k.end:]):
+            question = False  # "某银行爆雷了，您不知道吗" asserts what it asks about
         if negations % 2 == (1 if question else 0):
             said.append(k)
     return said
+
+
+def _inside_a_not_a(clause: str, start: int) -> bool:
+    return 0 < start < len(clause) - 1 and clause[start] in "不没" and clause[start - 1] == clause[start + 1]
 
 
 def rule_findings(text: str, product: object = None) -> list[Finding]:
@@ -283,7 +338,13 @@ def rule_findings(text: str, product: object = None) -> list[Finding]:
     for cs, ce in _spans(prepared, r.clause_breaks):
         sentence = next(((a, b) for a, b in sentences if a <= cs < b), (cs, ce))
         kernels = _kernels(prepared, cs, ce, sentence, category, r)
-        for k in _asserted(prepared[cs:ce], kernels, r):
+        tagged = bool(r.tag_question.match(prepared[ce:sentence[1]]))
+        # The next clause (or sentence) rejects what this one named: nothing in it is said.
+        rejected = bool(r.rejection.match(prepared[ce:ce + 16]))
+        plain = [k for k in kernels if not k.rule.rhetorical and not rejected]
+        said = _asserted(prepared[cs:ce], plain, r, tagged=tagged)
+        said += [k for k in kernels if k.rule.rhetorical and not r.hearsay.search(prepared[cs:cs + k.start])]
+        for k in said:
             found.append(Finding(k.rule.kind, k.phrase, k.rule.reason, cs + k.start))
     return _without_overlaps(sorted(found, key=lambda f: (f.start, -len(f.phrase))))
 
