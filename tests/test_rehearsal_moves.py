@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import f1_score
 
-from bot.rehearsal.moves import MOVES, model, moves_of, pairs
+from bot.rehearsal.moves import MOVES, model, moves_of, pairs, training_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = ROOT / "tests" / "data" / "rehearsal_moves_holdout.yml"
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow  # training the model takes about 5 s: make test o
 
 def test_held_out_macro_f1():
     held_out = pairs(HOLDOUT)
-    assert not {p["trainee"] for p in held_out} & {p["trainee"] for p in pairs()}
+    assert not {p["trainee"] for p in held_out} & {p["trainee"] for p in training_pairs()}
     found = model().probabilities([p["trainee"] for p in held_out], [p.get("objection") for p in held_out])
     moves = [m for m in MOVES if any(m in (p["moves"] or ()) for p in held_out)]
     gold = [[int(m in (p["moves"] or ())) for m in moves] for p in held_out]

@@ -12,7 +12,9 @@ import random
 import pytest
 
 from bot.playbook import find_forbidden, playbook
+from bot.rehearsal.model_lines import context, model, objection_model, pitch_technique
 from bot.rehearsal.roleplay import (
+    _product_facts_of,
     ACKNOWLEDGEMENTS,
     DEFAULT_ACKNOWLEDGEMENTS,
     FORBIDDEN_REACTIONS,
@@ -145,15 +147,22 @@ def test_retiree_polite_end_and_busy_callback_outcomes():
 
 
 @pytest.mark.parametrize("s", load_scenarios(), ids=lambda s: s.id)
-def test_every_scenario_can_be_rehearsed_to_its_success(s):
-    """One calming cue per move is enough, in every shipped scenario (the data is playable)."""
-    lines = ["您好，我是星海银行的客户经理李明。"] + [f"{move.calmed_by[0]}。" for move in s.moves]
+def test_the_playbooks_own_answers_win_every_scenario(s):
+    """A trainee who says the playbook's opening and then its model answer to each objection (the
+    lines the score card teaches) wins every shipped scenario: the data is playable, and the
+    customer is won over by meaning, not by the scenario's wording."""
+    facts = _product_facts_of(s.product)
+    ctx = context(BANK, facts["product_name"], facts["product_is_wealth"], facts["selling_points"],
+                  facts["risk_level"])
+    lines = [model(playbook().openings["direct"], ctx)]
+    if not s.opening_raises:  # the customer asks to hear the offer first
+        lines.append(model(pitch_technique(), ctx))
+    lines += [objection_model(move.objection, ctx).split("】", 1)[1] for move in s.moves]
     for line in lines:
         assert not find_forbidden(line)
-    session, replies, _sessions = play(s.id, lines)
-    assert session.outcome == s.success or (s.moves[-1].objection == DNC and session.outcome == "polite_end")
-    for step, answer in enumerate(replies):
-        assert answer in expected_replies(s, step), (s.id, step, answer)
+    session, _replies, _sessions = play(s.id, lines)
+    assert session.outcome == s.success or (s.moves[-1].objection == DNC and session.outcome == "polite_end"), (
+        [(t.speaker, t.text) for t in session.turns])
 
 
 def test_pushy_trainee_gets_a_cooler_customer_and_a_hang_up_before_the_end():
@@ -184,10 +193,10 @@ def test_pushy_trainee_gets_a_cooler_customer_and_a_hang_up_before_the_end():
 
 def test_a_forbidden_promise_to_the_cautious_customer_is_a_hang_up():
     s = scenario("official_wealth_risk")
-    assert s.patience == 1
+    assert s.persona.alarmed_by_exaggeration and s.patience > 1
     opening = "唐先生您好，我是星海银行的客户经理李明，今天打给您是想介绍稳享理财。您方便听我说两句吗？"
     session, replies, sessions = play(s.id, [opening, "您放心，这个产品是保本的，稳赚不亏。"])
-    assert sessions[1].current_move.objection == "objection_risk"
+    assert sessions[1].status == "in_call"
     assert replies[1] in s.hang_up_lines and session.outcome == "hung_up"
     card = finish(session, bank=BANK)
     assert card.total <= 40 and "保本" in card.flags
@@ -212,11 +221,11 @@ def test_a_line_that_neither_calms_nor_pushes_costs_patience_and_rephrases_the_o
     session, replies, sessions = play(s.id, [opening, "嗯嗯。", "嗯嗯。", "嗯嗯。"])
     first_move = s.moves[0]
     for step in (1, 2):
-        assert replies[step] in first_move.says
+        assert any(replies[step].endswith(says) for says in first_move.says), replies[step]
         assert sessions[step + 1].turns[-1].objection == first_move.objection
         assert sessions[step + 1].patience == s.patience - step
         assert sessions[step + 1].mood == sessions[1].mood  # not pushy, only unconvincing
-    assert replies[1] != replies[2]  # rephrased, not repeated word for word
+    assert replies[1][-8:] != replies[2][-8:]  # rephrased, not repeated word for word
     assert replies[3] in s.hang_up_lines and session.outcome == "hung_up"
 
 
@@ -309,3 +318,56 @@ def test_finish_scores_the_scenario_product():
     wealth, _replies, _ = play("official_wealth_risk", ["唐先生您好，我是星海银行的客户经理李明。"])
     assert wealth.status == "in_call"
     assert "理财非存款" in next(item for item in finish(wealth, bank=BANK).items if item.key == "compliance").feedback
+
+
+# --- a customer who responds to meaning (issue 20, point 3) ---------------------------------------
+
+def test_a_forbidden_promise_to_any_risk_question_makes_the_customer_cooler():
+    for s in load_scenarios():
+        for index, move in enumerate(s.moves):
+            if move.objection != "objection_risk":
+                continue
+            session = dataclasses.replace(start(s.id), status="in_call", move_index=index,
+                                          turns=(Turn(TRAINEE, "您好"), Turn(CUSTOMER, move.says[0], move.objection)))
+            after, _answer = reply(session, "您放心，这款本金一分都不会少，稳赚的。", random.Random(1))
+            assert after.outcome == "hung_up" or (after.mood != session.mood and after.patience < session.patience), s.id
+
+
+def test_a_repeated_line_is_noticed():
+    s = scenario("loyal_boss_payroll")
+    pitch = "黄先生，我们的代发工资是免费的，工资当天到账，您看公司有没有这个需要？"
+    session, replies, sessions = play(s.id, [GOOD["busy_official_callback"][0].replace("何先生", "黄先生"), pitch, pitch])
+    assert replies[2].startswith(("这话你刚才说过了", "你怎么老说这几句"))
+    assert sessions[3].patience < sessions[2].patience
+
+
+def test_a_goodbye_ends_the_call_and_an_unfinished_call_cannot_pass():
+    s = scenario("card_lover_platinum")
+    session, replies, _sessions = play(s.id, [
+        "林女士您好，我是星海银行的客户经理李明，今天打给您是想介绍白金信用卡，它可以免费使用机场贵宾厅，您经常出差吗？",
+        "好的，那不打扰您了，再见。",
+    ])
+    assert session.ended and session.outcome == "abandoned" and not session.succeeded
+    card = finish(session, bank=BANK)
+    assert card.ending and card.total < 60
+
+
+def test_nobody_agrees_to_a_callback_that_was_not_offered():
+    s = scenario("busy_official_callback")
+    session, replies, _sessions = play(s.id, [GOOD[s.id][0], GOOD[s.id][1][:0] + "不好意思打扰您了，您先忙。",
+                                              "好的，资料您可以在手机银行上看到，有空再说。"])
+    assert session.outcome != "callback_agreed"
+    assert not any("{time}" in r or "晚点" in r for r in replies)
+
+
+def test_a_neutral_first_reply_is_not_an_objection():
+    s = scenario("official_wealth_risk")
+    assert not s.opening_raises
+    session, replies, sessions = play(s.id, [
+        "唐先生您好，我是星海银行的客户经理李明，今天打给您是想介绍稳享理财。您方便听我说两句吗？"])
+    assert sessions[1].turns[-1].objection is None and replies[0] == s.opening_reaction
+    # A plain pitch then brings the first objection, with patience untouched.
+    after, answer = reply(session, "稳享理财可以在手机银行随时查看净值，风险等级R2，理财非存款、产品有风险、投资须谨慎。您听着怎么样？",
+                          random.Random(3))
+    assert after.turns[-1].objection == s.moves[0].objection and answer in s.moves[0].says
+    assert after.patience == s.patience

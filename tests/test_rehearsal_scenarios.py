@@ -121,14 +121,12 @@ def test_products_exist_and_suit_the_persona():
     assert any(PRODUCTS[s.product]["category"] == "wealth" for s in SCENARIOS)
 
 
-def test_every_move_has_lines_and_cues():
+def test_every_move_has_lines():
     for s in SCENARIOS:
         assert s.moves, s.id
         for move in s.moves:
             assert 2 <= len(move.says) <= 3, (s.id, move.objection)
-            assert move.calmed_by and move.escalates_on, (s.id, move.objection)
             assert all(CJK.search(line) for line in move.says), (s.id, move.objection)
-            assert not set(move.calmed_by) & set(move.escalates_on), (s.id, move.objection)
         for line in _all_lines(s):
             assert CJK.search(line), (s.id, line)
             assert not any(word in line for word in ABUSE), (s.id, line)
@@ -138,13 +136,6 @@ def test_seed_replies_open_the_scenarios():
     reactions = " ".join(s.opening_reaction for s in SCENARIOS)
     for seed_reply in ("推销产品，专搞欺骗", "我怎么没有听他讲起呢", "这没什么", "还好"):
         assert seed_reply in reactions
-
-
-def test_forbidden_promises_escalate_every_risk_objection():
-    for s in SCENARIOS:
-        for move in s.moves:
-            if move.objection == "objection_risk":
-                assert {"保本", "稳赚"} <= set(move.escalates_on), s.id
 
 
 def test_scenario_by_id_and_deterministic_pick():
@@ -213,10 +204,6 @@ def _empty_says(data):
     data["scenarios"][0]["moves"][0]["says"] = []
 
 
-def _empty_calmed_by(data):
-    data["scenarios"][0]["moves"][0]["calmed_by"] = []
-
-
 def _real_client_name(data):
     data["scenarios"][0]["persona"]["name"] = "王华"
 
@@ -235,7 +222,6 @@ def _out_of_order(data):
     (_wealth_without_assessment, "POCKET_WEALTH .R1. for a persona without a risk assessment"),
     (_duplicate_id, "duplicate id"),
     (_empty_says, "empty says"),
-    (_empty_calmed_by, "empty calmed_by"),
     (_real_client_name, "real demo client"),
     (_tolerance_unlike_profile, "risk_tolerance C5 differs"),
     (_out_of_order, "easy_at_the_end: scenarios go from easy to hard"),

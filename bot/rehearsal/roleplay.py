@@ -6,26 +6,27 @@ among equivalent lines, never what the customer decides). The rehearsal's state 
 ``Session``; ``reply`` is the one place it changes, returning a new session with the customer's
 answer. The transcript is kept as ``turns.Turn`` objects, so ``finish`` scores it directly.
 
-How the customer reacts to each trainee line:
+How the customer reacts to each trainee line, as bot.rehearsal.reading reads it (the trained move
+model and the compliance module, the same reading the score card counts):
 
-* first line: the scenario's ``opening_reaction``; the first move's objection starts (a forbidden
-  promise in the opening already makes the customer cooler and costs patience);
-* later lines are judged against the current move, on the normalised line (Traditional Chinese
-  and full-width input are accepted):
+* first line: the scenario's ``opening_reaction``, which raises the first move's objection unless the
+  scenario says it does not (``opening_raises: false``: "可以，什么事情？你说吧。" asks to hear the
+  offer); a forbidden promise or pressure in the opening makes the customer cooler and costs patience;
+* later lines:
 
-  - the customer asked not to be called again (``objection_do_not_call``) and the trainee still
-    sells or books a callback: immediate hang-up;
-  - a forbidden promise (bot.compliance.findings: a promise, or disparaging; pressure found there
-    counts as a push) or one of the move's ``escalates_on`` cues:
-    the customer gets cooler (calm -> neutral -> annoyed), patience -1, and says so, then repeats
-    the objection; when patience runs out they say a ``hang_up_lines`` line and hang up;
-  - one of the move's ``calmed_by`` cues: the move is settled, the customer warms up one step,
-    patience is back to the scenario's (``patience`` counts poor replies *in a row*, as the
-    scenario file says), acknowledges and raises the next move's objection (one of its ``says``);
-    after the last move they say an ``agree_lines`` line and the call ends with the scenario's
-    ``success`` outcome (a settled do-not-call move always ends politely: ``polite_end``);
-  - neither: patience -1 and the customer repeats the objection in other words (another of the
-    move's ``says``), or hangs up when patience runs out.
+  - after a do-not-call request, any selling or callback: immediate hang-up;
+  - a forbidden promise, disparaging, a false fact or pressure: cooler, patience -1, says so and
+    repeats the objection (hang-up when patience runs out; ``patience`` counts poor replies in a row);
+  - a line the trainee has already said: "这话你刚才说过了", cooler, patience -1;
+  - a goodbye before the objection is settled ends the call (abandoned);
+  - while the customer waits to hear the offer: a line with a benefit or a purpose brings the first
+    objection, anything else costs patience;
+  - a line that answers the objection raised (a busy or hesitant customer: also a concrete time to
+    call back; do-not-call: respecting it) settles the move: warmer, patience back, the next
+    objection; after the last one the customer agrees (``agree_lines``, repeating the time offered;
+    nobody agrees to a callback at a time never offered) and the call ends with ``success``;
+  - anything else (a list of words, off topic, one word, no answer): patience -1 and the objection
+    again in other words.
 
 Customer turns carry the objection they raise (None for hang-up and agree lines), so the scoring
 grades the trainee's next line against it.
@@ -38,13 +39,16 @@ import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from bot.compliance import REHEARSAL_LEARNED, findings
 from bot.playbook import playbook
-from bot.rehearsal import scoring
+from bot.rehearsal import scorers, scoring
 from bot.rehearsal.cues import BENEFIT_CUE_RE, NEGATION_RE, PITCH_RE
+from bot.rehearsal.model_lines import ScoringContext, context
+from bot.rehearsal.reading import Reading, read
+from bot.rehearsal.scorers import Said
 from bot.rehearsal.scenarios import Move, Scenario, scenario
 from bot.rehearsal.scenarios import product as _product
 from bot.rehearsal.turns import CUSTOMER, SPEAKERS, TRAINEE, ScoreCard, Turn
+from bot.settings import get_settings
 from bot.text import normalize
 from bot.timeparse import time_phrase
 
@@ -76,17 +80,26 @@ ACKNOWLEDGEMENTS: dict[str, tuple[str, ...]] = {
 DEFAULT_ACKNOWLEDGEMENTS = ("嗯，好吧。", "哦，这样啊。")
 # An agree line may repeat the callback time the trainee proposed ({time} in scenarios.yml).
 TIME_SLOT = "{time}"
-DEFAULT_TIME = "晚点"
 # What a cooler customer says to a forbidden promise ({phrase}: the first one the trainee said).
 FORBIDDEN_REACTIONS = (
     "“{phrase}”？银行哪有敢这么说的，你这话我可不信。",
     "{phrase}？说得这么好听，我反而更不放心了。",
 )
-# What a cooler customer says to pressure (one of the move's escalates_on cues).
+# What a cooler customer says to pressure.
 PUSHED_REACTIONS = (
     "你别催我，我不喜欢被人逼着做决定。",
     "你这么急，我反而不想听了。",
 )
+# What a customer says to a line the trainee has already said.
+REPEATED_REACTIONS = ("这话你刚才说过了。", "你怎么老说这几句？")
+# What a customer says to a line that says nothing (a list of words, off topic, one word).
+HOLLOW_REACTIONS = ("你说什么？我没听明白。", "啊？你到底想说什么？")
+# What a customer who has asked to hear the offer says when the trainee still says nothing about it.
+WHAT_IS_IT = ("你到底要说什么事？", "说重点，什么产品？")
+# A customer who was offered no time does not agree to a callback.
+WHEN_THEN = ("那你到底什么时候打过来？", "你说个具体时间吧。")
+# The trainee says goodbye before the customer's objection is settled: the customer hangs up too.
+GOODBYES = ("好，再见。", "嗯，那先这样。")
 
 
 class RehearsalOver(ValueError):
@@ -118,7 +131,7 @@ class Session:
 
     @property
     def succeeded(self) -> bool:
-        return self.outcome is not None and self.outcome != HUNG_UP
+        return self.outcome is not None and self.outcome not in (HUNG_UP, ABANDONED)
 
 
     def to_json(self) -> dict:
@@ -168,10 +181,6 @@ def _norm(text: str) -> str:
     return normalize(text or "").upper()
 
 
-def _has_cue(text: str, cues: tuple[str, ...]) -> bool:
-    return any(_norm(cue) in text for cue in cues if cue)
-
-
 @lru_cache(maxsize=32)
 def _pitch_words(code: str) -> tuple[str, ...]:
     """The product's names and selling-point fragments: saying any of them is selling it."""
@@ -182,15 +191,13 @@ def _pitch_words(code: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_norm(w) for w in words if w))
 
 
-def _sells(text: str, s: Scenario, move: Move | None) -> bool:
+def _sells(text: str, s: Scenario) -> bool:
     """Selling or booking a callback, in a clause that is not itself a promise to stop (as the
     scoring's "pitch after 勿扰" check reads it)."""
     words = _pitch_words(s.product)
     for clause in re.split(r"[。！!？?；;…，,：:\n]", text):
         if not clause.strip() or NEGATION_RE.search(clause):
             continue
-        if move is not None and _has_cue(clause, move.escalates_on):
-            return True
         if PITCH_RE.search(clause) or BENEFIT_CUE_RE.search(clause):
             return True
         if any(word in clause for word in words):
@@ -215,12 +222,12 @@ def _hang_up(session: Session, turns: tuple[Turn, ...], s: Scenario, rng: random
     return new, line
 
 
-def _agreed_time(turns: tuple[Turn, ...]) -> str:
-    """What an agreeing customer repeats: the time the trainee proposed last, else "晚点"."""
+def _agreed_time(turns: tuple[Turn, ...]) -> str | None:
+    """What an agreeing customer repeats: the time the trainee proposed last (None: no time offered)."""
     for turn in reversed(turns):
         if turn.speaker == TRAINEE and (phrase := time_phrase(normalize(turn.text or ""))):
             return phrase
-    return DEFAULT_TIME
+    return None
 
 
 def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
@@ -229,7 +236,11 @@ def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
     mood = _warmer(session.mood)
     dnc = move.objection == playbook().do_not_call
     if dnc or index >= len(s.moves):
-        line = rng.choice(s.agree_lines).replace(TIME_SLOT, _agreed_time(turns))
+        agreed = _agreed_time(turns)
+        lines = s.agree_lines if agreed else tuple(a for a in s.agree_lines if TIME_SLOT not in a)
+        if not dnc and not lines:  # the customer agrees to a callback only at a time offered
+            return _unsettled(session, turns, s, move, rng, _other(rng, WHEN_THEN, ""), cost=False)
+        line = rng.choice(lines).replace(TIME_SLOT, agreed or "")
         outcome = "polite_end" if dnc else s.success
         new = replace(session, turns=turns + (Turn(CUSTOMER, line),), move_index=index, mood=mood,
                       patience=s.patience, status="ended", outcome=outcome)
@@ -241,78 +252,113 @@ def _settle(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move,
     return new, line
 
 
-def _compliance(text: str, s: Scenario) -> tuple[list[str], bool]:
-    """What the compliance module finds in a trainee line about the scenario's product: the words of
-    each forbidden promise (or disparaging remark), and whether it pressed the customer."""
-    said = findings(text, _product(s.product).get("category"), learned=REHEARSAL_LEARNED)
-    return list(dict.fromkeys(f.phrase for f in said if f.kind != "pressure")), any(f.kind == "pressure" for f in said)
-
-
-def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, text: str,
-             rng: random.Random) -> tuple[Session, str]:
-    first = s.moves[0]
-    forbidden, _pressure = _compliance(text, s)
-    if not forbidden:
-        new = replace(session, turns=turns + (Turn(CUSTOMER, s.opening_reaction, first.objection),),
-                      status="in_call")
-        return new, s.opening_reaction
-    patience = session.patience - 1
+def _unsettled(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move | None, rng: random.Random,
+               reaction: str = "", *, cost: bool = True, cooler: bool = False) -> tuple[Session, str]:
+    """The customer is not won over: patience -1 (``cost``) and hang-up when it runs out, else
+    ``reaction`` and the objection again in other words (or, before the first objection, a question
+    about the offer)."""
+    patience = session.patience - 1 if cost else session.patience
     if patience <= 0:
         return _hang_up(session, turns, s, rng)
-    line = rng.choice(FORBIDDEN_REACTIONS).format(phrase=forbidden[0]) + s.opening_reaction
-    new = replace(session, turns=turns + (Turn(CUSTOMER, line, first.objection),), patience=patience,
+    last = _last_customer_line(session)
+    again = _other(rng, move.says, last) if move is not None else _other(rng, WHAT_IS_IT, last)
+    line = again if reaction and reaction in again else reaction + again
+    objection = move.objection if move is not None else None
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line, objection),), patience=patience,
+                  mood=_cooler(session.mood) if cooler else session.mood)
+    return new, line
+
+
+def _offended(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move | None, r: Reading,
+              rng: random.Random) -> tuple[Session, str]:
+    if s.persona.alarmed_by_exaggeration and (r.forbidden or r.moves & {"promise", "false_fact"}):
+        return _hang_up(session, turns, s, rng)
+    if r.forbidden:
+        reaction = rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0])
+    else:
+        reaction = rng.choice(PUSHED_REACTIONS)
+    return _unsettled(session, turns, s, move, rng, reaction, cooler=True)
+
+
+@lru_cache(maxsize=32)
+def _context(scenario_id: str, bank: str) -> ScoringContext:
+    facts = _product_facts_of(scenario(scenario_id).product)
+    return context(bank, facts["product_name"], facts["product_is_wealth"], facts["selling_points"],
+                   facts["risk_level"])
+
+
+def _settles(move: Move, said: Said, ctx: ScoringContext) -> bool:
+    """Whether the trainee's line handles ``move``'s objection, exactly as the score card judges it."""
+    return scorers.answer(said, move.objection, ctx)[0] > 0
+
+
+def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, r: Reading,
+             rng: random.Random) -> tuple[Session, str]:
+    raised = s.moves[0].objection if s.opening_raises else None
+    if not r.offends:
+        new = replace(session, turns=turns + (Turn(CUSTOMER, s.opening_reaction, raised),), status="in_call")
+        return new, s.opening_reaction
+    patience = session.patience - 1
+    alarmed = s.persona.alarmed_by_exaggeration and (r.forbidden or r.moves & {"promise", "false_fact"})
+    if patience <= 0 or alarmed:
+        return _hang_up(session, turns, s, rng)
+    reaction = (rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0]) if r.forbidden
+                else rng.choice(PUSHED_REACTIONS))
+    line = reaction + s.opening_reaction
+    new = replace(session, turns=turns + (Turn(CUSTOMER, line, raised),), patience=patience,
                   mood=_cooler(session.mood), status="in_call")
     return new, line
 
 
-def reply(session: Session, trainee_line: str, rng: random.Random) -> tuple[Session, str]:
-    """The customer's answer, in character, to ``trainee_line``, and the session after it.
+def reply(session: Session, trainee_line: str, rng: random.Random, *, bank: str | None = None) -> tuple[Session, str]:
+    """The customer's answer, in character, to ``trainee_line``, and the session after it (``bank``:
+    the trainee's bank, by default the configured one).
 
     ``session`` is left as it was; RehearsalOver if the customer has already ended the call."""
     if session.ended:
         raise RehearsalOver(f"the rehearsal of {session.scenario_id} has ended ({session.outcome})")
     s = session.scenario
-    text = _norm(trainee_line)
+    earlier = [t.text for t in session.turns if t.speaker == TRAINEE]
     turns = session.turns + (Turn(TRAINEE, trainee_line or ""),)
+    category = _product(s.product).get("category")
     if session.status == "opening":
-        return _opening(session, turns, s, text, rng)
+        return _opening(session, turns, s, read(trainee_line, None, earlier, category), rng)
 
     move = s.moves[session.move_index]
-    last = _last_customer_line(session)
+    raised = next((t.objection for t in reversed(session.turns) if t.speaker == CUSTOMER), None)
+    r = read(trainee_line, raised, earlier, category)
+    said = Said(len(turns), normalize(trainee_line or "").upper(), raised, r)
+    ctx = _context(s.id, bank or get_settings().bank_name)
     dnc = playbook().do_not_call
     dnc_raised = any(t.speaker == CUSTOMER and t.objection == dnc for t in session.turns)
-    if dnc_raised and _sells(text, s, move if move.objection == dnc else None):
+    if dnc_raised and _sells(_norm(trainee_line), s):
         return _hang_up(session, turns, s, rng)
-
-    forbidden, pressure = _compliance(text, s)
-    # After 勿扰 the selling cues were judged above, clause by clause (a promise to stop is no push).
-    pushed = move.objection != dnc and (pressure or _has_cue(text, move.escalates_on))
-    if forbidden or pushed:
-        patience = session.patience - 1
-        if patience <= 0:
-            return _hang_up(session, turns, s, rng)
-        if forbidden:
-            reaction = rng.choice(FORBIDDEN_REACTIONS).format(phrase=forbidden[0])
-        else:
-            reaction = rng.choice(PUSHED_REACTIONS)
-        line = reaction + _other(rng, move.says, last)
-        new = replace(session, turns=turns + (Turn(CUSTOMER, line, move.objection),), patience=patience,
-                      mood=_cooler(session.mood))
+    pending = move if raised is not None else None  # None: the customer asked to hear the offer first
+    if r.offends:
+        return _offended(session, turns, s, pending, r, rng)
+    if r.repeats is not None:
+        return _unsettled(session, turns, s, pending, rng, rng.choice(REPEATED_REACTIONS), cooler=True)
+    if "close" in r.moves and not _settles(move, said, ctx):
+        line = rng.choice(GOODBYES)  # a goodbye ends the call, whether the customer was won or not
+        new = replace(session, turns=turns + (Turn(CUSTOMER, line),), status="ended", outcome=ABANDONED)
         return new, line
-
-    if _has_cue(text, move.calmed_by):
+    if pending is None:
+        if r.hollow or not (r.does("benefit") or r.does("purpose")):
+            return _unsettled(session, turns, s, None, rng, rng.choice(HOLLOW_REACTIONS) if r.hollow else "")
+        line = rng.choice(move.says)  # heard the offer: now the first objection
+        new = replace(session, turns=turns + (Turn(CUSTOMER, line, move.objection),))
+        return new, line
+    if _settles(move, said, ctx):
         return _settle(session, turns, s, move, rng)
-
-    patience = session.patience - 1
-    if patience <= 0:
-        return _hang_up(session, turns, s, rng)
-    line = _other(rng, move.says, last)
-    new = replace(session, turns=turns + (Turn(CUSTOMER, line, move.objection),), patience=patience)
-    return new, line
+    return _unsettled(session, turns, s, move, rng, rng.choice(HOLLOW_REACTIONS) if r.hollow else "")
 
 
 def _product_facts(session: Session) -> dict:
-    product = _product(session.scenario.product)
+    return _product_facts_of(session.scenario.product)
+
+
+def _product_facts_of(code: str) -> dict:
+    product = _product(code)
     return {
         "product_name": product["name"],
         "product_is_wealth": product.get("category") == "wealth",
@@ -322,8 +368,11 @@ def _product_facts(session: Session) -> dict:
 
 
 def finish(session: Session, *, bank: str) -> ScoreCard:
-    """The score card of the rehearsal so far (usually after it ended), for the scenario's product."""
-    return scoring.score(list(session.turns), bank=bank, **_product_facts(session))
+    """The score card of the rehearsal so far (usually after it ended), for the scenario's product;
+    a call the customer did not end counts as abandoned."""
+    progress = min(session.move_index, len(session.scenario.moves)) / len(session.scenario.moves)
+    return scoring.score(list(session.turns), bank=bank, outcome=session.outcome or ABANDONED, progress=progress,
+                         **_product_facts(session))
 
 
 def transcript(session: Session, *, bank: str) -> list[dict]:

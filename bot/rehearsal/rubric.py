@@ -13,18 +13,21 @@ import yaml
 
 from bot.playbook import playbook
 from bot.rehearsal.cues import CHECKS, Check, CueContext, pattern_check
+from bot.rehearsal.moves import MOVES
 
 RUBRIC_FILE = Path(__file__).resolve().parent / "rubric.yml"
 # The feedback lines each item needs (rubric.yml), besides its numbers.
 FEEDBACK = {
     "opening": ("none", "full", "missed"),
     "questions": ("none", "unasked", "dumps", "full", "advice"),
-    "objections": ("none_raised", "no_answer", "donts", "missed", "right", "note", "dnc_pitch", "advice"),
-    "next_step": ("dnc_pitched", "dnc_right", "dnc_missing", "concrete", "vague", "none"),
+    "objections": ("none_raised", "no_answer", "donts", "missed", "right", "note", "dnc_pitch", "advice",
+                   "repeated", "hollow", "off_target", "pressure", "answered_share", "steps_alone"),
+    "next_step": ("dnc_pitched", "dnc_right", "dnc_missing", "concrete", "vague", "none", "hung_up"),
     "courtesy": ("none", "use_nin", "more_polite", "rude", "full"),
-    "compliance": ("forbidden_model", "forbidden", "not_wealth", "wrong_level", "full", "missed"),
+    "compliance": ("forbidden_model", "forbidden", "not_wealth", "wrong_level", "full", "missed", "fault_penalty",
+                   "faults", "level_not_wealth", "false_fact", "pressure"),
 }
-CARD = ("total", "flags", "item", "full_mark", "missed_mark", "feedback", "model", "silent")
+CARD = ("total", "flags", "item", "full_mark", "missed_mark", "feedback", "model", "silent", "ending", "substance")
 MODEL_VALUES = ("agent", "hotline", "callback_time", "risk_level", "advantage")
 
 Cue = tuple[str, Check]  # (what the step is, in Chinese; whether a line does it)
@@ -39,12 +42,15 @@ class Rubric:
     weights: dict[str, int]  # item -> points, in card order
     titles: dict[str, str]
     cap: int
+    unfinished_cap: int
+    unfinished_floor: int
+    unfinished: dict[str, str]  # outcome -> why the total is capped
     dnc_flag: str
     model_values: dict[str, str]
     pitch_fallback: dict[str, str]
     card: dict[str, str]
     items: dict[str, dict[str, Any]]  # item -> its numbers and feedback lines
-    opening_checks: tuple[tuple[int, str, Check], ...]  # (points, label, check)
+    opening_checks: tuple[tuple[int, str, Any], ...]  # (points, label, check of a trainee line as read)
     objection_cues: dict[str, tuple[Cue, ...]]
     objection_donts: dict[str, tuple[Cue, ...]]
     generic_cues: tuple[Cue, ...]
@@ -62,6 +68,19 @@ def _cue(raw: dict[str, Any], where: str) -> Cue:
     if raw.get("check") not in CHECKS:
         raise RubricError(f"{where}: unknown check {raw.get('check')!r} (known: {', '.join(CHECKS)})")
     return label, CHECKS[raw["check"]]
+
+
+def _opening_check(raw: dict[str, Any]) -> Any:
+    """An opening check on a trainee line as read (scorers.Said): a move the model hears in it, a
+    lexical cue on its text, or both."""
+    move = raw.get("move")
+    if move is not None and move not in MOVES:
+        raise RubricError(f"opening.checks: unknown move {move!r} (known: {', '.join(MOVES)})")
+    check = _cue(raw, "opening.checks")[1] if "check" in raw or "pattern" in raw else None
+    if move is None and check is None:
+        raise RubricError("opening.checks: a check needs a move, a check or a pattern")
+    return lambda said, ctx: ((move is None or said.reading.does(move))
+                              and (check is None or check(said.text, ctx)))
 
 
 def load_rubric(path: Path | str = RUBRIC_FILE) -> Rubric:
@@ -82,8 +101,7 @@ def load_rubric(path: Path | str = RUBRIC_FILE) -> Rubric:
     model_values = {str(k): "" if v is None else str(v) for k, v in raw["model_values"].items()}
     if set(model_values) != set(MODEL_VALUES):
         raise RubricError(f"model_values: exactly {MODEL_VALUES}")
-    opening_checks = tuple((int(c["points"]), str(c["label"]), _cue(c, "opening.checks")[1])
-                           for c in items["opening"]["checks"])
+    opening_checks = tuple((int(c["points"]), str(c["label"]), _opening_check(c)) for c in items["opening"]["checks"])
     # The numbers inside an item add up to its weight.
     sums = {
         "opening": sum(points for points, _label, _check in opening_checks),
@@ -109,6 +127,9 @@ def load_rubric(path: Path | str = RUBRIC_FILE) -> Rubric:
         weights=weights,
         titles={str(k): str(v) for k, v in raw["titles"].items()},
         cap=int(raw["cap"]),
+        unfinished_cap=int(raw["unfinished_cap"]),
+        unfinished_floor=int(raw["unfinished_floor"]),
+        unfinished={str(k): str(v) for k, v in raw["unfinished"].items()},
         dnc_flag=str(raw["dnc_flag"]),
         model_values=model_values,
         pitch_fallback={str(k): str(v) for k, v in raw["pitch_fallback"].items()},

@@ -51,14 +51,14 @@ class Persona:
     holdings: tuple[str, ...] = ()  # product codes the fictional customer already has
     referrer: str | None = None  # fictional, for referral openings
     company: str | None = None  # fictional, for corporate personas
+    # Hangs up at the first promise or false fact, however patient otherwise (temperament: 听到夸大的话马上警觉).
+    alarmed_by_exaggeration: bool = False
 
 
 @dataclass(frozen=True)
 class Move:
     objection: str  # a contract intent: objection_* or customer_asks_purpose
     says: tuple[str, ...]
-    calmed_by: tuple[str, ...]  # cues in the trainee's reply that calm this objection
-    escalates_on: tuple[str, ...] = ()  # cues that make it worse (pushing, forbidden promises)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ class Scenario:
     agree_lines: tuple[str, ...]
     success: str  # deal_step / callback_agreed / polite_end
     opening_style: str | None = None
+    opening_raises: bool = True  # the opening reaction raises the first objection (else it asks to hear the offer)
 
     @property
     def modelled_on(self) -> str:
@@ -118,6 +119,7 @@ def _persona(raw: dict[str, Any]) -> Persona:
         holdings=tuple(raw.get("holdings") or ()),
         referrer=raw.get("referrer") or None,
         company=raw.get("company") or None,
+        alarmed_by_exaggeration=bool(raw.get("alarmed_by_exaggeration")),
     )
 
 
@@ -126,8 +128,6 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         Move(
             objection=str(m.get("objection") or ""),
             says=_lines(m.get("says")),
-            calmed_by=_lines(m.get("calmed_by")),
-            escalates_on=_lines(m.get("escalates_on")),
         )
         for m in raw.get("moves") or ()
     )
@@ -144,6 +144,7 @@ def _scenario(raw: dict[str, Any]) -> Scenario:
         agree_lines=_lines(raw.get("agree_lines")),
         success=str(raw.get("success") or ""),
         opening_style=raw.get("opening_style") or None,
+        opening_raises=bool(raw.get("opening_raises", True)),
     )
 
 
@@ -201,12 +202,6 @@ def _move_problems(move: Move, intents: set[str]) -> list[str]:
         problems.append(f"unknown objection intent {move.objection!r} (known: {', '.join(sorted(intents))})")
     if not move.says:
         problems.append(f"{where}: empty says")
-    if not move.calmed_by:
-        problems.append(f"{where}: empty calmed_by")
-    for calm in move.calmed_by:
-        for worse in move.escalates_on:
-            if calm in worse or worse in calm:
-                problems.append(f"{where}: cue {calm!r} both calms and escalates ({worse!r})")
     return problems
 
 

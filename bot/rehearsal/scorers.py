@@ -4,6 +4,8 @@ with the feedback and, for a miss, the playbook's model line."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import NamedTuple
 
 from bot.playbook import playbook
 from bot.rehearsal.cues import (
@@ -18,9 +20,7 @@ from bot.rehearsal.cues import (
     TIME_RE,
     VAGUE_STEP_RE,
     WRONG_LEVEL_RE,
-    asks,
     benefit_count,
-    is_benefit,
     is_pitch,
 )
 from bot.rehearsal.model_lines import (
@@ -32,11 +32,22 @@ from bot.rehearsal.model_lines import (
     pitch_technique,
     risk_spoken,
 )
+from bot.rehearsal.reading import Reading
 from bot.rehearsal.rubric import answer_result, rubric
 from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, Turn
 from bot.text import normalize
 
-Lines = list[tuple[int, str]]  # the trainee's lines: (place in the whole transcript, 1-based; normalised text)
+
+class Said(NamedTuple):
+    """One trainee line as the card reads it."""
+
+    place: int  # in the whole transcript, 1-based (第3句 = the third turn)
+    text: str  # normalised
+    objection: str | None  # what the customer had just raised (None: nothing)
+    reading: Reading
+
+
+Lines = list[Said]
 
 
 def norm(turn: Turn) -> str:
@@ -68,8 +79,8 @@ def score_opening(trainee: Lines, ctx: ScoringContext) -> ItemScore:
     line = model(playbook().openings["direct"], ctx)
     if not trainee:
         return item("opening", 0, text_of["none"], line)
-    _index, text = trainee[0]
-    checks = [(points, label.format(bank=ctx.bank), check(text, ctx))
+    first = trainee[0]
+    checks = [(points, label.format(bank=ctx.bank), not first.reading.hollow and check(first, ctx))
               for points, label, check in rubric().opening_checks]
     points = sum(p for p, _label, ok in checks if ok)
     missed = [label for _p, label, ok in checks if not ok]
@@ -81,11 +92,11 @@ def score_opening(trainee: Lines, ctx: ScoringContext) -> ItemScore:
 def score_questions(trainee: Lines, ctx: ScoringContext) -> ItemScore:
     text_of = rubric().items["questions"]
     line = model(pitch_technique(), ctx)
-    benefit_lines = [(i, t) for i, t in trainee if is_benefit(t, ctx)]
+    benefit_lines = [said for said in trainee if said.reading.does("benefit")]
     if not benefit_lines:
         return item("questions", 0, text_of["none"], line)
-    unasked = [i for i, t in benefit_lines if not asks(t)]
-    dumps = [i for i, t in benefit_lines if benefit_count(t, ctx) >= 3]
+    unasked = [said.place for said in benefit_lines if not said.reading.does("question")]
+    dumps = [said.place for said in benefit_lines if benefit_count(said.text, ctx) >= 3]
     points = (text_of["asked_points"] * (len(benefit_lines) - len(unasked)) / len(benefit_lines)
               + (0 if dumps else text_of["one_at_a_time_points"]))
     problems = []
@@ -103,28 +114,50 @@ def _objection_name(intent: str) -> str:
     return technique.name if technique else intent
 
 
-def score_objections(turns: Sequence[Turn], ctx: ScoringContext) -> ItemScore:
+def answer(said: Said | None, intent: str, ctx: ScoringContext) -> tuple[float, str, list[str]]:
+    """How one objection was handled: (fraction, kind of result, what to name), the same for the
+    score card and the simulated customer (who is won over when the fraction is above 0).
+
+    It counts when the line says something new (not a repeat, a word list or question tags around a
+    few characters) and answers this objection: the move model hears an answer (or, for a busy or
+    hesitant customer, a concrete callback time; for do-not-call, respect), or most of the playbook
+    technique's steps (rubric.yml) are in it even though the model is unsure. The steps then make up
+    the rest of the points, and a don't or an offence voids the answer."""
+    if said is None:
+        return 0.0, "no_answer", []
+    r = said.reading
+    if r.repeats is not None:
+        return 0.0, "repeated", []
+    if r.hollow:
+        return 0.0, "hollow", []
+    fraction, missed, donts = answer_result(intent, said.text, ctx)
+    heard = r.answers or (intent in playbook().callback_objections and r.does("offer_time")) or (
+        intent == playbook().do_not_call and r.does("respects_refusal"))
     text_of = rubric().items["objections"]
-    raised = [(i, t.objection) for i, t in enumerate(turns) if t.speaker == CUSTOMER and t.objection]
+    if not (heard or fraction >= text_of["steps_alone"]):
+        return 0.0, "off_target", []
+    offences = list(r.forbidden) + ([text_of["pressure"]] if r.pressure else [])
+    if donts or offences:
+        return 0.0, "donts", donts + offences
+    base = text_of["answered_share"]
+    return base + (1 - base) * fraction, ("missed" if missed else "right"), missed
+
+
+def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) -> ItemScore:
+    text_of = rubric().items["objections"]
+    raised = [(i + 1, t.objection) for i, t in enumerate(turns) if t.speaker == CUSTOMER and t.objection]
     if not raised:
         return item("objections", rubric().weights["objections"], text_of["none_raised"], None)
     fractions: list[float] = []
     notes: list[str] = []
     models: list[str] = []
-    for index, intent in raised:
-        answer_index = next((j for j in range(index + 1, len(turns)) if turns[j].speaker == TRAINEE), None)
-        if answer_index is None:
-            fraction, what = 0.0, text_of["no_answer"]
-        else:
-            fraction, missed, donts = answer_result(intent, norm(turns[answer_index]), ctx)
-            if donts:
-                what = text_of["donts"].format(turn=answer_index + 1, donts="、".join(donts))
-            elif missed:
-                what = text_of["missed"].format(turn=answer_index + 1, missed="、".join(missed))
-            else:
-                what = text_of["right"].format(turn=answer_index + 1)
+    for place, intent in raised:
+        said = next((x for x in trainee if x.place == place + 1), None)
+        fraction, result, named = answer(said, intent, ctx)
+        turn = said.place if said else place + 1
+        what = text_of[result].format(turn=turn, missed="、".join(named), donts="、".join(named))
         fractions.append(fraction)
-        notes.append(text_of["note"].format(name=_objection_name(intent), turn=index + 1, what=what))
+        notes.append(text_of["note"].format(name=_objection_name(intent), turn=place, what=what))
         if fraction < 1.0:
             line = objection_model(intent, ctx)
             if line and line not in models:
@@ -144,7 +177,8 @@ def score_objections(turns: Sequence[Turn], ctx: ScoringContext) -> ItemScore:
     return item("objections", points, feedback, "\n".join(models) or None)
 
 
-def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) -> ItemScore:
+def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext,
+                    outcome: str | None = None) -> ItemScore:
     pb = playbook()
     text_of = rubric().items["next_step"]
     objections = [t.objection for t in turns if t.speaker == CUSTOMER and t.objection]
@@ -152,7 +186,7 @@ def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) 
         line = objection_model(pb.do_not_call, ctx)
         if dnc_pitches(turns, ctx):
             return item("next_step", 0, text_of["dnc_pitched"], line)
-        last = trainee[-1][1] if trainee else ""
+        last = trainee[-1].text if trainee else ""
         if NEGATION_RE.search(last) or DNC_ENDING_RE.search(last):
             return item("next_step", rubric().weights["next_step"], text_of["dnc_right"], None)
         return item("next_step", 0, text_of["dnc_missing"], line)
@@ -161,7 +195,9 @@ def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) 
         line = objection_model(last_callback, ctx)
     else:
         line = labelled(pb.interested, ctx)
-    ending = " ".join(t for _i, t in trainee[-2:])
+    if outcome == "hung_up":
+        return item("next_step", 0, text_of["hung_up"], line)
+    ending = " ".join(said.text for said in trainee[-2:] if not said.reading.hollow)
     if CONCRETE_STEP_RE.search(ending) or (TIME_RE.search(ending) and CALLBACK_ACTION_RE.search(ending)):
         return item("next_step", rubric().weights["next_step"], text_of["concrete"], None)
     if VAGUE_STEP_RE.search(ending):
@@ -172,7 +208,7 @@ def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) 
 def score_courtesy(trainee: Lines, ctx: ScoringContext) -> ItemScore:
     text_of = rubric().items["courtesy"]
     line = labelled(playbook().closing, ctx)
-    text = "\n".join(t for _i, t in trainee)
+    text = "\n".join(said.text for said in trainee)
     if not text:
         return item("courtesy", 0, text_of["none"], line)
     rude = [p for p in RUDE_PHRASES if p in text and not any(p != q and p in q and q in text for q in RUDE_PHRASES)]
@@ -199,11 +235,16 @@ def score_courtesy(trainee: Lines, ctx: ScoringContext) -> ItemScore:
 def score_compliance(trainee: Lines, ctx: ScoringContext, forbidden: list[str]) -> ItemScore:
     pb = playbook()
     text_of = rubric().items["compliance"]
-    text = "\n".join(t for _i, t in trainee)
+    text = "\n".join(said.text for said in trainee)
     risk_model = objection_technique("objection_risk", ctx)
     if forbidden:
         line = text_of["forbidden_model"] + (model(risk_model, ctx) if risk_model else pb.disclosure)
         return item("compliance", 0, text_of["forbidden"].format(phrases="、".join(forbidden), cap=rubric().cap), line)
+    faults = _faults(trainee, text, ctx)
+    if faults:
+        points = rubric().weights["compliance"] - text_of["fault_penalty"] * len(faults)
+        return item("compliance", points, text_of["faults"].format(faults="；".join(faults)),
+                    risk_spoken(ctx).removeprefix("同时") or pb.disclosure)
     if not ctx.wealth:
         return item("compliance", rubric().weights["compliance"], text_of["not_wealth"], None)
     said = [(name, bool(pattern.search(text))) for name, pattern in DISCLOSURE_PARTS]
@@ -220,6 +261,37 @@ def score_compliance(trainee: Lines, ctx: ScoringContext, forbidden: list[str]) 
     feedback = text_of["missed"].format(product=ctx.values["product"], disclosure=pb.disclosure,
                                         missed="、".join(missed))
     return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"))
+
+
+def _faults(trainee: Lines, text: str, ctx: ScoringContext) -> list[str]:
+    """What a compliance officer would fault short of a forbidden promise: a false fact, pressure, a
+    risk level stated for a product that has none (only wealth products carry R1-R5)."""
+    text_of = rubric().items["compliance"]
+    faults = []
+    if not ctx.wealth and WRONG_LEVEL_RE.search(text):
+        faults.append(text_of["level_not_wealth"].format(product=ctx.values["product"]))
+    false_facts = [said.place for said in trainee if "false_fact" in said.reading.moves]
+    if false_facts:
+        faults.append(text_of["false_fact"].format(turns=_turn_list(false_facts)))
+    pushed = [said.place for said in trainee if said.reading.pressure]
+    if pushed:
+        faults.append(text_of["pressure"].format(turns=_turn_list(pushed)))
+    return faults
+
+
+def substance(trainee: Lines) -> float:
+    """The share of the trainee's lines that say something: not a word list, a repeat, question tags
+    around a few characters or off topic."""
+    return sum(not said.reading.hollow for said in trainee) / len(trainee)
+
+
+def scaled(score: ItemScore, share: float) -> ItemScore:
+    """``score`` earned only for the share of lines that did their job (named when it costs points)."""
+    points = max(0, min(score.max_points, round(score.points * share)))
+    if points == score.points:
+        return score
+    note = rubric().card["substance"].format(percent=round(share * 100))
+    return replace(score, points=points, feedback=f"{score.feedback}{note}")
 
 
 def empty_model(key: str, turns: Sequence[Turn], ctx: ScoringContext) -> ItemScore:

@@ -52,84 +52,100 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.compliance import REHEARSAL_LEARNED, findings
 from bot.rehearsal import scorers
-from bot.rehearsal.cues import (
-    PURPOSE_RE,
-    TIME_RE,
-    asks,
-    identity,
-    is_benefit,
-    promises,
-)
 from bot.rehearsal.model_lines import context
-from bot.rehearsal.rubric import answer_result, rubric
-from bot.rehearsal.scorers import norm
+from bot.rehearsal.reading import read
+from bot.rehearsal.rubric import rubric
+from bot.rehearsal.scorers import Said, norm
 from bot.rehearsal.turns import SPEAKERS, TRAINEE, ScoreCard, Turn
 
 # What a trainee line does, in the order the transcript shows the tags (labels.yml line_functions).
-LINE_FUNCTIONS = ("identity", "purpose", "benefit", "question", "technique", "promise")
+LINE_FUNCTIONS = ("identity", "purpose", "benefit", "question", "technique", "promise", "pressure", "repeat",
+                  "hollow")
 
+
+def said_lines(turns: Sequence[Turn], *, wealth: bool) -> list[Said]:
+    """The trainee's lines, each with its place in the transcript (1-based), its normalised text, the
+    objection it answers (the customer's last words) and its reading (bot.rehearsal.reading)."""
+    out: list[Said] = []
+    pending: str | None = None
+    earlier: list[str] = []
+    category = "wealth" if wealth else None
+    for index, turn in enumerate(turns, 1):
+        if turn.speaker != TRAINEE:
+            pending = turn.objection
+            continue
+        out.append(Said(index, norm(turn), pending, read(turn.text or "", pending, earlier, category)))
+        earlier.append(turn.text or "")
+        pending = None
+    return out
 
 
 def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
                    selling_points: tuple[str, ...] = (), risk_level: str | None = None) -> list[tuple[str, ...]]:
-    """Per turn, what the trainee's line does (customer turns: ``()``), by the rubric's own cues:
-    says who is calling (identity), why (purpose), a benefit, asks a question, answers the
-    objection just raised with its playbook technique (technique), or makes a forbidden or
-    reckless promise (promise). This is how a rehearsal reads every message: as a line said to
-    the customer, never as a request to the assistant."""
-    ctx = context(bank, product_name, product_is_wealth, selling_points, risk_level)
+    """Per turn, what the trainee's line does (customer turns: ``()``), as the score card reads it:
+    says who is calling, why, a benefit, asks, answers the objection just raised (technique), makes a
+    forbidden or reckless promise, pressures, repeats an earlier line, or says nothing usable. This is
+    how a rehearsal reads every message: as a line said to the customer, never as a request to the
+    assistant."""
+    by_turn = {said.place: said for said in said_lines(turns, wealth=product_is_wealth)}
     result: list[tuple[str, ...]] = []
-    pending: str | None = None  # the objection the customer raised last, not yet answered
-    for turn in turns:
-        if turn.speaker != TRAINEE:
-            pending = turn.objection
+    for index, _turn in enumerate(turns, 1):
+        said = by_turn.get(index)
+        if said is None:
             result.append(())
             continue
-        text = norm(turn)
+        r = said.reading
         found = {
-            "identity": identity(text, ctx),  # 我是/我叫 + a name or role; the bank's name alone is not
-            # "我一个小时后再打给您" books a callback; it does not say why the agent calls.
-            "purpose": bool(PURPOSE_RE.search(text)) and not TIME_RE.search(text),
-            "benefit": is_benefit(text, ctx),
-            "question": asks(text),
-            "technique": pending is not None and answer_result(pending, text, ctx)[0] >= 0.5,
-            "promise": promises(text, ctx),
+            "identity": r.does("identity"), "purpose": r.does("purpose"), "benefit": r.does("benefit"),
+            "question": r.does("question"), "technique": said.objection is not None and r.answers,
+            "promise": bool(r.forbidden) or "promise" in r.moves or "false_fact" in r.moves,
+            "pressure": r.pressure, "repeat": r.repeats is not None,
+            "hollow": r.hollow and r.repeats is None,
         }
         result.append(tuple(key for key in LINE_FUNCTIONS if found[key]))
-        pending = None
     return result
 
 
 def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth: bool,
-          selling_points: tuple[str, ...] = (), risk_level: str | None = None) -> ScoreCard:
-    """The score card of a rehearsal transcript (deterministic: same transcript, same card)."""
+          selling_points: tuple[str, ...] = (), risk_level: str | None = None,
+          outcome: str | None = None, progress: float = 0.0) -> ScoreCard:
+    """The score card of a rehearsal transcript (deterministic: same transcript, same card).
+
+    ``outcome``: how the simulated call ended (roleplay OUTCOMES or abandoned); None when the
+    transcript was not played through the simulator (no outcome cap then). ``progress``: the share
+    of the customer's objections settled before a call that did not end well ended."""
     for turn in turns:
         if turn.speaker not in SPEAKERS:
             raise ValueError(f"unknown speaker {turn.speaker!r}: expected one of {SPEAKERS}")
     r = rubric()
-    trainee = [(i + 1, norm(t)) for i, t in enumerate(turns) if t.speaker == TRAINEE]
     ctx = context(bank, product_name, product_is_wealth, selling_points, risk_level)
-    category = "wealth" if product_is_wealth else None
-    forbidden = list(dict.fromkeys(f.phrase for _i, t in trainee
-                                   for f in findings(t, category, learned=REHEARSAL_LEARNED)))
+    trainee = said_lines(turns, wealth=product_is_wealth)
+    forbidden = list(dict.fromkeys(phrase for said in trainee for phrase in said.reading.forbidden))
     if not trainee:
         items = tuple(
             scorers.item(key, 0, r.card["silent"], model.model_line or model.feedback)
             for key, model in ((k, scorers.empty_model(k, turns, ctx)) for k in r.weights)
         )
         return ScoreCard(0, items, ())
+    # Courtesy and compliance are earned by the lines that say something: a polite, compliant word
+    # list or a paragraph pasted for every objection earns them only for what it really said.
+    substance = scorers.substance(trainee)
     items = (
         scorers.score_opening(trainee, ctx),
         scorers.score_questions(trainee, ctx),
-        scorers.score_objections(turns, ctx),
-        scorers.score_next_step(turns, trainee, ctx),
-        scorers.score_courtesy(trainee, ctx),
-        scorers.score_compliance(trainee, ctx, forbidden),
+        scorers.score_objections(turns, trainee, ctx),
+        scorers.score_next_step(turns, trainee, ctx, outcome),
+        scorers.scaled(scorers.score_courtesy(trainee, ctx), substance),
+        scorers.scaled(scorers.score_compliance(trainee, ctx, forbidden), substance),
     )
     flags = tuple(forbidden) + ((r.dnc_flag,) if scorers.dnc_pitches(turns, ctx) else ())
     total = sum(item.points for item in items)
     if flags:
         total = min(total, r.cap)
-    return ScoreCard(total, items, flags)
+    ending = r.unfinished.get(outcome or "")
+    cap = None
+    if ending:  # a hang-up or an abandoned call cannot pass; how far it got decides how far below
+        cap = round(r.unfinished_floor + (r.unfinished_cap - r.unfinished_floor) * min(max(progress, 0.0), 1.0))
+        total = min(total, cap)
+    return ScoreCard(total, items, flags, ending, cap)

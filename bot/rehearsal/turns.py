@@ -33,6 +33,8 @@ class ScoreCard:
     total: int
     items: tuple[ItemScore, ...]
     flags: tuple[str, ...]  # forbidden phrases found, by name (and 勿扰后继续推销)
+    ending: str | None = None  # why the total is capped by how the call ended (客户挂断 ...), if it is
+    ending_cap: int | None = None  # the most such a call could score
 
     def readable(self) -> str:
         """The score card in Chinese, every item with its points, feedback and model line."""
@@ -40,6 +42,8 @@ class ScoreCard:
         lines = [card["total"].format(total=self.total)]
         if self.flags:
             lines.append(card["flags"].format(flags="、".join(self.flags), cap=rubric().cap))
+        if self.ending:
+            lines.append(card["ending"].format(ending=self.ending, cap=self.ending_cap))
         for number, item in enumerate(self.items, 1):
             mark = card["full_mark"] if item.points == item.max_points else card["missed_mark"]
             lines.append(card["item"].format(number=number, title=item.title, points=item.points,
