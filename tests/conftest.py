@@ -229,7 +229,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
             terminalreporter.write_sep("-", f"NLU report: {name}")
             terminalreporter.write_line(path.read_text(encoding="utf-8"))
     reports = (("compliance-report.txt", "compliance report"),  # tests/test_compliance.py
-               ("rehearsal-moves-report.txt", "trainee moves report"))  # tests/test_rehearsal_moves.py
+               ("rehearsal-moves-report.txt", "trainee moves report"),  # tests/test_rehearsal_moves.py
+               ("rehearsal-validity-report.txt", "rehearsal validity report"))  # tests/test_rehearsal_validity.py
     for name, title in reports:
         path = ARTIFACTS / name
         if path.exists() and path.stat().st_mtime >= config._salesbot_started:

@@ -14,13 +14,13 @@ import pytest
 from bot.playbook import find_forbidden, playbook
 from bot.rehearsal.model_lines import context, model, objection_model, pitch_technique
 from bot.rehearsal.roleplay import (
-    _product_facts_of,
     ACKNOWLEDGEMENTS,
     DEFAULT_ACKNOWLEDGEMENTS,
     FORBIDDEN_REACTIONS,
     PUSHED_REACTIONS,
     RehearsalOver,
     Session,
+    _product_facts_of,
     finish,
     reply,
     start,
@@ -330,13 +330,15 @@ def test_a_forbidden_promise_to_any_risk_question_makes_the_customer_cooler():
             session = dataclasses.replace(start(s.id), status="in_call", move_index=index,
                                           turns=(Turn(TRAINEE, "您好"), Turn(CUSTOMER, move.says[0], move.objection)))
             after, _answer = reply(session, "您放心，这款本金一分都不会少，稳赚的。", random.Random(1))
-            assert after.outcome == "hung_up" or (after.mood != session.mood and after.patience < session.patience), s.id
+            cooler = after.mood != session.mood and after.patience < session.patience
+            assert after.outcome == "hung_up" or cooler, s.id
 
 
 def test_a_repeated_line_is_noticed():
     s = scenario("loyal_boss_payroll")
     pitch = "黄先生，我们的代发工资是免费的，工资当天到账，您看公司有没有这个需要？"
-    session, replies, sessions = play(s.id, [GOOD["busy_official_callback"][0].replace("何先生", "黄先生"), pitch, pitch])
+    opening = GOOD["busy_official_callback"][0].replace("何先生", "黄先生")
+    session, replies, sessions = play(s.id, [opening, pitch, pitch])
     assert replies[2].startswith(("这话你刚才说过了", "你怎么老说这几句"))
     assert sessions[3].patience < sessions[2].patience
 
@@ -367,7 +369,7 @@ def test_a_neutral_first_reply_is_not_an_objection():
         "唐先生您好，我是星海银行的客户经理李明，今天打给您是想介绍稳享理财。您方便听我说两句吗？"])
     assert sessions[1].turns[-1].objection is None and replies[0] == s.opening_reaction
     # A plain pitch then brings the first objection, with patience untouched.
-    after, answer = reply(session, "稳享理财可以在手机银行随时查看净值，风险等级R2，理财非存款、产品有风险、投资须谨慎。您听着怎么样？",
-                          random.Random(3))
+    pitch = "稳享理财可以在手机银行随时查看净值，风险等级R2，理财非存款、产品有风险、投资须谨慎。您听着怎么样？"
+    after, answer = reply(session, pitch, random.Random(3))
     assert after.turns[-1].objection == s.moves[0].objection and answer in s.moves[0].says
     assert after.patience == s.patience

@@ -238,3 +238,13 @@ def test_a_file_without_scenarios_is_rejected(tmp_path):
     path.write_text("scenarios: []\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="non-empty list"):
         load_scenarios(path)
+
+
+def test_an_opening_style_the_live_bot_refuses_for_the_persona_is_rejected(tmp_path):
+    """The rehearsal never teaches a style the live opening rules would not give this person."""
+    data = _shipped()
+    _by_id(data, "wary_stranger_deposit")["opening_style"] = "familiar"  # a stranger: nothing is familiar
+    path = tmp_path / "scenarios.yml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ScenarioError, match="opening_style familiar does not fit"):
+        load_scenarios(path)

@@ -255,25 +255,27 @@ def test_no_trainee_line_scores_zero_with_model_lines():
 
 
 def test_traditional_chinese_and_full_width_lines_are_read_like_simplified():
-    traditional = T("您好，我是星海銀行的李明，今天打電話是想給您介紹穩享理財，它可以在手機銀行隨時查看淨值。您聽著怎麼樣？")
-    simplified = T("您好，我是星海银行的李明，今天打电话是想给您介绍稳享理财，它可以在手机银行随时查看净值。您听着怎么样？")
+    traditional = T("您好，我是星海銀行的李明，今天打電話是想給您介紹穩享理財，它可以在手機銀行隨時查看淨值。"
+                    "您聽著怎麼樣？")
+    simplified = T("您好，我是星海银行的李明，今天打电话是想给您介绍稳享理财，它可以在手机银行随时查看净值。"
+                   "您听着怎么样？")
     assert card([traditional]).items == card([simplified]).items
     assert items(card([traditional]))["opening"].points >= WEIGHTS["opening"] - 5  # who, bank, why, a question
 
 
-@pytest.mark.parametrize(("line", "expected"), [
+@pytest.mark.parametrize(("objection", "line", "expected"), [
     # a full 30-second opening
-    ("张先生您好，我是星海银行的客户经理李明，今天打给您是想介绍大额存单，它的好处是利率高于普通定期，您方便听一分钟吗？",
-     ("identity", "purpose", "benefit", "question")),
+    (None, "张先生您好，我是星海银行的客户经理李明，今天打给您是想介绍大额存单，它的好处是利率高于普通定期，"
+           "您方便听一分钟吗？", ("identity", "purpose", "benefit", "question")),
     # a forbidden promise is flagged, whatever else the line does
-    ("这个理财保本保收益，稳赚不赔。", ("promise",)),
+    ("objection_risk", "这个理财保本保收益，稳赚不赔。", ("promise",)),
     # the right technique for "I'm busy": a concrete time to call back
-    ("不好意思打扰了，我下午三点再打给您，可以吗？", ("question", "technique")),
+    ("objection_busy", "不好意思打扰了，我下午三点再打给您，可以吗？", ("question", "technique")),
     # a staff-looking line is still only a line to the customer, one that says nothing to them
-    ("查一下张三", ("hollow",)),
+    ("objection_busy", "查一下张三", ("hollow",)),
 ])
-def test_each_trainee_line_is_classified_by_what_it_does(line, expected):
-    turns = [Turn(CUSTOMER, "我在开会，什么事？", "objection_busy"), Turn(TRAINEE, line)]
+def test_each_trainee_line_is_classified_by_what_it_does(objection, line, expected):
+    turns = [Turn(CUSTOMER, "喂？什么事？", objection), Turn(TRAINEE, line)]
     functions = line_functions(turns, bank="星海银行", product_name="大额存单", product_is_wealth=False,
                                selling_points=("利率高于普通定期",))
     assert functions == [(), expected]

@@ -1,11 +1,18 @@
 """Validity of the rehearsal score (issue 20, point 7): graded transcripts played through the simulator.
 
-tests/data/rehearsal_graded.yml holds trainee transcripts, each with the grade a trainer wrote before
-any of them was run (the writer never saw the scorer, the rubric or the simulator). Every transcript
-is played line by line through the simulated customer (bot.rehearsal.roleplay, seeded); the trainee's
-remaining lines are dropped once the customer ends the call. The product's scores must rank the
-transcripts as the trainer does (Spearman's rho at least 0.85) and no gaming attempt may score above
-40. The figures go to test-artifacts/rehearsal-validity-report.txt, printed at the end of `make test`.
+Each set in tests/data/rehearsal_graded*.yml holds trainee transcripts, each with the grade a trainer
+wrote before any of them was run (the writers never saw the scorer, the rubric or the simulator).
+Every transcript is played line by line through the simulated customer (bot.rehearsal.roleplay,
+seeded); the trainee's remaining lines are dropped once the customer ends the call. The product's
+scores must rank the transcripts as the trainer does (Spearman's rho) and no gaming attempt may
+score above 40. The figures go to test-artifacts/rehearsal-validity-report.txt, printed at the end of
+`make test`.
+
+rehearsal_graded.yml (54, 2026-12-06) was used to develop the reading and the rubric: rho 0.541 and
+a gaming attempt at 69 on the code it was written against, 0.863 and 40 now. rehearsal_graded_2.yml
+(57, written by a second trainer 2026-12-07 who saw neither the first set nor the code, run once
+after the design was settled, blind): rho 0.527 and a gaming attempt at 80 on the old code, 0.843
+and 28 now, a little below the 0.85 the issue asks; its floor only catches a regression.
 """
 
 from __future__ import annotations
@@ -21,11 +28,14 @@ from bot.rehearsal import roleplay
 from bot.rehearsal.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
-GRADED = ROOT / "tests" / "data" / "rehearsal_graded.yml"
+DATA = ROOT / "tests" / "data"
+SETS = ("rehearsal_graded.yml", "rehearsal_graded_2.yml")
 REPORT = ROOT / "test-artifacts" / "rehearsal-validity-report.txt"
 BANK = "星海银行"
-MIN_RHO = 0.85
+TARGET_RHO = 0.85  # what the issue asks
 MAX_GAMING = 40
+# The least rho each set must keep (a regression floor where the target is not reached).
+FLOORS = {"rehearsal_graded.yml": 0.85, "rehearsal_graded_2.yml": 0.82}
 pytestmark = pytest.mark.slow  # the move and compliance models train at first use
 
 
@@ -36,32 +46,38 @@ def play(scenario_id: str, lines: list[str], seed: int = 0) -> roleplay.Session:
     for line in lines:
         if session.ended:
             break
-        session, _reply = roleplay.reply(session, line, rng)
+        session, _reply = roleplay.reply(session, line, rng, bank=BANK)
     return session
 
 
+def _graded(name: str) -> list[dict]:
+    return yaml.safe_load((DATA / name).read_text(encoding="utf-8"))["transcripts"]
+
+
 @pytest.fixture(scope="module")
-def played() -> list[dict]:
-    graded = yaml.safe_load(GRADED.read_text(encoding="utf-8"))["transcripts"]
-    out = []
-    for t in graded:
-        session = play(t["scenario"], t["trainee"])
-        card = roleplay.finish(session, bank=BANK)
-        out.append({**t, "score": card.total, "outcome": session.outcome or roleplay.ABANDONED})
-    rho = spearmanr([t["grade"] for t in out], [t["score"] for t in out]).statistic
-    gaming = [t for t in out if t["gaming"]]
-    worst = max(gaming, key=lambda t: t["score"])
-    lines = [f"rehearsal validity ({GRADED.name}): {len(out)} graded transcripts, Spearman rho {rho:.3f} "
-             f"(at least {MIN_RHO}); {len(gaming)} gaming attempts, highest score {worst['score']} "
-             f"({worst['id']}; at most {MAX_GAMING})"]
-    lines += [f"  {t['grade']:3d} {t['score']:3d}  {t['outcome']:<15} {t['id']}" for t in sorted(out, key=lambda t: -t["grade"])]
+def played() -> dict[str, list[dict]]:
+    results, lines = {}, []
+    for name in SETS:
+        out = []
+        for t in _graded(name):
+            session = play(t["scenario"], t["trainee"])
+            card = roleplay.finish(session, bank=BANK)
+            out.append({**t, "score": card.total, "outcome": session.outcome or roleplay.ABANDONED})
+        results[name] = out
+        rho = spearmanr([t["grade"] for t in out], [t["score"] for t in out]).statistic
+        worst = max((t for t in out if t["gaming"]), key=lambda t: t["score"])
+        lines.append(f"{name}: {len(out)} graded transcripts, Spearman rho {rho:.3f} (target {TARGET_RHO}); "
+                     f"highest gaming score {worst['score']} ({worst['id']}; at most {MAX_GAMING})")
+        lines += [f"  {t['grade']:3d} {t['score']:3d}  {t['outcome']:<15} {t['id']}"
+                  for t in sorted(out, key=lambda t: -t["grade"])]
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return out
+    return results
 
 
-def test_graded_set_covers_every_scenario_and_kind_of_gaming():
-    graded = yaml.safe_load(GRADED.read_text(encoding="utf-8"))["transcripts"]
+@pytest.mark.parametrize("name", SETS)
+def test_graded_set_covers_every_scenario_and_kind_of_gaming(name):
+    graded = _graded(name)
     assert len(graded) >= 40
     assert {t["scenario"] for t in graded} == {s.id for s in load_scenarios()}
     gaming = [t for t in graded if t["gaming"]]
@@ -70,11 +86,14 @@ def test_graded_set_covers_every_scenario_and_kind_of_gaming():
             "one_word"} <= {t["gaming"] for t in gaming}
 
 
-def test_scores_rank_transcripts_as_the_trainer_does(played):
-    rho = spearmanr([t["grade"] for t in played], [t["score"] for t in played]).statistic
-    assert rho >= MIN_RHO, REPORT.read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", SETS)
+def test_scores_rank_transcripts_as_the_trainer_does(played, name):
+    out = played[name]
+    rho = spearmanr([t["grade"] for t in out], [t["score"] for t in out]).statistic
+    assert rho >= FLOORS[name], REPORT.read_text(encoding="utf-8")
 
 
-def test_no_gaming_attempt_scores_above_40(played):
-    over = [(t["id"], t["score"]) for t in played if t["gaming"] and t["score"] > MAX_GAMING]
+@pytest.mark.parametrize("name", SETS)
+def test_no_gaming_attempt_scores_above_40(played, name):
+    over = [(t["id"], t["score"]) for t in played[name] if t["gaming"] and t["score"] > MAX_GAMING]
     assert not over, over

@@ -27,7 +27,8 @@ REPEAT_SIMILARITY = 0.7
 _HAN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 # Question tags and fillers carry no content of their own: "子公司开户，您看呢？您觉得怎么样？" says
 # five characters' worth (lexical on purpose: these are fixed phrases).
-_TAGS = re.compile(r"您看(?:呢|怎么样|行不行|可以吗|好吗|如何)?|您觉得(?:呢|怎么样|如何|合适吗|可以吗|行吗)?|你觉得呢|您说呢"
+_TAGS = re.compile(r"您看(?:呢|怎么样|行不行|可以吗|好吗|如何)?|您觉得(?:呢|怎么样|如何|合适吗|可以吗|行吗)?"
+                   r"|你觉得呢|您说呢"
                    r"|怎么样|行不行|好不好|对不对|是不是|可以吗|行吗|好吗|对吧|是吧|嗯嗯|好的|明白|[呢吗吧啊呀哈]")
 MIN_CONTENT = 6  # characters besides tags: "约。", "补充。", "理解您忙，您看呢？" answer nothing
 
@@ -61,7 +62,8 @@ class Reading:
 
 # Statutory sentences a trainee must say again and again (the disclosure, the recording notice): not
 # what makes a line a repeat.
-_BOILERPLATE = re.compile(r"[^。！!？?；;]*(?:理财非存款|产品有风险|投资[须需]谨慎|不代表实际收益|风险等级|全程录音)[^。！!？?；;]*")
+_BOILERPLATE = re.compile(
+    r"[^。！!？?；;]*(?:理财非存款|产品有风险|投资[须需]谨慎|不代表实际收益|风险等级|全程录音)[^。！!？?；;]*")
 
 
 def _pairs(text: str) -> frozenset[str]:

@@ -44,9 +44,9 @@ from bot.rehearsal import scorers, scoring
 from bot.rehearsal.cues import BENEFIT_CUE_RE, NEGATION_RE, PITCH_RE
 from bot.rehearsal.model_lines import ScoringContext, context
 from bot.rehearsal.reading import Reading, read
-from bot.rehearsal.scorers import Said
 from bot.rehearsal.scenarios import Move, Scenario, scenario
 from bot.rehearsal.scenarios import product as _product
+from bot.rehearsal.scorers import Said
 from bot.rehearsal.turns import CUSTOMER, SPEAKERS, TRAINEE, ScoreCard, Turn
 from bot.settings import get_settings
 from bot.text import normalize

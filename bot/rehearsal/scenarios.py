@@ -19,7 +19,7 @@ from bot import labels
 from bot.demo_data import read_demo_data
 from bot.models import RISK_TOLERANCES
 from bot.playbook import OPENING_STYLES, playbook
-from bot.profile import within_tolerance
+from bot.profile import ProductInfo, Profile, rank_openings, within_tolerance
 from bot.text import normalize
 
 SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yml"
@@ -183,6 +183,33 @@ def _persona_problems(p: Persona, clients: dict[str, dict[str, Any]]) -> list[st
     return problems
 
 
+def live_profile(persona: Persona) -> Profile:
+    """The persona as the live bot would see a client with the same facts (nothing else on file)."""
+    return Profile(id=0, name=persona.name, phone="", gender=persona.gender, age=persona.age,
+                   occupation=persona.occupation, company=persona.company, annual_income=None, assets=None,
+                   card_spend=None, stage="new", do_not_call=False, agent_login=None, agent_name=None,
+                   referrer=persona.referrer, note=None, holdings=persona.holdings,
+                   contact_source=persona.contact_source, contact_detail=persona.contact_detail,
+                   risk_tolerance=persona.risk_tolerance)
+
+
+def live_product(entry: dict[str, Any]) -> ProductInfo:
+    return ProductInfo(code=entry["code"], name=entry["name"], category=entry["category"],
+                       risk_level=entry.get("risk_level"), min_amount=float(entry.get("min_amount") or 0),
+                       comparison=entry.get("comparison"), selling_points=tuple(entry.get("advantages") or ()))
+
+
+def opening_problem(s: Scenario, entry: dict[str, Any]) -> str | None:
+    """Why the scenario's opening style is one the live bot would not use for this persona and
+    product (the rehearsal never teaches what the live bot refuses), or None."""
+    if s.opening_style is None:
+        return None
+    allowed = [style for style, _why in rank_openings(live_profile(s.persona), live_product(entry))]
+    if s.opening_style in allowed:
+        return None
+    return f"opening_style {s.opening_style} does not fit this persona and product (the live bot allows {allowed})"
+
+
 def suitability_problem(persona: Persona, product: dict[str, Any]) -> str | None:
     """Why ``product`` must not be pitched to ``persona`` (wealth above their tolerance), or None."""
     if product.get("category") != "wealth":
@@ -245,9 +272,9 @@ def validate(scenarios: Iterable[Scenario], reference: tuple | None = None) -> N
         if product is None:
             add(f"unknown product code {s.product!r} (catalogue: {', '.join(sorted(products))})")
         else:
-            problem = suitability_problem(s.persona, product)
-            if problem:
-                add(problem)
+            for problem in (suitability_problem(s.persona, product), opening_problem(s, product)):
+                if problem:
+                    add(problem)
             if s.product in s.persona.holdings:
                 add(f"the persona already holds {s.product}")
         for code in s.persona.holdings:
