@@ -373,3 +373,10 @@ def test_a_neutral_first_reply_is_not_an_objection():
     after, answer = reply(session, pitch, random.Random(3))
     assert after.turns[-1].objection == s.moves[0].objection and answer in s.moves[0].says
     assert after.patience == s.patience
+
+
+def test_saying_the_customers_words_back_answers_nothing():
+    s = scenario("busy_official_callback")
+    session, replies, sessions = play(s.id, [GOOD[s.id][0], "您正在开会，什么事，快点说，明白，快点说。"])
+    assert sessions[2].move_index == 0 and sessions[2].patience == s.patience - 1
+    assert replies[1].startswith(("你说什么", "啊？"))

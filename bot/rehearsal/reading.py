@@ -24,6 +24,7 @@ HOLLOW = frozenset({"keyword_list"})
 OFFENSIVE = frozenset({"pressure", "promise", "disparage", "false_fact"})
 # A line this close to an earlier one (share of its character pairs) says nothing new.
 REPEAT_SIMILARITY = 0.7
+ECHO_SIMILARITY = 0.6  # ... and a line this close to what the customer just said only says it back
 _HAN = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 # Question tags and fillers carry no content of their own: "子公司开户，您看呢？您觉得怎么样？" says
 # five characters' worth (lexical on purpose: these are fixed phrases).
@@ -40,12 +41,14 @@ class Reading:
     pressure: bool  # pressure, by the compliance module or the move model
     repeats: int | None  # the earlier trainee line (0-based among the trainee's lines) this one repeats
     content: int  # characters that carry words
+    echoes: bool = False  # only says the customer's own words back
 
     @property
     def hollow(self) -> bool:
         """Says nothing a customer can use: a word list, off topic, a repeat or a fragment."""
         off_topic = "off_topic" in self.moves and "answers_objection" not in self.moves
-        return bool(self.moves & HOLLOW) or off_topic or self.repeats is not None or self.content < MIN_CONTENT
+        return (bool(self.moves & HOLLOW) or off_topic or self.echoes or self.repeats is not None
+                or self.content < MIN_CONTENT)
 
     @property
     def offends(self) -> bool:
@@ -71,14 +74,14 @@ def _pairs(text: str) -> frozenset[str]:
     return frozenset(chars[i:i + 2] for i in range(len(chars) - 1))
 
 
-def repeats(line: str, earlier: Sequence[str]) -> int | None:
+def repeats(line: str, earlier: Sequence[str], similarity: float = REPEAT_SIMILARITY) -> int | None:
     """The earlier line ``line`` repeats (most of its character pairs already said there), if any."""
     mine = _pairs(normalize(line))
     if len(mine) < 3:
         return None
     for index, other in enumerate(earlier):
         theirs = _pairs(normalize(other))
-        if theirs and len(mine & theirs) / len(mine) >= REPEAT_SIMILARITY:
+        if theirs and len(mine & theirs) / len(mine) >= similarity:
             return index
     return None
 
@@ -92,9 +95,12 @@ def _read(line: str, objection: str | None, category: str | None) -> tuple[froze
     return moves, forbidden, pressure
 
 
-def read(line: str, objection: str | None, earlier: Sequence[str] = (), category: str | None = None) -> Reading:
-    """The reading of trainee ``line``, said right after the customer raised ``objection`` (None: no
-    objection), after the trainee's ``earlier`` lines, about a product of ``category``."""
+def read(line: str, objection: str | None, earlier: Sequence[str] = (), category: str | None = None,
+         heard: str = "") -> Reading:
+    """The reading of trainee ``line``, said right after the customer said ``heard`` and raised
+    ``objection`` (None: no objection), after the trainee's ``earlier`` lines, about a product of
+    ``category``."""
     moves, forbidden, pressure = _read(line or "", objection, category)
     content = len(_HAN.findall(_TAGS.sub("", normalize(line or ""))))
-    return Reading(moves, forbidden, pressure, repeats(line or "", earlier), content)
+    echoes = bool(heard) and repeats(line or "", [heard], ECHO_SIMILARITY) is not None
+    return Reading(moves, forbidden, pressure, repeats(line or "", earlier), content, echoes)

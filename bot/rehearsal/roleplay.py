@@ -326,7 +326,7 @@ def reply(session: Session, trainee_line: str, rng: random.Random, *, bank: str 
 
     move = s.moves[session.move_index]
     raised = next((t.objection for t in reversed(session.turns) if t.speaker == CUSTOMER), None)
-    r = read(trainee_line, raised, earlier, category)
+    r = read(trainee_line, raised, earlier, category, _last_customer_line(session))
     said = Said(len(turns), normalize(trainee_line or "").upper(), raised, r)
     ctx = _context(s.id, bank or get_settings().bank_name)
     dnc = playbook().do_not_call

@@ -69,13 +69,15 @@ def said_lines(turns: Sequence[Turn], *, wealth: bool) -> list[Said]:
     objection it answers (the customer's last words) and its reading (bot.rehearsal.reading)."""
     out: list[Said] = []
     pending: str | None = None
+    heard = ""
     earlier: list[str] = []
     category = "wealth" if wealth else None
     for index, turn in enumerate(turns, 1):
         if turn.speaker != TRAINEE:
-            pending = turn.objection
+            pending, heard = turn.objection, turn.text or ""
             continue
-        out.append(Said(index, norm(turn), pending, read(turn.text or "", pending, earlier, category)))
+        out.append(Said(index, norm(turn), pending, read(turn.text or "", pending, earlier, category, heard)))
+        heard = ""
         earlier.append(turn.text or "")
         pending = None
     return out
