@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CrmAction, send_script
 from actions.complaints import held_buttons
 from actions.outcome import deal_buttons, record_outcome
 from actions.scope import CallScope
+from actions.slots import call_state
 from bot import contact_policy, crm, guidance, labels
 from bot.playbook import playbook
 from bot.timeparse import describe
@@ -243,6 +245,11 @@ class ActionCustomerAgrees(CrmAction):
 
     def name(self) -> str:
         return "action_customer_agrees"
+
+    def durable(self, tracker: Tracker) -> bool:
+        # Only a yes to the deal writes (the deal's call row); any other "OK" only guides.
+        return super().durable(tracker) and guidance.confirms_deal(
+            call_state(tracker), tracker.latest_message.get("text") or "")
 
     def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
                domain: dict[str, Any]) -> list[dict[str, Any]]:

@@ -65,6 +65,9 @@ DURABLE_WRITES: dict[str, DurableWrite] = {write.action: write for write in (
     DurableWrite("action_handle_objection", frozenset({"product"}), intents=lambda: playbook().callback_objections),
     # A complaint the agent recorded is never lost (its words are in the call's slots).
     DurableWrite("action_record_complaint", frozenset({"complaint_category"})),
+    # The customer's yes to the deal logs it (actions/guidance.py: only when the call's state says
+    # the "OK" is yes to the deal, guidance.confirms_deal).
+    DurableWrite("action_customer_agrees", frozenset({"product"}), intents=lambda: ("customer_agrees",)),
 )}
 REPLAY_ENTITIES = frozenset().union(*(write.entities for write in DURABLE_WRITES.values()))
 

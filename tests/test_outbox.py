@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from actions.guidance import ActionHandleObjection, ActionSuggestOpening
+from actions.guidance import ActionCustomerAgrees, ActionHandleObjection, ActionSuggestOpening
 from actions.lookup import ActionLookupClient
 from bot import outbox
-from bot.models import FollowUp
+from bot.models import Call, FollowUp
 from tests.actions_helper import Conversation, texts
 from tests.conftest import WORKDAY_MORNING
 from tests.test_faults import database  # noqa: F401 - the CRM that can go down, as a fixture
@@ -55,5 +55,40 @@ async def test_an_objection_that_books_nothing_is_not_kept(database, frozen_cloc
     conversation = await _looked_up("张三")
     database.down()
     said = await conversation.run(ActionHandleObjection(), "太贵了", "objection_price")
+    assert "CRM数据库暂时连不上" in texts(said)
+    assert outbox.counts() == {}
+
+
+def test_a_yes_to_the_deal_is_durable_and_any_other_ok_is_not():
+    assert outbox.is_durable("action_customer_agrees", "customer_agrees")  # the action then asks the call's state
+    assert not outbox.is_durable("action_customer_agrees", "objection_busy")
+
+
+async def test_a_deal_the_customer_agreed_to_while_the_crm_was_down_is_logged_once_it_is_back(
+        database, frozen_clock):  # noqa: F811
+    conversation = await _looked_up("张三")
+    await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
+    await conversation.run(ActionCustomerAgrees(), "客户说好的你说吧", "customer_agrees")
+    said = await conversation.run(ActionCustomerAgrees(), "客户说听着不错", "customer_agrees")
+    assert conversation.slots.get("call_phase") == "closing", texts(said)
+    database.down()
+    said = await conversation.run(ActionCustomerAgrees(), "客户说行，就办这个吧", "customer_agrees")
+    assert "已暂存" in texts(said)
+    assert outbox.counts() == {"pending": 1}
+
+    database.up()
+    frozen_clock(WORKDAY_MORNING + timedelta(minutes=5))
+    said = await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
+    assert "已补写进CRM" in texts(said)
+    calls = database.rows(select(Call).where(Call.conversation_id == "call-objection-1"))
+    assert [(c.client.name, c.disposition) for c in calls] == [("张三", "deal")]
+    assert outbox.counts() == {}
+
+
+async def test_an_ok_that_only_asks_for_the_next_point_is_not_kept(database, frozen_clock):  # noqa: F811
+    conversation = await _looked_up("张三")
+    await conversation.run(ActionSuggestOpening(), "开场白", "request_opening")
+    database.down()
+    said = await conversation.run(ActionCustomerAgrees(), "客户说好的你说吧", "customer_agrees")
     assert "CRM数据库暂时连不上" in texts(said)
     assert outbox.counts() == {}

@@ -21,6 +21,7 @@ from bot.guidance.filling import (
 from bot.guidance.objections import (
     MAX_REFUSALS,
     agrees,
+    confirms_deal,
     decided,
     do_not_call,
     handle_objection,
@@ -36,7 +37,7 @@ from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
 __all__ = [
     "AGREED_TIME_REASON", "CALLBACK_STYLE", "MAX_REFUSALS", "PHASES",
     "RELATIONSHIP_STYLES", "CallState", "Context", "LastCall", "ProductInfo", "Profile", "Reply", "Script",
-    "agrees", "callback_due", "complaint", "resume_selling", "selling_held",
+    "agrees", "callback_due", "complaint", "confirms_deal", "resume_selling", "selling_held",
     "client_card", "client_summary", "contact_source_label", "contact_source_line",
     "contact_status",
     "decided", "default_product", "do_not_call", "fill_template", "handle_objection", "interested",

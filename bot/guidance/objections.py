@@ -183,12 +183,19 @@ def decided(said: str) -> bool:
     return any(phrase in text for phrase in playbook().messages["decision_phrases"])
 
 
+def confirms_deal(state: CallState, said: str) -> bool:
+    """Whether the customer's "OK" is yes to the deal: to the closing question, or words that already
+    say "sign me up" while a product is under discussion."""
+    return state.phase == "closing" or (
+        state.phase in ("pitching", "objection") and bool(state.current_product) and decided(said))
+
+
 def agrees(ctx: Context, state: CallState, rng: random.Random | None = None, said: str = "") -> Reply:
     """The customer said "OK": what it means depends on where the call is (and on whether the
     words already say "sign me up")."""
     pb = playbook()
     phase = state.phase
-    if phase == "closing" or (phase in ("pitching", "objection") and state.current_product and decided(said)):
+    if confirms_deal(state, said):
         # Yes to the closing question: the deal, for the product under discussion.
         product = default_product(ctx, state, state.current_product)
         text = spoken(fill(pb.messages["deal_agreed"], ctx, product), product, ctx.profile)
