@@ -20,12 +20,14 @@ from actions.identity import acting_user
 from bot import clock, labels
 from bot.db import sessions
 from bot.playbook import playbook
-from bot.rehearsal import runner
+from bot.rehearsal import from_calls, runner, scenarios
 from bot.rehearsal.runner import LAST_SLOT, SLOT, BrokenState, Running
 from bot.rehearsal.scenarios import choose
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
+# Scenarios made from real calls live in the CRM: /start_training{"scenario": "call_1"} finds them.
+scenarios.set_stored_loader(from_calls.stored)
 
 
 def _message(key: str, **values: Any) -> str:

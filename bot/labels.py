@@ -31,8 +31,10 @@ def _text_map(raw: Any, section: str) -> dict[str, str]:
     return {str(k): v for k, v in raw.items()}
 
 
-REHEARSAL_SECTIONS = ("difficulties", "moods", "rehearsal_outcomes", "line_functions", "rehearsal_buttons")
+REHEARSAL_SECTIONS = ("difficulties", "moods", "rehearsal_outcomes", "line_functions", "rehearsal_buttons",
+                      "scenario_sources")
 COMPLAINT_SECTIONS = ("complaint_categories", "complaint_statuses")
+DISPUTE_SECTIONS = ("dispute_statuses", "dispute_buttons")
 
 
 @lru_cache(maxsize=1)
@@ -45,7 +47,8 @@ def _labels() -> dict[str, Any]:
         "unlogged": raw.get("unlogged"),
         "outcome_bar": list(raw.get("outcome_bar") or []),
         "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
-        **{section: _text_map(raw.get(section), section) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS},
+        **{section: _text_map(raw.get(section), section)
+           for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS},
     }
     if not isinstance(data["unlogged"], str) or not data["unlogged"]:
         raise LabelsError("labels.yml: unlogged needs a text")
@@ -59,6 +62,11 @@ def _labels() -> dict[str, Any]:
 
 def rehearsal(section: str) -> dict[str, str]:
     """A rehearsal label map (one of REHEARSAL_SECTIONS): code -> label, in display order."""
+    return dict(_labels()[section])
+
+
+def dispute(section: str) -> dict[str, str]:
+    """A score card dispute label map (one of DISPUTE_SECTIONS): code -> label, in display order."""
     return dict(_labels()[section])
 
 
@@ -123,5 +131,5 @@ def for_pages() -> dict[str, Any]:
         "outcome_bar": list(data["outcome_bar"]),
         "shortcuts": [dict(s) for s in data["shortcuts"]],
         "intents": dict(intent_titles()),
-        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS},
+        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS},
     }

@@ -57,6 +57,7 @@ CONTACT_SOURCES = ("existing_customer", "referral", "branch_visit", "event_signu
                    "online_application", "corporate_contact")
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 COMPLAINT_STATUSES = ("open", "resolved")
+DISPUTE_STATUSES = ("open", "accepted", "rejected")
 
 
 def _now() -> datetime:
@@ -276,6 +277,10 @@ class Rehearsal(Base):
     # The scored transcript itself (speaker, text, objection raised, what each trainee line does):
     # one conversation may hold several rehearsals, so the card's lines are kept with the card.
     turns = Column(JSON, nullable=False, default=list)
+    # Why the total is capped by how the call ended (客户挂断 ...) and the most it could score: kept
+    # so a total recomputed later (an accepted dispute) stays under the same cap.
+    ending = Column(String(64))
+    ending_cap = Column(Integer)
 
     user = relationship("User", lazy="joined")
 
@@ -292,6 +297,34 @@ class CoachingComment(Base):
     created_at = Column(DateTime, nullable=False, default=_now)
 
     author = relationship("User", lazy="joined")
+
+
+class RehearsalDispute(Base):
+    """A trainee's dispute of one item of a rehearsal's score card (issue 20), and a supervisor's
+    answer: accepted (the item gets its full points, the total is recomputed) or rejected with a
+    comment. Points and totals before and after keep the change; one dispute per item."""
+
+    __tablename__ = "rehearsal_disputes"
+    # The supervisors' list reads open disputes first, oldest first.
+    __table_args__ = (UniqueConstraint("rehearsal_id", "item_key", name="uq_rehearsal_disputes_item"),
+                      Index("ix_rehearsal_disputes_status_created", "status", "created_at"))
+
+    id = Column(Integer, primary_key=True)
+    rehearsal_id = Column(Integer, ForeignKey("rehearsals.id", ondelete="CASCADE"), nullable=False, index=True)
+    item_key = Column(String(64), nullable=False)  # the key of an item of the rehearsal's card
+    text = Column(Text, nullable=False)  # the trainee's sentence
+    status = Column(String(16), nullable=False, default="open", server_default="open")  # DISPUTE_STATUSES
+    created_at = Column(DateTime, nullable=False, default=_now)
+    resolver_id = Column(Integer, ForeignKey("users.id"))
+    resolved_at = Column(DateTime)
+    comment = Column(Text)  # the supervisor's
+    points_before = Column(Integer)  # the item's points when disputed, then when resolved
+    points_after = Column(Integer)
+    total_before = Column(Integer)
+    total_after = Column(Integer)
+
+    rehearsal = relationship("Rehearsal", lazy="joined")
+    resolver = relationship("User", lazy="joined")
 
 
 class Complaint(Base):
@@ -333,3 +366,21 @@ class MarketingContact(Base):
     agent_id = Column(Integer, ForeignKey("users.id"), nullable=False)
     at = Column(DateTime, nullable=False, default=_now)  # the first opening or pitch
     opening_style = Column(String(32))  # the callback opening marks a callback the customer agreed to
+
+
+class PracticeScenario(Base):
+    """A rehearsal scenario a supervisor made from a reviewed live call (issue 20, point 6). ``data``
+    is one entry of bot/rehearsal/scenarios.yml's schema with a fictional persona: nothing personal
+    from the call is kept in it (bot/rehearsal/from_calls.py)."""
+
+    __tablename__ = "practice_scenarios"
+
+    id = Column(Integer, primary_key=True)
+    scenario_id = Column(String(64), nullable=False, unique=True)  # call_<id>: what the chat payload names
+    # One scenario per call: asking again gives the one already made.
+    conversation_id = Column(String(128), nullable=False, unique=True)
+    created_by = Column(Integer, ForeignKey("users.id"), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=_now)
+    data = Column(JSON, nullable=False)
+
+    author = relationship("User", lazy="joined")

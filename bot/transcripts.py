@@ -151,3 +151,21 @@ def first_speaker(conversation_id: str, url: str | None = None) -> str | None:
             login = (json.loads(row.data or "{}").get("metadata") or {}).get("login")
             return str(login) if login else ""
     return ""
+
+
+def slot_values(conversation_id: str, names: tuple[str, ...], url: str | None = None) -> list[tuple[str, Any]]:
+    """The values the slots ``names`` were set to in a conversation, in order: (slot, value)."""
+    engine = _tracker_engine(url)
+    if not inspect(engine).has_table("events"):
+        return []
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(events.c.data).where(events.c.sender_id == conversation_id, events.c.type_name == "slot")
+            .order_by(events.c.id)
+        ).all()
+    found = []
+    for row in rows:
+        data = json.loads(row.data or "{}")
+        if data.get("name") in names:
+            found.append((data["name"], data.get("value")))
+    return found

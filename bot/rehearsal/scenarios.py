@@ -7,7 +7,10 @@ bad scenario fails at start-up, not in the middle of a rehearsal. No Rasa, no da
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,11 +27,17 @@ from bot.text import normalize
 
 SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yml"
 
+logger = logging.getLogger(__name__)
+
 DIFFICULTIES = ("easy", "medium", "hard")
 SUCCESS_KINDS = ("deal_step", "callback_agreed", "polite_end")
 # Not an objection in the playbook's sense, but a customer move all the same (contract section 3).
 EXTRA_MOVES = ("customer_asks_purpose",)
 MAX_AGE_GAP = 5  # a persona's age stays within this many years of the profile it is modelled on
+# Where a scenario comes from: the shipped file, or a supervisor's reviewed live call (from_calls.py).
+PLAYBOOK, REAL_CALL = "playbook", "real_call"
+# The ids of scenarios made from calls (call_<n>): only these are looked for in the CRM.
+FROM_CALL_ID = re.compile(r"call_[0-9]+")
 
 
 class ScenarioError(ValueError):
@@ -53,6 +62,9 @@ class Persona:
     company: str | None = None  # fictional, for corporate personas
     # Hangs up at the first promise or false fact, however patient otherwise (temperament: 听到夸大的话马上警觉).
     alarmed_by_exaggeration: bool = False
+    # Made from a real call (bot.rehearsal.from_calls): modelled on no demo client; only the gender, a
+    # rounded age, the risk tolerance and the kind of contact source were taken from the call's client.
+    from_call: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,11 @@ class Scenario:
     @property
     def objections(self) -> tuple[str, ...]:
         return tuple(move.objection for move in self.moves)
+
+    @property
+    def source(self) -> str:
+        """PLAYBOOK (scenarios.yml) or REAL_CALL (made from a reviewed live call)."""
+        return REAL_CALL if self.persona.from_call else PLAYBOOK
 
 
 def _lines(value: Any) -> tuple[str, ...]:
@@ -120,6 +137,7 @@ def _persona(raw: dict[str, Any]) -> Persona:
         referrer=raw.get("referrer") or None,
         company=raw.get("company") or None,
         alarmed_by_exaggeration=bool(raw.get("alarmed_by_exaggeration")),
+        from_call=bool(raw.get("from_call")),
     )
 
 
@@ -165,6 +183,11 @@ def _persona_problems(p: Persona, clients: dict[str, dict[str, Any]]) -> list[st
     tolerance = p.risk_tolerance
     if tolerance is not None and not (isinstance(tolerance, str) and tolerance in RISK_TOLERANCES):
         problems.append(f"risk_tolerance must be C1-C5 or null, not {p.risk_tolerance!r}")
+    if p.from_call:
+        # Follows a real call's client, whose few kept facts were checked when it was made.
+        if p.modelled_on:
+            problems.append("a persona made from a call is modelled on no demo client")
+        return problems
     profile = clients.get(p.modelled_on)
     if profile is None:
         problems.append(f"modelled_on {p.modelled_on!r} is not a demo client")
@@ -403,15 +426,73 @@ def load_scenarios(path: Path | str = SCENARIOS_FILE) -> tuple[Scenario, ...]:
 
 
 def scenarios_by_id() -> dict[str, Scenario]:
-    return {s.id: s for s in load_scenarios()}
+    """Every scenario by id: the shipped ones and those made from calls."""
+    return {s.id: s for s in all_scenarios()}
 
 
 def scenario(scenario_id: str) -> Scenario:
-    """The shipped scenario with this id; KeyError if there is none."""
+    """The scenario with this id, shipped or made from a call; KeyError if there is none."""
     for s in load_scenarios():
         if s.id == scenario_id:
             return s
+    if FROM_CALL_ID.fullmatch(scenario_id or "") and _stored_loader is not None:
+        for s in _checked(_stored_loader(scenario_id)):
+            if s.id == scenario_id:
+                return s
     raise KeyError(scenario_id)
+
+
+# --- scenarios made from real calls ------------------------------------------------------------
+# They live in the CRM (practice_scenarios), not in scenarios.yml. A shell sets where they are read
+# at start-up (as bot.outbox.set_replayer), so this module stays without a database: the loader takes
+# a scenario id (None: all of them) and returns the stored entries, each in scenarios.yml's schema.
+StoredLoader = Callable[[str | None], list[dict[str, Any]]]
+_stored_loader: StoredLoader | None = None
+
+
+def set_stored_loader(loader: StoredLoader | None) -> None:
+    global _stored_loader
+    _stored_loader = loader
+
+
+def from_call(raw: dict[str, Any]) -> Scenario:
+    """A scenario made from a real call (one entry of scenarios.yml's schema), checked as the shipped
+    ones are (``validate``); ScenarioError if it is malformed or fails a check."""
+    try:
+        s = _scenario(raw)
+    except (AttributeError, TypeError, ValueError) as error:
+        raise ScenarioError(f"malformed scenario: {error}") from error
+    if not s.persona.from_call or not FROM_CALL_ID.fullmatch(s.id):
+        raise ScenarioError(f"{s.id or '?'}: a scenario from a call has an id call_<n> and a persona from_call")
+    validate([s])
+    return s
+
+
+@lru_cache(maxsize=256)
+def _from_call_json(text: str) -> Scenario:
+    # Keyed by the content, so a cached scenario is never stale (validating reads the catalogue).
+    return from_call(json.loads(text))
+
+
+def _checked(entries: Iterable[dict[str, Any]]) -> list[Scenario]:
+    """The stored entries that still pass the checks (the catalogue may have changed since)."""
+    found = []
+    for raw in entries:
+        try:
+            found.append(_from_call_json(json.dumps(raw, sort_keys=True, ensure_ascii=False)))
+        except ScenarioError as error:
+            logger.warning("a stored scenario no longer passes the checks: %s", error)
+    return found
+
+
+def stored_scenarios() -> tuple[Scenario, ...]:
+    """The scenarios made from calls, oldest first (none until a shell sets the loader)."""
+    return tuple(_checked(_stored_loader(None))) if _stored_loader is not None else ()
+
+
+def all_scenarios() -> tuple[Scenario, ...]:
+    """The shipped scenarios (easy to hard), then those made from calls."""
+    return load_scenarios() + stored_scenarios()
 
 
 def pick(difficulty: str | None = None, modelled_on: str | None = None) -> Scenario | None:

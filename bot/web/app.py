@@ -29,6 +29,7 @@ from bot.auth import (
 )
 from bot.db import sessions, unreachable
 from bot.playbook import playbook
+from bot.rehearsal import from_calls, scenarios
 from bot.settings import PROJECT_ROOT
 from bot.signing import same_secret
 from bot.web.api import api
@@ -159,6 +160,8 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
     app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
     app.blueprint(api)
     app.blueprint(rehearsal_api)
+    # Scenarios made from real calls are read from the CRM (bot.rehearsal.scenarios stays without one).
+    scenarios.set_stored_loader(from_calls.stored)
     app.blueprint(review)
     if SOCKETIO_CLIENT.exists():
         app.static("/static/vendor/socket.io.min.js", str(SOCKETIO_CLIENT), name="socketio_client",

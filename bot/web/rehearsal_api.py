@@ -25,8 +25,9 @@ from bot.db import batched
 from bot.models import CoachingComment, Rehearsal, User
 from bot.queries import opening_titles
 from bot.rehearsal import records
-from bot.rehearsal.scenarios import Scenario, load_scenarios, scenarios_by_id
+from bot.rehearsal.scenarios import Scenario, all_scenarios, scenarios_by_id
 from bot.web.api.common import conversation_route, csrf_ok_for, error_json, in_session, json_body, refusal
+from bot.web.api.disputes import dispute_json
 from bot.web.session import require_identity
 
 rehearsal_api = Blueprint("rehearsal_api", url_prefix="/api")
@@ -51,6 +52,8 @@ def scenario_json(s: Scenario, products: dict[str, str]) -> dict[str, Any]:
     return {
         "id": s.id, "title": s.title, "difficulty": s.difficulty,
         "difficulty_label": _label("difficulties", s.difficulty),
+        # playbook (scenarios.yml) or real_call (made from a reviewed live call), with its label.
+        "source": s.source, "source_label": _label("scenario_sources", s.source),
         "opening_style": s.opening_style,
         "opening_style_label": opening_titles().get(s.opening_style) if s.opening_style else None,
         "persona": {"name": p.name, "title": p.title, "gender": p.gender, "age": p.age,
@@ -63,7 +66,7 @@ def scenario_json(s: Scenario, products: dict[str, str]) -> dict[str, Any]:
 
 def scenarios_json(session: Session) -> list[dict[str, Any]]:
     products = product_names(session)
-    return [scenario_json(s, products) for s in load_scenarios()]
+    return [scenario_json(s, products) for s in all_scenarios()]
 
 
 # --- rehearsals ------------------------------------------------------------------------------
@@ -115,6 +118,9 @@ def rehearsal_detail(session: Session, identity: Identity, rehearsal_id: int) ->
         "scenario": scenario_json(s, product_names(session)) if s else None,
         "items": list(r.items or []), "turns": list(r.turns or []),
         "comment_list": [comment_json(c) for c in comments],
+        # The card's disputes, and whether this reader is the one who may dispute its items.
+        "disputes": [dispute_json(d, scenarios) for d in records.disputes_of(session, identity, r)],
+        "may_dispute": r.user.login == identity.login,
     })
 
 
@@ -178,7 +184,8 @@ async def _answer(fn, *args) -> response.HTTPResponse:
 @rehearsal_api.get("/scenarios")
 @require_identity
 async def list_scenarios(request: Request, identity: Identity):
-    """Every rehearsal scenario, easy to hard: fictional persona, product, the objections raised."""
+    """Every rehearsal scenario, easy to hard, then those made from real calls: fictional persona,
+    product, the objections raised."""
     return await _answer(scenarios_json)
 
 

@@ -44,6 +44,9 @@
     var head = el("div", "card-head");
     head.appendChild(el("h4", "scenario-title", s.title)).id = "scenario-" + s.id;
     head.appendChild(el("span", "badge difficulty " + s.difficulty, s.difficulty_label || LABELS.difficulties[s.difficulty]));
+    if (s.source === "real_call") {  // made by a supervisor from a reviewed live call
+      head.appendChild(el("span", "badge source real-call", s.source_label || (LABELS.scenario_sources || {}).real_call));
+    }
     card.appendChild(head);
     var p = s.persona || {};
     var facts = el("dl", "facts");

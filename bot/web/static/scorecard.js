@@ -9,7 +9,76 @@
 
   function outcomeLabel(code) { return LABELS.rehearsal_outcomes[code] || code || ""; }
 
-  function item(entry) {
+  /* ---------- disputes: the trainee's 申诉 beside an item below full points (stored card) ---------- */
+
+  var DISPUTE = LABELS.dispute_buttons || {};
+  var DISPUTE_STATUS = LABELS.dispute_statuses || {};
+
+  /* An item's dispute as it stands: 已申诉 while open, then the supervisor's answer. */
+  function disputeState(d) {
+    var box = el("div", "dispute-state dispute-" + d.status);
+    box.appendChild(el("span", "tag" + (d.status === "rejected" ? " danger" : ""),
+      d.status === "open" ? DISPUTE.disputed : (d.status_label || DISPUTE_STATUS[d.status] || d.status)));
+    if (d.comment) { box.appendChild(el("span", "dispute-comment", d.comment)); }
+    return box;
+  }
+
+  /* The 申诉 button; pressed, it asks for one sentence and posts it (POST /api/rehearsals/<id>/disputes). */
+  function disputeButton(entry, dispute) {
+    var box = el("div", "dispute-box");
+    var open = el("button", "btn small ghost", DISPUTE.dispute);
+    open.type = "button";
+    open.setAttribute("aria-label", (DISPUTE.dispute || "") + "：" + (entry.title || entry.key));
+    box.appendChild(open);
+    open.addEventListener("click", function () {
+      open.hidden = true;
+      var form = el("form", "dispute-form");
+      var id = "dispute-" + entry.key;
+      var label = el("label", "visually-hidden", DISPUTE.reason);
+      label.htmlFor = id;
+      var text = el("input");
+      text.id = id;
+      text.type = "text";
+      text.maxLength = 500;
+      text.required = true;
+      text.placeholder = DISPUTE.reason || "";
+      var send = el("button", "btn small primary", DISPUTE.submit);
+      send.type = "submit";
+      var cancel = el("button", "btn small ghost", DISPUTE.cancel);
+      cancel.type = "button";
+      var error = el("p", "inline-error");
+      error.setAttribute("role", "alert");
+      error.hidden = true;
+      [label, text, send, cancel, error].forEach(function (n) { form.appendChild(n); });
+      cancel.addEventListener("click", function () { box.removeChild(form); open.hidden = false; open.focus(); });
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        send.disabled = true;
+        window.SalesbotDom.postJSON("/api/rehearsals/" + dispute.rehearsalId + "/disputes",
+          { item: entry.key, text: text.value }, dispute.csrf).then(function (made) {
+          box.textContent = "";
+          box.appendChild(disputeState(made));
+        }, function (err) {
+          window.SalesbotDom.showError(error, err);
+          send.disabled = false;
+          text.focus();
+        });
+      });
+      box.appendChild(form);
+      text.focus();
+    });
+    return box;
+  }
+
+  function disputePart(entry, dispute) {
+    var made = (dispute.list || []).filter(function (d) { return d.item === entry.key; })[0];
+    if (made) { return disputeState(made); }
+    if (dispute.may && entry.points < entry.max_points) { return disputeButton(entry, dispute); }
+    return null;
+  }
+
+  /* entry: a card item; dispute (the stored card only): {rehearsalId, list, may, csrf}. */
+  function item(entry, dispute) {
     var full = entry.points >= entry.max_points;
     var li = el("li", "score-item " + (full ? "full" : "miss"));
     var head = el("div", "score-item-head");
@@ -29,10 +98,13 @@
       model.appendChild(el("span", "say-line", entry.model_line));
       li.appendChild(model);
     }
+    var disputed = dispute ? disputePart(entry, dispute) : null;
+    if (disputed) { li.appendChild(disputed); }
     return li;
   }
 
-  /* card: {total, outcome, flags, items}. opts.itemsOnly: the page shows total and flags itself. */
+  /* card: {total, outcome, flags, items}. opts.itemsOnly: the page shows total and flags itself;
+     opts.dispute: the stored card's disputes ({rehearsalId, list, may, csrf}). */
   function scoreCard(card, opts) {
     opts = opts || {};
     var box = el(opts.itemsOnly ? "div" : "article", opts.itemsOnly ? "score-items-box" : "card score-card");
@@ -49,7 +121,7 @@
       }
     }
     var list = el("ol", "score-items");
-    (card.items || []).forEach(function (entry) { list.appendChild(item(entry)); });
+    (card.items || []).forEach(function (entry) { list.appendChild(item(entry, opts.dispute)); });
     box.appendChild(list);
     return box;
   }
@@ -88,7 +160,10 @@
     var persona = scenario.persona || {};
     document.getElementById("rehearsal-turns").appendChild(
       turnList(data.turns, { trainee: data.name || data.login, customer: persona.title || "客户" }));
-    document.getElementById("rehearsal-card").appendChild(scoreCard(data, { itemsOnly: true }));
+    var cardBox = document.getElementById("rehearsal-card");
+    cardBox.appendChild(scoreCard(data, { itemsOnly: true, dispute: {
+      rehearsalId: data.id, list: data.disputes, may: data.may_dispute === true,
+      csrf: cardBox.getAttribute("data-csrf") } }));
   }
 
   window.SalesbotScore = { scoreCard: scoreCard, turnList: turnList, outcomeLabel: outcomeLabel };
