@@ -19,6 +19,9 @@ from sanic.exceptions import PayloadTooLarge, SanicException
 
 from bot import logs, outbox, text, timeparse
 from bot.playbook import playbook
+from bot.rehearsal import reading
+from bot.rehearsal.rubric import rubric
+from bot.rehearsal.scenarios import load_scenarios
 from bot.settings import actions_host, get_settings, require_strong_secret
 from bot.signing import ReplayGuard, signing_key
 
@@ -100,11 +103,15 @@ def _message_request_id(body: object) -> str | None:
 
 def warm_up() -> None:
     """Load what the first actions would otherwise load on the event loop (the playbook, OpenCC,
-    jionlp's time tables: seconds), before the server answers /health, so the first calls of a
-    fresh action server do not stall or time out."""
+    jionlp's time tables, the rehearsal's trainee-move and compliance models, trained in-process:
+    seconds), before the server answers /health, so the first calls of a fresh action server do not
+    stall or time out."""
     playbook()
     text.normalize("預約回訪")
     timeparse.warm_up()
+    load_scenarios()
+    rubric()
+    reading.read("您好，我是星海银行的客户经理，想跟您介绍一下大额存单，您方便吗？", None)
 
 
 async def _replay_forever() -> None:
