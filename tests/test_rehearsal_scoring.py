@@ -313,3 +313,20 @@ def test_model_lines_name_the_callback_time_their_objection_books():
     assert "一个月后" in objection_model("objection_no_money", ctx)
     assert "一个小时后" in objection_model("objection_busy", ctx)
     assert "后天" in objection_model("objection_think_it_over", ctx)
+
+
+def test_each_item_lists_its_yes_no_checks_with_the_line_or_the_reason():
+    """A half-met criterion is visible: every check of the opening says which line met it or that it
+    was not said, and each objection raised is its own check."""
+    result = card(MEDIOCRE)
+    opening = items(result)["opening"]
+    assert len(opening.checks) == len(rubric().opening_checks)
+    met = [c for c in opening.checks if c["ok"]]
+    missed = [c for c in opening.checks if not c["ok"]]
+    assert met and missed and all(c["where"] == "第1句" for c in met)
+    objections = items(result)["objections"]
+    raised = [t for t in MEDIOCRE if t.speaker == CUSTOMER and t.objection]
+    assert len(objections.checks) == len(raised)
+    text = result.readable()
+    for check in opening.checks:
+        assert check["label"] in text

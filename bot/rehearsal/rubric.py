@@ -27,7 +27,8 @@ FEEDBACK = {
     "compliance": ("forbidden_model", "forbidden", "not_wealth", "wrong_level", "full", "missed", "fault_penalty",
                    "faults", "level_not_wealth", "false_fact", "pressure"),
 }
-CARD = ("total", "flags", "item", "full_mark", "missed_mark", "feedback", "model", "silent", "ending", "substance")
+CARD = ("total", "flags", "item", "full_mark", "missed_mark", "feedback", "model", "silent", "ending", "substance",
+        "check_ok", "check_missed", "not_said")
 MODEL_VALUES = ("agent", "hotline", "callback_time", "risk_level", "advantage")
 
 Cue = tuple[str, Check]  # (what the step is, in Chinese; whether a line does it)

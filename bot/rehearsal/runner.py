@@ -134,7 +134,8 @@ def card_message(running: Running, card: ScoreCard, turns: list[dict[str, Any]],
         "scenario_id": running.scenario.id, "scenario_title": running.scenario.title,
         "outcome": outcome_of(running), "total": card.total, "flags": list(card.flags),
         "items": [{"key": i.key, "title": i.title, "points": i.points, "max_points": i.max_points,
-                   "feedback": i.feedback, "model_line": i.model_line} for i in card.items],
+                   "feedback": i.feedback, "model_line": i.model_line, "checks": list(i.checks)}
+                  for i in card.items],
         "turns": turns,
     }
     return card.readable(), payload

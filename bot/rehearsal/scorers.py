@@ -3,6 +3,7 @@ with the feedback and, for a miss, the playbook's model line."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import NamedTuple
@@ -54,15 +55,23 @@ def norm(turn: Turn) -> str:
     return normalize(turn.text or "").upper()
 
 
-def item(key: str, points: float, feedback: str, model_line: str | None) -> ItemScore:
+def item(key: str, points: float, feedback: str, model_line: str | None,
+         checks: Sequence[tuple[str, bool, str]] = ()) -> ItemScore:
     r = rubric()
     max_points = r.weights[key]
     points = max(0, min(max_points, round(points)))
-    return ItemScore(key, r.titles[key], points, max_points, feedback, None if points == max_points else model_line)
+    listed = tuple({"label": label, "ok": ok, "where": where} for label, ok, where in checks)
+    return ItemScore(key, r.titles[key], points, max_points, feedback,
+                     None if points == max_points else model_line, listed)
 
 
 def _turn_list(indexes: Iterable[int]) -> str:
     return "、".join(str(i) for i in indexes)
+
+
+def _turns(indexes: Sequence[int]) -> str:
+    """第3、5句: where a check was met."""
+    return rubric().items["opening"]["where"].format(turn=_turn_list(indexes))
 
 
 def dnc_pitches(turns: Sequence[Turn], ctx: ScoringContext) -> list[int]:
@@ -84,9 +93,11 @@ def score_opening(trainee: Lines, ctx: ScoringContext) -> ItemScore:
               for points, label, check in rubric().opening_checks]
     points = sum(p for p, _label, ok in checks if ok)
     missed = [label for _p, label, ok in checks if not ok]
+    where = text_of["where"].format(turn=first.place)
+    listed = [(label, ok, where if ok else rubric().card["not_said"]) for _p, label, ok in checks]
     if not missed:
-        return item("opening", points, text_of["full"], None)
-    return item("opening", points, text_of["missed"].format(missed="；".join(missed)), line)
+        return item("opening", points, text_of["full"], None, listed)
+    return item("opening", points, text_of["missed"].format(missed="；".join(missed)), line, listed)
 
 
 def score_questions(trainee: Lines, ctx: ScoringContext) -> ItemScore:
@@ -104,9 +115,13 @@ def score_questions(trainee: Lines, ctx: ScoringContext) -> ItemScore:
         problems.append(text_of["unasked"].format(turns=_turn_list(unasked)))
     if dumps:
         problems.append(text_of["dumps"].format(turns=_turn_list(dumps)))
+    asked = [said.place for said in benefit_lines if said.place not in unasked]
+    single = [said.place for said in benefit_lines if said.place not in dumps]
+    listed = [(text_of["asked_check"], not unasked, problems[0] if unasked else _turns(asked)),
+              (text_of["one_at_a_time_check"], not dumps, problems[-1] if dumps else _turns(single))]
     if not problems:
-        return item("questions", points, text_of["full"].format(count=len(benefit_lines)), None)
-    return item("questions", points, "；".join(problems) + "。" + text_of["advice"], line)
+        return item("questions", points, text_of["full"].format(count=len(benefit_lines)), None, listed)
+    return item("questions", points, "；".join(problems) + "。" + text_of["advice"], line, listed)
 
 
 def _objection_name(intent: str) -> str:
@@ -151,6 +166,7 @@ def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext)
     fractions: list[float] = []
     notes: list[str] = []
     models: list[str] = []
+    listed: list[tuple[str, bool, str]] = []
     for place, intent in raised:
         said = next((x for x in trainee if x.place == place + 1), None)
         fraction, result, named = answer(said, intent, ctx)
@@ -158,6 +174,7 @@ def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext)
         what = text_of[result].format(turn=turn, missed="、".join(named), donts="、".join(named))
         fractions.append(fraction)
         notes.append(text_of["note"].format(name=_objection_name(intent), turn=place, what=what))
+        listed.append((text_of["check"].format(name=_objection_name(intent), turn=place), fraction > 0, what))
         if fraction < 1.0:
             line = objection_model(intent, ctx)
             if line and line not in models:
@@ -174,7 +191,7 @@ def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext)
     feedback = "；".join(notes) + "。"
     if models:
         feedback += text_of["advice"]
-    return item("objections", points, feedback, "\n".join(models) or None)
+    return item("objections", points, feedback, "\n".join(models) or None, listed)
 
 
 def score_next_step(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext,
@@ -227,9 +244,13 @@ def score_courtesy(trainee: Lines, ctx: ScoringContext) -> ItemScore:
         problems.append(text_of["rude"].format(rude="、".join(rude)))
     else:
         points += text_of["not_rude_points"]
+    labels = text_of["checks"]
+    listed = [(labels[0], uses_nin, text_of["use_nin"] if not uses_nin else "您"),
+              (labels[1], len(polite) >= 2, "、".join(polite) if len(polite) >= 2 else text_of["more_polite"]),
+              (labels[2], not rude, text_of["rude"].format(rude="、".join(rude)) if rude else "—")]
     if not problems:
-        return item("courtesy", points, text_of["full"].format(polite="、".join(polite)), None)
-    return item("courtesy", points, "；".join(problems) + "。", line)
+        return item("courtesy", points, text_of["full"].format(polite="、".join(polite)), None, listed)
+    return item("courtesy", points, "；".join(problems) + "。", line, listed)
 
 
 def score_compliance(trainee: Lines, ctx: ScoringContext, forbidden: list[str]) -> ItemScore:
@@ -237,30 +258,40 @@ def score_compliance(trainee: Lines, ctx: ScoringContext, forbidden: list[str]) 
     text_of = rubric().items["compliance"]
     text = "\n".join(said.text for said in trainee)
     risk_model = objection_technique("objection_risk", ctx)
+    clean = (text_of["no_forbidden_check"], True, "—")
     if forbidden:
         line = text_of["forbidden_model"] + (model(risk_model, ctx) if risk_model else pb.disclosure)
-        return item("compliance", 0, text_of["forbidden"].format(phrases="、".join(forbidden), cap=rubric().cap), line)
+        return item("compliance", 0, text_of["forbidden"].format(phrases="、".join(forbidden), cap=rubric().cap), line,
+                    [(text_of["no_forbidden_check"], False, "、".join(forbidden))])
     faults = _faults(trainee, text, ctx)
     if faults:
         points = rubric().weights["compliance"] - text_of["fault_penalty"] * len(faults)
         return item("compliance", points, text_of["faults"].format(faults="；".join(faults)),
-                    risk_spoken(ctx).removeprefix("同时") or pb.disclosure)
+                    risk_spoken(ctx).removeprefix("同时") or pb.disclosure,
+                    [clean, *((fault, False, f"-{text_of['fault_penalty']}") for fault in faults)])
     if not ctx.wealth:
-        return item("compliance", rubric().weights["compliance"], text_of["not_wealth"], None)
-    said = [(name, bool(pattern.search(text))) for name, pattern in DISCLOSURE_PARTS]
+        return item("compliance", rubric().weights["compliance"], text_of["not_wealth"], None, [clean])
+    said = [(name, _first_place(trainee, pattern)) for name, pattern in DISCLOSURE_PARTS]
     wrong = sorted({level for level in WRONG_LEVEL_RE.findall(text) if ctx.risk_level and level != ctx.risk_level})
-    said.append(("风险等级", bool(RISK_LEVEL_RE.search(text)) and not wrong))
-    points = text_of["no_forbidden_points"] + text_of["part_points"] * sum(ok for _name, ok in said)
-    missed = [name for name, ok in said if not ok]
+    said.append(("风险等级", None if wrong else _first_place(trainee, RISK_LEVEL_RE)))
+    points = text_of["no_forbidden_points"] + text_of["part_points"] * sum(place is not None for _name, place in said)
+    missed = [name for name, place in said if place is None]
+    listed = [clean, *((name, place is not None, _turns([place]) if place is not None else rubric().card["not_said"])
+                       for name, place in said)]
     if wrong:
         feedback = text_of["wrong_level"].format(product=ctx.values["product"], risk_level=ctx.risk_level,
                                                  wrong="、".join(wrong))
-        return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"))
+        return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"), listed)
     if not missed:
-        return item("compliance", points, text_of["full"].format(disclosure=pb.disclosure), None)
+        return item("compliance", points, text_of["full"].format(disclosure=pb.disclosure), None, listed)
     feedback = text_of["missed"].format(product=ctx.values["product"], disclosure=pb.disclosure,
                                         missed="、".join(missed))
-    return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"))
+    return item("compliance", points, feedback, risk_spoken(ctx).removeprefix("同时"), listed)
+
+
+def _first_place(trainee: Lines, pattern: re.Pattern[str]) -> int | None:
+    """Where the trainee first said something ``pattern`` finds (None: never)."""
+    return next((said.place for said in trainee if pattern.search(said.text)), None)
 
 
 def _faults(trainee: Lines, text: str, ctx: ScoringContext) -> list[str]:

@@ -26,6 +26,9 @@ class ItemScore:
     max_points: int
     feedback: str
     model_line: str | None
+    # The item's yes/no checks, so a half-met criterion is visible: {"label", "ok", "where"}: where,
+    # the line that met it (第3句) or why it was not met.
+    checks: tuple[dict[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,9 @@ class ScoreCard:
             mark = card["full_mark"] if item.points == item.max_points else card["missed_mark"]
             lines.append(card["item"].format(number=number, title=item.title, points=item.points,
                                              max_points=item.max_points, mark=mark))
+            for check in item.checks:
+                form = card["check_ok"] if check["ok"] else card["check_missed"]
+                lines.append(form.format(label=check["label"], where=check["where"]))
             lines.append(card["feedback"].format(feedback=item.feedback))
             if item.model_line:
                 model = item.model_line.replace("\n", "\n     ")

@@ -91,6 +91,18 @@
     fill.style.width = (entry.max_points ? Math.round(100 * entry.points / entry.max_points) : 0) + "%";
     meter.appendChild(fill);
     li.appendChild(meter);
+    if (entry.checks && entry.checks.length) {
+      /* The item's yes/no checks: what met each one (第3句) or why it was not met. */
+      var checks = el("ul", "score-checks");
+      entry.checks.forEach(function (check) {
+        var row = el("li", check.ok ? "check-ok" : "check-missed");
+        row.appendChild(el("span", "check-mark", check.ok ? "✓" : "✗"));
+        row.appendChild(el("span", "check-label", check.label));
+        row.appendChild(el("span", "check-where", check.where));
+        checks.appendChild(row);
+      });
+      li.appendChild(checks);
+    }
     if (entry.feedback) { li.appendChild(el("p", "feedback", entry.feedback)); }
     if (entry.model_line) {
       var model = el("p", "model-line");
