@@ -73,7 +73,7 @@ def test_a_trainee_saves_their_rehearsal_with_the_score_card(db):
     assert row.flags == ["保本保收益"]
     assert row.items[1] == {"key": "compliance", "title": "合规与风险提示", "points": 0, "max_points": 20,
                             "feedback": "说了禁用语：保本保收益。",
-                            "model_line": "理财非存款，产品有风险，投资须谨慎。"}
+                            "model_line": "理财非存款，产品有风险，投资须谨慎。", "checks": []}
     assert db.get(ConversationOwner, "r-1").user.login == "trainee01"  # the transcript is theirs
 
 
