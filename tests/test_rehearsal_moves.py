@@ -16,15 +16,17 @@ from bot.rehearsal.moves import MOVES, model, moves_of, pairs, training_pairs
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDOUT = ROOT / "tests" / "data" / "rehearsal_moves_holdout.yml"
+# Long, multi-part lines in experienced trainers' style, by a third writer; never trained on.
+HOLDOUT_2 = ROOT / "tests" / "data" / "rehearsal_moves_holdout_2.yml"
 REPORT = ROOT / "test-artifacts" / "rehearsal-moves-report.txt"
-# The shipped model on the held-out pairs (2026-12-06): macro-F1 0.785 (off_topic, signup_step and
-# pressure weakest, about 0.6). The floor only catches a regression.
-MIN_MACRO_F1 = 0.72
+# The shipped model on the held-out pairs (2026-12-07): macro-F1 0.802 on the first set (off_topic and
+# pressure weakest, about 0.6). The floors only catch a regression.
+MIN_MACRO_F1 = {HOLDOUT: 0.76, HOLDOUT_2: 0.74}  # the second: 0.791 at its first run
 pytestmark = pytest.mark.slow  # training the model takes about 5 s: make test only
 
 
-def test_held_out_macro_f1():
-    held_out = pairs(HOLDOUT)
+def _macro_f1(path: Path) -> tuple[float, list[str]]:
+    held_out = pairs(path)
     assert not {p["trainee"] for p in held_out} & {p["trainee"] for p in training_pairs()}
     found = model().probabilities([p["trainee"] for p in held_out], [p.get("objection") for p in held_out])
     moves = [m for m in MOVES if any(m in (p["moves"] or ()) for p in held_out)]
@@ -32,12 +34,19 @@ def test_held_out_macro_f1():
     said = [[int(f.get(m, 0.0) > 0.5) for m in moves] for f in found]
     per_move = f1_score(gold, said, average=None, zero_division=0)
     macro = float(per_move.mean())
-    lines = [f"trainee moves, held-out ({HOLDOUT.name}): {len(held_out)} lines, macro-F1 {macro:.3f}"]
+    lines = [f"trainee moves, held-out ({path.name}): {len(held_out)} lines, macro-F1 {macro:.3f}"]
     lines += [f"  {f:.2f}  {sum(g[i] for g in gold):3d}  {m}" for i, (m, f) in
               sorted(enumerate(zip(moves, per_move, strict=True)), key=lambda kv: kv[1][1])]
+    return macro, lines
+
+
+def test_held_out_macro_f1():
+    results = {path: _macro_f1(path) for path in (HOLDOUT, HOLDOUT_2)}
     REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert macro >= MIN_MACRO_F1, "\n".join(lines)
+    REPORT.write_text("\n".join(line for _macro, lines in results.values() for line in lines) + "\n",
+                      encoding="utf-8")
+    for path, (macro, lines) in results.items():
+        assert macro >= MIN_MACRO_F1[path], "\n".join(lines)
 
 
 @pytest.mark.parametrize(("objection", "line", "has", "lacks"), [
