@@ -269,9 +269,14 @@ def _unsettled(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Mov
     return new, line
 
 
+def _alarmed(s: Scenario, r: Reading) -> bool:
+    """The persona alert to exaggeration heard a promise or a false fact: they hang up at once."""
+    return s.persona.alarmed_by_exaggeration and bool(r.forbidden or r.moves & {"promise", "false_fact"})
+
+
 def _offended(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move | None, r: Reading,
               rng: random.Random) -> tuple[Session, str]:
-    if s.persona.alarmed_by_exaggeration and (r.forbidden or r.moves & {"promise", "false_fact"}):
+    if _alarmed(s, r):
         return _hang_up(session, turns, s, rng)
     if r.forbidden:
         reaction = rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0])
@@ -299,8 +304,7 @@ def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, r: Reading,
         new = replace(session, turns=turns + (Turn(CUSTOMER, s.opening_reaction, raised),), status="in_call")
         return new, s.opening_reaction
     patience = session.patience - 1
-    alarmed = s.persona.alarmed_by_exaggeration and (r.forbidden or r.moves & {"promise", "false_fact"})
-    if patience <= 0 or alarmed:
+    if patience <= 0 or _alarmed(s, r):
         return _hang_up(session, turns, s, rng)
     reaction = (rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0]) if r.forbidden
                 else rng.choice(PUSHED_REACTIONS))
