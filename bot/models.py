@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -58,6 +59,11 @@ CONTACT_SOURCES = ("existing_customer", "referral", "branch_visit", "event_signu
 FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 COMPLAINT_STATUSES = ("open", "resolved")
 DISPUTE_STATUSES = ("open", "accepted", "rejected")
+# What a follow-up promised the customer: a call at a time the customer agreed, a call back after an
+# objection (busy, thinking it over), or material to send first.
+FOLLOWUP_PROMISES = ("agreed_time", "call_back", "send_material")
+# What the change log records (bot.models.Change.kind).
+CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call")
 
 
 def _now() -> datetime:
@@ -75,6 +81,8 @@ class User(Base):
     active = Column(Boolean, nullable=False, default=True)
     # Part of every session and token; bumping it revokes them all (logout, deactivation).
     token_version = Column(Integer, nullable=False, default=0, server_default="0")
+    # Created or reset by a supervisor with a one-time password: the user must choose their own at login.
+    must_change_password = Column(Boolean, nullable=False, default=False, server_default="0")
     # Wrong passwords typed for this login since its last successful login: told to the user then.
     failed_logins = Column(Integer, nullable=False, default=0, server_default="0")
     created_at = Column(DateTime, nullable=False, default=_now)
@@ -105,6 +113,13 @@ class Client(Base):
     agent_id = Column(Integer, ForeignKey("users.id"), index=True)
     referrer = Column(String(64))
     note = Column(Text)
+    # The bank's own client number (客户号) from an imported sheet: re-imports match on it, else on phone.
+    client_no = Column(String(32), unique=True)
+    birth_date = Column(Date)  # the age is kept in step with it where it is known
+    # 是否同意营销: True/False as the client told the bank; None = never asked (no birthday calls).
+    marketing_consent = Column(Boolean)
+    dnc_source = Column(String(128))  # where a do-not-call mark came from (the bank's opt-out register, a call)
+    assigned_at = Column(DateTime)  # when the current agent got the client (newly assigned prospects)
     created_at = Column(DateTime, nullable=False, default=_now)
     updated_at = Column(DateTime, nullable=False, default=_now, onupdate=_now)
 
@@ -157,6 +172,7 @@ class Holding(Base):
     product_id = Column(Integer, ForeignKey("products.id"), nullable=False)
     amount = Column(Numeric(16, 2, asdecimal=False))
     since = Column(DateTime, nullable=False, default=_now)
+    matures_at = Column(Date)  # a deposit's or wealth product's maturity; None = open-ended or unknown
     # The call whose deal created it: correcting that call's outcome removes it again.
     call_id = Column(Integer, ForeignKey("calls.id", ondelete="SET NULL"))
 
@@ -205,6 +221,11 @@ class FollowUp(Base):
     closed_at = Column(DateTime)
     conversation_id = Column(String(128))
     created_at = Column(DateTime, nullable=False, default=_now)
+    # Why the follow-up exists, as data (the next call's opening reads these, never ``reason``):
+    # the objection intent that led to it, the product discussed, and what was promised (FOLLOWUP_PROMISES).
+    objection = Column(String(48))
+    product_code = Column(String(32))
+    promise = Column(String(24))
 
     @property
     def is_open(self) -> bool:
@@ -384,3 +405,45 @@ class PracticeScenario(Base):
     data = Column(JSON, nullable=False)
 
     author = relationship("User", lazy="joined")
+
+
+class Change(Base):
+    """One recorded change to the book (issue 21): who changed what, when, and the values before and
+    after. Imports, edits, assignments, accounts and products all write here; supervisors read it."""
+
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_entity", "entity", "entity_id"),)
+
+    id = Column(Integer, primary_key=True)
+    at = Column(DateTime, nullable=False, default=_now, index=True)
+    user_id = Column(Integer, ForeignKey("users.id"))  # None: the system (a migration, the demo data)
+    kind = Column(String(16), nullable=False)  # CHANGE_KINDS
+    entity = Column(String(16), nullable=False)  # client / product / user
+    entity_id = Column(Integer)
+    batch_id = Column(Integer, ForeignKey("imports.id", ondelete="SET NULL"), index=True)  # the import, if any
+    # {field: [before, after]} for edits; free keys for the rest (e.g. {"agent": [None, "agent01"]}).
+    detail = Column(JSON, nullable=False, default=dict)
+
+    user = relationship("User", lazy="joined")
+
+
+class ImportBatch(Base):
+    """One import of a sheet (clients or the opt-out register): what was read, written and refused;
+    ``report`` keeps every refused row with its problems for the downloadable report."""
+
+    __tablename__ = "imports"
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)  # clients / do_not_call
+    filename = Column(String(255), nullable=False)
+    user_id = Column(Integer, ForeignKey("users.id"))
+    at = Column(DateTime, nullable=False, default=_now)
+    status = Column(String(16), nullable=False)  # written / refused / dry_run
+    rows_total = Column(Integer, nullable=False, default=0)
+    rows_created = Column(Integer, nullable=False, default=0)
+    rows_updated = Column(Integer, nullable=False, default=0)
+    rows_unchanged = Column(Integer, nullable=False, default=0)
+    rows_refused = Column(Integer, nullable=False, default=0)
+    report = Column(JSON, nullable=False, default=list)  # [{"row": n, "values": {...}, "problems": [...]}]
+
+    user = relationship("User", lazy="joined")

@@ -617,7 +617,7 @@ def test_the_widget_renews_an_expired_chat_token_and_still_answers(servers, chro
         page.locator("#input").press("Enter")
         # The server refuses the message (auth_error); the widget fetches a new token,
         # reconnects to the same conversation and sends it again: the agent just sees the answer.
-        expect(page.locator("#log .msg.bot").first).to_be_visible()
+        expect(page.locator("#log .msg.bot").first).to_be_visible(timeout=40000)
         expect(page.locator("#status")).to_have_text("已连接")
         expect(page.locator("#log .msg.user")).to_have_count(1)
         expect(page.locator("#log .notice.error")).to_have_count(0)
