@@ -60,9 +60,14 @@ class ActionScheduleCallback(CrmAction):
             _refuse_outside_hours(dispatcher, parsed, now)
             return [SlotSet("time", None)]
         readable = describe(parsed.when, now)
+        # The time was agreed with the customer; the objection and product of this call say why.
+        state = scope.state
+        cause = crm.FollowUpCause(
+            objection=state.last_objection if state.last_objection in playbook().callback_objections else None,
+            product_code=state.current_product, promise="agreed_time")
         booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                    due_at=parsed.when, reason=f"{guidance.AGREED_TIME_REASON}（{parsed.text}）",
-                                   conversation_id=scope.conversation_id, now=now)
+                                   conversation_id=scope.conversation_id, now=now, cause=cause)
         scope.wrote("followup")
         followup = booking.followup
         payload = {"type": "followup", "id": followup.id, "client": scope.client.name,

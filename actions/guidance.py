@@ -85,9 +85,11 @@ def book_follow_up(scope: CallScope, reply: guidance.Reply) -> str:
     if not scope.may_write():
         return pb.messages["no_write_access"].format(name=scope.client.name)
     now = scope.context.now
+    cause = crm.FollowUpCause(objection=reply.objection, product_code=reply.product.code if reply.product else None,
+                              promise="call_back")
     booking = crm.add_followup(scope.session, client_id=scope.client.id, agent_id=scope.user.id,
                                due_at=reply.follow_up_at, reason=reply.follow_up_reason or "",
-                               conversation_id=scope.conversation_id, now=now)
+                               conversation_id=scope.conversation_id, now=now, cause=cause)
     scope.wrote("followup")
     new = describe(reply.follow_up_at, now)
     if booking.moved:

@@ -133,8 +133,12 @@ def _catalogue(session: Session) -> tuple[ProductInfo, ...]:
 
 
 def _agreed_callback(session: Session, followup) -> bool:
-    return (_objection_of(session, followup) is not None
-            or (followup.reason or "").startswith(guidance.AGREED_TIME_REASON))
+    """A callback the customer agreed to (a time agreed, or a call back after their objection); not
+    one the agent planned alone."""
+    if followup.promise is not None:
+        return followup.promise in ("agreed_time", "call_back")
+    return _legacy_objection(session, followup) is not None \
+        or (followup.reason or "").startswith(guidance.AGREED_TIME_REASON)
 
 
 def agreed_callback_at(session: Session, client_id: int, now: datetime, conversation_id: str) -> datetime | None:
@@ -146,7 +150,15 @@ def agreed_callback_at(session: Session, client_id: int, now: datetime, conversa
 
 
 def _objection_of(session: Session, followup) -> str | None:
-    """What the client said when the callback was agreed: the objections of the call that booked it."""
+    """What the client said when the callback was agreed: the follow-up's own cause."""
+    if followup.promise is not None:
+        return followup.objection if followup.objection in playbook().callback_objections else None
+    return _legacy_objection(session, followup)
+
+
+def _legacy_objection(session: Session, followup) -> str | None:
+    """Follow-ups booked before their cause was stored (migration 0013): the objections of the call
+    that booked them, else the technique name their note starts with."""
     if not followup.conversation_id:
         return None
     call = crm.call_for(session, followup.conversation_id, followup.client_id)

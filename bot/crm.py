@@ -13,7 +13,16 @@ from sqlalchemy.sql import ColumnElement
 
 from bot import clock
 from bot.db import batched
-from bot.models import Call, Client, ConversationOwner, FollowUp, MarketingContact, Product, User
+from bot.models import (
+    FOLLOWUP_PROMISES,
+    Call,
+    Client,
+    ConversationOwner,
+    FollowUp,
+    MarketingContact,
+    Product,
+    User,
+)
 from bot.text import normalize
 
 
@@ -163,6 +172,23 @@ def count_deals(session: Session, client_id: int) -> int:
 
 
 @dataclass(frozen=True)
+class FollowUpCause:
+    """Why a follow-up exists (bot.models.FollowUp's cause fields): the objection intent that led to
+    it, the product discussed (code) and what the customer was promised (FOLLOWUP_PROMISES)."""
+
+    objection: str | None = None
+    product_code: str | None = None
+    promise: str | None = None
+
+    def __post_init__(self):
+        if self.promise is not None and self.promise not in FOLLOWUP_PROMISES:
+            raise ValueError(f"unknown follow-up promise {self.promise!r}")
+
+    def apply(self, followup: FollowUp) -> None:
+        followup.objection, followup.product_code, followup.promise = self.objection, self.product_code, self.promise
+
+
+@dataclass(frozen=True)
 class Booking:
     """What booking a callback did: the client's one open follow-up, and where it was before
     if an open one was moved instead of adding a second (``moved_from``: its old due time)."""
@@ -184,8 +210,12 @@ def open_followups(session: Session, client_id: int) -> list[FollowUp]:
 
 
 def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: datetime, reason: str,
-                 conversation_id: str | None = None, now: datetime | None = None) -> Booking:
+                 conversation_id: str | None = None, now: datetime | None = None,
+                 cause: FollowUpCause | None = None) -> Booking:
     """Book a callback; a client has at most one open follow-up.
+
+    ``reason`` is the note people read; ``cause`` is why the follow-up exists, as data (the objection,
+    the product, the promise): the next call's opening reads the cause, never the note.
 
     With ``now`` and a conversation, the callbacks booked in earlier calls and due by the end of
     today are done first: this call is the one they were booked for, so a booking here is a new
@@ -206,10 +236,12 @@ def add_followup(session: Session, *, client_id: int, agent_id: int, due_at: dat
         moved_from = followup.due_at if followup.due_at != due_at else None
         followup.due_at, followup.reason, followup.agent_id = due_at, reason, agent_id
         followup.conversation_id = conversation_id
+        (cause or FollowUpCause()).apply(followup)
         session.flush()
         return Booking(followup, moved_from, answered)
     followup = FollowUp(client_id=client_id, agent_id=agent_id, due_at=due_at, reason=reason,
                         conversation_id=conversation_id)
+    (cause or FollowUpCause()).apply(followup)
     session.add(followup)
     session.flush()
     return Booking(followup, None, answered)

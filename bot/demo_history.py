@@ -25,6 +25,7 @@ from bot import clock
 from bot.demo_data import read_demo_data
 from bot.models import Call, Client, FollowUp, User
 from bot.outcomes import REACHED
+from bot.playbook import playbook
 
 SEED = 20261123
 PREFIX = "demo-"
@@ -120,6 +121,9 @@ class HistoryFollowUp:
     status: str
     created_at: datetime
     closed_at: datetime | None = None
+    objection: str | None = None  # the cause, as data (bot.crm.FollowUpCause)
+    product_code: str | None = None
+    promise: str | None = None
 
 
 @dataclass
@@ -191,7 +195,7 @@ def _followups(rng: random.Random, calls: list[HistoryCall], story: Story, now: 
             due = _workday(now + timedelta(days=story.last_due_days))
             followups.append(HistoryFollowUp(
                 call.conversation_id, call.phone, call.agent, datetime.combine(due.date(), time(rng.choice((10, 15)))),
-                FOLLOWUP_REASONS[call.disposition], "open", call.ended_at))
+                FOLLOWUP_REASONS[call.disposition], "open", call.ended_at, **_cause(call)))
             break
         cancelled = following.disposition == "do_not_call"
         # Booked for the day the next call happened (that call answered it) or, when the
@@ -199,8 +203,17 @@ def _followups(rng: random.Random, calls: list[HistoryCall], story: Story, now: 
         due = following.started_at if not cancelled else following.started_at + timedelta(days=rng.randint(2, 6))
         followups.append(HistoryFollowUp(
             call.conversation_id, call.phone, call.agent, due, FOLLOWUP_REASONS[call.disposition],
-            "cancelled" if cancelled else "done", call.ended_at, following.started_at))
+            "cancelled" if cancelled else "done", call.ended_at, following.started_at, **_cause(call)))
     return followups
+
+
+def _cause(call: HistoryCall) -> dict[str, str | None]:
+    """Why a demo follow-up exists: a time agreed (a callback outcome), a call back after the customer's
+    objection, or the agent's own plan; the last objection and product of the call that booked it."""
+    objection = next((o for o in reversed(call.objections) if o in playbook().callback_objections), None)
+    promise = "agreed_time" if call.disposition == "callback" else "call_back" if objection else "planned"
+    return {"objection": objection, "product_code": call.products[-1] if call.products else None,
+            "promise": promise}
 
 
 def load_demo_history(session: Session, now: datetime | None = None,
@@ -238,7 +251,8 @@ def load_demo_history(session: Session, now: datetime | None = None,
                 or (followup.conversation_id, client.id) in existing_followups:
             continue
         session.add(FollowUp(client_id=client.id, agent_id=agent.id, due_at=followup.due_at, reason=followup.reason,
-                             status=followup.status, closed_at=followup.closed_at,
+                             objection=followup.objection, product_code=followup.product_code,
+                             promise=followup.promise, status=followup.status, closed_at=followup.closed_at,
                              conversation_id=followup.conversation_id, created_at=followup.created_at))
         added["followups"] += 1
     session.flush()

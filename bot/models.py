@@ -60,8 +60,9 @@ FOLLOWUP_STATUSES = ("open", "done", "cancelled")
 COMPLAINT_STATUSES = ("open", "resolved")
 DISPUTE_STATUSES = ("open", "accepted", "rejected")
 # What a follow-up promised the customer: a call at a time the customer agreed, a call back after an
-# objection (busy, thinking it over), or material to send first.
-FOLLOWUP_PROMISES = ("agreed_time", "call_back", "send_material")
+# objection (busy, thinking it over), material to send first, or nothing (the agent's own plan).
+# None on rows booked before migration 0013.
+FOLLOWUP_PROMISES = ("agreed_time", "call_back", "send_material", "planned")
 # What the change log records (bot.models.Change.kind).
 CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call")
 

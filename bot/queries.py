@@ -216,6 +216,8 @@ def query_followups(session: Session, identity: Identity, due: str) -> list[dict
         "id": f.id, "client": f.client.name, "client_id": f.client_id, "agent": f.agent.login,
         "phone": access.phone_for(identity, f.client), "due_at": f.due_at.isoformat(timespec="minutes"),
         "reason": f.reason, "status": f.status, "overdue": crm.is_overdue(f, now), "conversation_id": f.conversation_id,
+        # Why it exists, as data (issue 21): the objection intent, the product code, the promise.
+        "objection": f.objection, "product": f.product_code, "promise": f.promise,
     } for f in rows])
 
 

@@ -325,6 +325,41 @@ async def test_the_next_call_opens_with_the_agreed_callback_and_closes_it(crm_ur
     assert _one(crm_url, select(FollowUp.status)) == ["done"]
 
 
+async def test_the_callback_opening_reads_the_follow_up_cause_not_its_note(crm_url, frozen_clock):
+    """Issue 21, point 6: a follow-up stores why it exists (objection, product, promise) in its own fields,
+    so renaming a playbook technique between the two calls cannot break the callback opening."""
+    from dataclasses import replace
+
+    from bot.playbook import playbook
+
+    first = await _looked_up("张三", sender_id="call-busy-cause")
+    await first.run(ActionProductPitch(), "稳享理财怎么介绍", "request_product_pitch", product="稳享理财")
+    await first.run(ActionHandleObjection(), "客户说在开会", "objection_busy")
+    booked = _one(crm_url, select(FollowUp))[0]
+    assert (booked.objection, booked.product_code, booked.promise) == ("objection_busy", "STEADY_WEALTH", "call_back")
+    # A supervisor renames the technique: the note of the booked follow-up no longer starts with it.
+    pb = playbook()
+    original = pb.objections
+    renamed = {**original, "objection_busy": replace(original["objection_busy"], name="客户忙碌改约")}
+    object.__setattr__(pb, "objections", renamed)  # the playbook is frozen: loaded once per process
+    try:
+        frozen_clock(WORKDAY_MORNING + timedelta(hours=1))
+        second = await _looked_up("张三", sender_id="call-back-cause")
+        opening = await second.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    finally:
+        object.__setattr__(pb, "objections", original)
+    assert opening[0]["custom"]["key"] == "callback" and "11:00" in opening[0]["custom"]["text"]
+
+
+async def test_an_agreed_time_is_stored_as_the_promise(crm_url, frozen_clock):
+    conversation = await _looked_up("张三", sender_id="call-agreed-cause")
+    await conversation.run(ActionHandleObjection(), "客户说在开会", "objection_busy")
+    await conversation.run(ActionScheduleCallback(), "约他明天下午三点再打", "schedule_callback", time="明天下午三点")
+    booked = _one(crm_url, select(FollowUp))[0]
+    assert booked.promise == "agreed_time" and booked.objection == "objection_busy"
+    assert booked.due_at == datetime(2026, 11, 24, 15, 0)
+
+
 async def test_a_busy_client_relayed_again_is_one_callback(crm_url, frozen_clock):
     conversation = await _looked_up("张三")
     for _ in range(3):
