@@ -24,8 +24,11 @@ from bot.playbook import playbook
 logger = logging.getLogger(__name__)
 
 
-def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list | None = None) -> None:
-    dispatcher.utter_message(text=script.readable, json_message=script.payload(), buttons=buttons or [])
+def send_script(dispatcher: CollectingDispatcher, script: Script, buttons: list | None = None,
+                proposal: dict[str, Any] | None = None) -> None:
+    """The line as a script card; ``proposal``: the outcome the widget offers to log (bot/book/proposals.py)."""
+    payload = script.payload() if proposal is None else {**script.payload(), "proposal": proposal}
+    dispatcher.utter_message(text=script.readable, json_message=payload, buttons=buttons or [])
 
 
 class CrmAction(Action, metaclass=abc.ABCMeta):

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CrmAction, send_script
 from actions.scope import CallScope
 from bot import complaints, guidance, labels
+from bot.book import proposals
 from bot.playbook import playbook
 
 RESUME = {"title": labels.button("resume_selling"), "payload": "/resume_selling"}
@@ -54,7 +55,11 @@ class ActionHandleComplaint(CrmAction):
             notes.append(messages["complaint_no_client"])
         elif not scope.may_write():
             notes.append(messages["no_write_access"].format(name=scope.client.name))
-        send_script(dispatcher, reply.script.with_notes(tuple(notes)), record_buttons(scope))
+        buttons = record_buttons(scope)
+        # The widget proposes recording it under the suggested category (the first button).
+        proposal = proposals.complaint(labels.complaint_categories()[complaints.suggest_category(
+            scope.state.complaint)], buttons[0]["payload"]) if buttons else None
+        send_script(dispatcher, reply.script.with_notes(tuple(notes)), buttons, proposal)
         return []
 
 

@@ -11,6 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CrmAction
 from actions.scope import CallScope
 from bot import access, contact_policy, crm, guidance, labels
+from bot.book import proposals
 from bot.playbook import playbook
 from bot.settings import contact_limits
 from bot.text import to_halfwidth
@@ -73,7 +74,8 @@ class ActionScheduleCallback(CrmAction):
         payload = {"type": "followup", "id": followup.id, "client": scope.client.name,
                    "due_at": parsed.when.isoformat(timespec="minutes"), "reason": followup.reason,
                    "status": followup.status,
-                   "moved_from": booking.moved_from.isoformat(timespec="minutes") if booking.moved else None}
+                   "moved_from": booking.moved_from.isoformat(timespec="minutes") if booking.moved else None,
+                   "proposal": proposals.callback(parsed.when, now)}
         if booking.moved:
             # One open callback per client: say that the earlier time is gone.
             dispatcher.utter_message(

@@ -13,6 +13,7 @@ from actions.outcome import deal_buttons, record_outcome
 from actions.scope import CallScope
 from actions.slots import call_state
 from bot import contact_policy, crm, guidance, labels
+from bot.book import proposals
 from bot.playbook import playbook
 from bot.timeparse import describe
 
@@ -180,15 +181,18 @@ class ActionHandleObjection(CrmAction):
                                           said=scope.tracker.latest_message.get("text") or "")
         scope.apply(reply)
         notes = list(reply.script.notes)
+        proposal = None
         if reply.follow_up_at is not None:
             notes.append(book_follow_up(scope, reply))
+            if "followup" in scope.writes:  # booked: the call ends as 约回访 (the widget proposes it)
+                proposal = proposals.callback(reply.follow_up_at, scope.context.now)
         script = reply.script.with_notes(tuple(notes))
         buttons = OBJECTION_BUTTONS
         if reply.closed:
             buttons = CLOSED_BUTTONS
         elif reply.objection == "objection_wrong_number":
             buttons = [LOG_INVALID_NUMBER, *OBJECTION_BUTTONS]  # the customer confirms it is not the client
-        send_script(dispatcher, script, buttons)
+        send_script(dispatcher, script, buttons, proposal)
         return []
 
 
@@ -217,7 +221,9 @@ class ActionHandleDoNotCall(CrmAction):
             notes = (pb.messages["dnc_confirm_prompt"].format(name=scope.client.name),)
             buttons = [CONFIRM_DO_NOT_CALL]
         script = reply.script.with_notes(notes)
-        send_script(dispatcher, script, buttons)
+        # The customer asked: the widget proposes 勿扰, the same confirmation as the button.
+        send_script(dispatcher, script, buttons,
+                    proposals.do_not_call(CONFIRM_DO_NOT_CALL["payload"]) if buttons else None)
         return []
 
 

@@ -11,6 +11,7 @@ from actions.common import CrmAction
 from actions.scope import CallScope, agreed_callback_at
 from actions.slots import CALL_SLOTS
 from bot import access, complaints, contact_policy, crm, labels
+from bot.book import call_list
 from bot.guidance import Profile, client_card, client_summary, contact_status, recommend_products
 from bot.models import DISPOSITION_LABELS, Client
 from bot.playbook import playbook
@@ -136,6 +137,10 @@ class ActionLookupClient(CrmAction):
             warnings.append(pb.messages["called_today"].format(
                 name=client.name, time=today.started_at.strftime("%H:%M"),
                 outcome=DISPOSITION_LABELS.get(today.disposition or "", "未记录")))
+        # The client's last call gave an opening or a pitch but no outcome was logged (bot/book/call_list.py).
+        unfinished = call_list.unfinished_call(scope.session, client, now, scope.conversation_id)
+        if unfinished:
+            warnings.append(unfinished)
         # The contact policy: why the client may not be called now, when they may, what not to pitch.
         decision = contact_policy.decide(
             scope.session, client, now=now, conversation_id=scope.conversation_id,

@@ -13,10 +13,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.common import CrmAction
 from actions.scope import CallScope
 from bot import clock
+from bot.book import proposals
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
 from bot.outcomes import OutcomeRefused, ProductNeeded, amount_from_text, disposition_for, log_call
 from bot.playbook import playbook
-from bot.profile import recommend_products, suitable
+from bot.profile import ProductInfo, recommend_products, suitable
 
 OUTCOME_BUTTONS = [
     {"title": label, "payload": f'/log_outcome{{"outcome": "{code}"}}'}
@@ -36,6 +37,18 @@ def deal_buttons(scope: CallScope, amount: float | None = None) -> list[dict[str
     logged only for the product the agent presses, never a guess. ``amount`` rides along so
     that "成交了，二十万" keeps its amount through the confirmation.
     """
+    buttons = []
+    for product in deal_products(scope)[:MAX_DEAL_BUTTONS]:
+        entities: dict[str, str] = {"outcome": "deal", "product": product.name}
+        if amount is not None:
+            entities["amount"] = f"{amount:g}"
+        buttons.append({"title": f"{DISPOSITION_LABELS['deal']}：{product.name}",
+                        "payload": "/log_outcome" + json.dumps(entities, ensure_ascii=False)})
+    return buttons
+
+
+def deal_products(scope: CallScope) -> list[ProductInfo]:
+    """The products a deal may be for, most likely first (see ``deal_buttons``)."""
     ctx, state = scope.context, scope.state
     codes = [state.current_product, *reversed(state.products_pitched)] if state.current_product else [
         *reversed(state.products_pitched)]
@@ -48,14 +61,7 @@ def deal_buttons(scope: CallScope, amount: float | None = None) -> list[dict[str
         products = [p for p, _why in recommend_products(scope.profile, ctx.catalogue) if suitable(scope.profile, p)]
     if not products:
         products = [p for p in ctx.catalogue if suitable(scope.profile, p)]
-    buttons = []
-    for product in products[:MAX_DEAL_BUTTONS]:
-        entities: dict[str, str] = {"outcome": "deal", "product": product.name}
-        if amount is not None:
-            entities["amount"] = f"{amount:g}"
-        buttons.append({"title": f"{DISPOSITION_LABELS['deal']}：{product.name}",
-                        "payload": "/log_outcome" + json.dumps(entities, ensure_ascii=False)})
-    return buttons
+    return products
 
 
 def _started_at(scope: CallScope) -> datetime:
@@ -96,8 +102,11 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
             products=list(state.products_pitched), deal_product=deal_product, amount=amount, notes=notes,
         )
     except ProductNeeded as refused:
-        dispatcher.utter_message(text=refused.reason, buttons=deal_buttons(scope, amount),
-                                 json_message={"type": "outcome_needs_product", "outcome": outcome})
+        buttons = deal_buttons(scope, amount)
+        payload: dict[str, Any] = {"type": "outcome_needs_product", "outcome": outcome}
+        if buttons:  # the widget proposes the most likely product's deal (its button)
+            payload["proposal"] = proposals.deal(deal_products(scope)[0].name, buttons[0]["payload"])
+        dispatcher.utter_message(text=refused.reason, buttons=buttons, json_message=payload)
         return []
     except OutcomeRefused as refused:
         dispatcher.utter_message(text=f"{refused.reason}\n{messages['deal_refused']}",

@@ -4,7 +4,6 @@ catalogue, the last call and the call state."""
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from actions.slots import call_state
 from bot import access, clock, contact_policy, crm, guidance
 from bot.auth import Identity
+from bot.book import products
 from bot.guidance import CallState, Context, LastCall, ProductInfo, Profile, Reply
 from bot.models import Client, User
 from bot.playbook import playbook
@@ -117,26 +117,17 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
 
 
-# The catalogue changes rarely (a supervisor edits a product) but was read for every message:
-# a quarter of the action server's time per message (py-spy, `make bench PROFILE=1`). Kept per
-# process and database for CATALOGUE_SECONDS, like the NLU's catalogue entity ruler.
-CATALOGUE_SECONDS = 30.0
-_catalogues: dict[str, tuple[float, tuple[ProductInfo, ...]]] = {}
-
-
 def _catalogue(session: Session) -> tuple[ProductInfo, ...]:
-    key, now = str(session.get_bind().url), time.monotonic()
-    cached = _catalogues.get(key)
-    if cached is None or now - cached[0] > CATALOGUE_SECONDS:
-        cached = _catalogues[key] = (now, tuple(ProductInfo.from_row(p) for p in crm.catalogue(session)))
-    return cached[1]
+    """The active products: kept per process, but a product saved on the supervisor's page (for
+    instance deactivated) counts from the very next message (bot/book/products.py)."""
+    return products.live_catalogue(session)
 
 
 def _agreed_callback(session: Session, followup) -> bool:
     """A callback the customer agreed to (a time agreed, or a call back after their objection); not
     one the agent planned alone."""
-    if followup.promise is not None:
-        return followup.promise in ("agreed_time", "call_back")
+    if followup.agreed_by_customer is not None:
+        return followup.agreed_by_customer
     return _legacy_objection(session, followup) is not None \
         or (followup.reason or "").startswith(guidance.AGREED_TIME_REASON)
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import load, profile, report, stack
+from bench import call_list, imports, load, profile, report, stack
 from bench.flows import MINIMAL_FLOWS, SALESBOT_FLOWS, FlowSource, all_texts
 from bench.results import BotResult, Settings
 from bot.services import stop
@@ -183,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             minimal.nlu = nlu_latency(minimal_model, all_texts(MINIMAL_FLOWS), settings.nlu_rounds,
                                       OUT_DIR / "logs" / "nlu-minimal.log")
         if "salesbot" in settings.bots:
+            log(f"call list: GET /api/call-list, an agent with {call_list.CLIENTS:,} clients (its own CRM)")
+            context["call_list"] = call_list.measure(log_dir=OUT_DIR / "logs")
+            log(f"import: a {imports.ROWS:,}-row .xlsx of clients, read, checked and written (its own CRM)")
+            context["imports"] = imports.measure()
             asyncio.run(bench_salesbot(ours, model, workdir, settings))
         if "minimal" in settings.bots:
             asyncio.run(bench_minimal(minimal, minimal_model, workdir, settings))

@@ -140,6 +140,36 @@ def may_handle_complaints(identity: Identity | None) -> bool:
     return is_supervisor(identity)
 
 
+def may_assign_clients(identity: Identity | None) -> bool:
+    """Supervisors list clients for assignment, assign them and see the unassigned pool."""
+    return is_supervisor(identity)
+
+
+def may_read_changes(identity: Identity | None) -> bool:
+    """Supervisors read the change log (imports, edits, assignments, accounts, products)."""
+    return is_supervisor(identity)
+
+
+def may_import(identity: Identity | None) -> bool:
+    """Supervisors import client sheets and the opt-out register, and read past imports and their reports."""
+    return is_supervisor(identity)
+
+
+def may_manage_accounts(identity: Identity | None) -> bool:
+    """Supervisors list, create, disable, enable and reset the team's accounts."""
+    return is_supervisor(identity)
+
+
+def may_manage_products(identity: Identity | None) -> bool:
+    """Supervisors add, edit and deactivate products."""
+    return is_supervisor(identity)
+
+
+def may_read_call_list(identity: Identity | None, agent_login: str) -> bool:
+    """An agent reads their own daily call list (工作台); a supervisor any agent's."""
+    return is_supervisor(identity) or (reads_real_crm(identity) and identity.login == agent_login)
+
+
 # --- conversations ---------------------------------------------------------------------------
 
 def conversation_owner(session: Session, conversation_id: str) -> str | None:

@@ -42,6 +42,9 @@ class Identity:
     # The token version it was verified under (claim ``ver``), when built from a user row: the
     # channels pass it on with each message, so a write replayed later is checked against it.
     token_version: int | None = field(default=None, compare=False)
+    # Logged in with a one-time password a supervisor gave them: until they set their own, the web app
+    # shows them only the page to set it and the JSON API refuses them (bot/web/session.py).
+    must_change_password: bool = field(default=False, compare=False)
 
 
 def _find_user(session: Session, login: str) -> User | None:
@@ -156,7 +159,7 @@ def user_for_claims(session: Session, claims: dict | None) -> User | None:
 
 
 def identity_of_user(user: User) -> Identity:
-    return Identity(user.login, user.role, user.name, user.token_version or 0)
+    return Identity(user.login, user.role, user.name, user.token_version or 0, bool(user.must_change_password))
 
 
 def identity_from_token(token: str | None, purpose: str | tuple[str, ...] = API) -> Identity | None:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from sqlalchemy import inspect, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from bot import deploy, throttle
-from bot.auth import revoke_tokens
-from bot.crm import get_user
+from bot import deploy
+from bot.book import importer, people, sheets
 from bot.db import sessions
-from bot.models import ROLES, User
-from bot.passwords import hash_password
-from bot.playbook import PlaybookError
+from bot.models import ROLES
+from bot.playbook import PlaybookError, playbook
 from bot.provision import DemoPasswordsError, check_demo_accounts, prepare, safe_url
 from bot.services import ACTIONS_PORT, RASA_PORT, WEB_PORT, start_services, stop
 from bot.settings import SecretError, SettingError, get_settings, var_dir
@@ -80,10 +78,6 @@ class CliError(Exception):
     """A user mistake: printed as one line, exit status 1."""
 
 
-MIN_PASSWORD_CHARS = 8
-LOGIN_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}"
-
-
 def _user_commands_ready(session) -> None:
     inspector = inspect(session.get_bind())
     if not inspector.has_table("users") or "token_version" not in {c["name"] for c in inspector.get_columns("users")}:
@@ -93,70 +87,74 @@ def _user_commands_ready(session) -> None:
 def _read_password(from_stdin: bool) -> str:
     """The new password: one line from stdin, or typed twice (not echoed)."""
     if from_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
+        password, repeat = (sys.stdin.readline().rstrip("\r\n"),) * 2
     else:
         password = getpass.getpass("新密码 / new password: ")
-        if getpass.getpass("再输入一次 / repeat: ") != password:
-            raise CliError("两次输入的密码不一致。")
-    if len(password) < MIN_PASSWORD_CHARS:
-        raise CliError(f"密码太短：至少 {MIN_PASSWORD_CHARS} 个字符。")
+        repeat = getpass.getpass("再输入一次 / repeat: ")
+    problem = people.password_problem(password, repeat)
+    if problem:
+        raise CliError(problem)
     return password
 
 
 def user_command(args: argparse.Namespace) -> int:
-    """salesbot user add|disable|enable|reset-password|list."""
+    """salesbot user add|disable|enable|reset-password|list: the same core functions as the
+    supervisor's 账号 tab (bot/book/people.py), by the system (no user) in the change log."""
+    texts = playbook().messages.account_texts
     with sessions().begin() as session:
         _user_commands_ready(session)
         if args.action == "list":
-            users = list(session.scalars(select(User).order_by(User.role, User.login)))
-            if not users:
-                print("还没有用户。用 salesbot user add <login> --name <姓名> --role agent 创建。")
-            for user in users:
-                status = "启用" if user.active else "已停用"
-                print(f"{user.login:<20} {user.role:<11} {status:<4} {user.name}")
+            listed = people.accounts(session)
+            if not listed:
+                print(texts["list_empty"])
+            for account in listed:
+                status = texts["status_active"] if account["active"] else texts["status_disabled"]
+                print(f"{account['login']:<20} {account['role']:<11} {status:<4} {account['name']}")
             return 0
-        login = args.login.strip()
-        exists = get_user(session, login) is not None
+        try:  # refused before a password is typed
+            if args.action == "add":
+                people.check_new_account(session, args.login, args.name, args.role)
+            else:
+                people.find(session, args.login)
+        except people.AccountError as error:
+            raise CliError(str(error)) from None
 
-    password_hash = None
-    if args.action == "add":
-        if not re.fullmatch(LOGIN_PATTERN, login):
-            raise CliError("登录名只能包含字母、数字和 . _ @ -，最长 64 个字符。")
-        if exists:
-            raise CliError(f"用户 {login} 已存在。")
-        name = args.name.strip()
-        if not name or len(name) > 64:
-            raise CliError("请用 --name 给出姓名（最多 64 个字符）。")
-    elif not exists:
-        raise CliError(f"没有用户 {login}。")
-    if args.action in ("add", "reset-password"):
+    password = None
+    if args.action in ("add", "reset-password") and not args.one_time:
         # Typed (or piped) before the write transaction opens: no transaction waits on a person.
-        password_hash = hash_password(_read_password(args.password_stdin))
-
-    with sessions().begin() as session:
-        user = get_user(session, login)
-        if args.action == "add":
-            if user is not None:
-                raise CliError(f"用户 {login} 已存在。")
-            session.add(User(login=login, name=name, role=args.role, password_hash=password_hash, active=True))
-            done = f"已创建用户 {login}（{name}，{args.role}）。"
-        elif user is None:
-            raise CliError(f"没有用户 {login}。")
-        elif args.action == "disable":
-            user.active = False
-            revoke_tokens(user)
-            done = f"已停用 {login}：其所有登录会话和令牌立即失效。"
-        elif args.action == "enable":
-            user.active = True
-            throttle.clear_login(session, login)
-            done = f"已启用 {login}。"
-        else:  # reset-password
-            user.password_hash = password_hash
-            revoke_tokens(user)
-            throttle.clear_login(session, login)
-            done = f"已重置 {login} 的密码：其所有登录会话和令牌已失效，需用新密码重新登录。"
+        password = _read_password(args.password_stdin)
+    issued = None
+    try:
+        with sessions().begin() as session:
+            if args.action == "add":
+                issued = people.create(session, by=None, login=args.login, name=args.name, role=args.role,
+                                       password=password)
+                user = issued.user
+                done = texts["created"].format(login=user.login, name=user.name, role=user.role)
+            elif args.action == "disable":
+                user, returned = people.disable(session, by=None, login=args.login)
+                done = texts["disabled"].format(login=user.login)
+                if returned:  # their clients went to the unassigned pool
+                    done += playbook().messages.pool_returned.format(count=returned)
+            elif args.action == "enable":
+                user = people.enable(session, by=None, login=args.login)
+                done = texts["enabled"].format(login=user.login)
+            else:  # reset-password
+                issued = people.reset(session, by=None, login=args.login, password=password)
+                done = texts["reset"].format(login=issued.user.login)
+    except people.AccountError as error:
+        raise CliError(str(error)) from None
     print(done)  # after the commit
+    if issued is not None and issued.one_time_password:
+        print(texts["one_time"].format(password=issued.one_time_password, login=issued.user.login))
     return 0
+
+
+def _password_options(parser) -> None:
+    how = parser.add_mutually_exclusive_group()
+    how.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    how.add_argument("--one-time", action="store_true",
+                     help="generate a one-time password, print it once; the user sets their own at the first login")
 
 
 def _user_parser(sub) -> None:
@@ -166,14 +164,77 @@ def _user_parser(sub) -> None:
     add.add_argument("login")
     add.add_argument("--name", required=True, help="the person's name, e.g. 李明")
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    _password_options(add)
     for action, text in (("disable", "deactivate an account and revoke all its sessions and tokens"),
                          ("enable", "reactivate an account")):
         actions.add_parser(action, help=text).add_argument("login")
     reset = actions.add_parser("reset-password", help="set a new password and revoke all sessions and tokens")
     reset.add_argument("login")
-    reset.add_argument("--password-stdin", action="store_true", help="read the password from one line of stdin")
+    _password_options(reset)
     actions.add_parser("list", help="list accounts")
+
+
+class _ImportProgress:
+    """The import's progress on stderr: one line rewritten in place on a terminal, else a line every 10 %."""
+
+    def __init__(self) -> None:
+        self.shown: dict[str, int] = {}
+        self.texts = playbook().messages.import_texts
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        terminal = sys.stderr.isatty()
+        step = percent if terminal else percent // 10
+        if self.shown.get(stage) == step:
+            return
+        self.shown[stage] = step
+        line = self.texts["progress"].format(stage=self.texts[f"stage_{stage}"], percent=percent)
+        if terminal:
+            print(f"\r{line}", end="\n" if percent >= 100 else "", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+
+def import_command(args: argparse.Namespace) -> int:
+    """salesbot import clients|dnc FILE: every refused row printed; exit 0 when the file was written (or a
+    dry run found nothing to refuse), 1 when nothing was written because of errors."""
+    texts = playbook().messages.import_texts
+    kind = "clients" if args.what == "clients" else "do_not_call"
+    try:
+        sheet = sheets.read_path(Path(args.file))
+        with sessions().begin() as session:
+            outcome = importer.run_import(session, kind, sheet, user=None, dry_run=args.dry_run,
+                                          write_valid=args.write_valid, record=False, progress=_ImportProgress())
+    except sheets.SheetError as error:
+        raise CliError(str(error)) from error
+    except OperationalError:
+        raise
+    except SQLAlchemyError as error:  # the write failed: the transaction rolled back, nothing changed
+        raise CliError(f"{texts['write_failed']}（{type(error).__name__}）") from error
+    print(outcome.summary())
+    if outcome.columns.ignored:
+        print(texts["ignored"].format(columns="、".join(outcome.columns.ignored)))
+    for row in outcome.rows:
+        if row.action in ("refused", "not_found"):
+            key = "refused_row" if row.action == "refused" else "not_found_row"
+            print(texts[key].format(row=row.row, name=row.name() or "-", phone=row.shown.get("phone", "-"),
+                                    problems="；".join(p["text"] for p in row.problems)))
+    print(outcome.message())
+    if outcome.status == "refused" and len(outcome.rows) > outcome.count("refused"):
+        print(texts["cli_write_valid"])
+    return 0 if outcome.written or (args.dry_run and not outcome.count("refused")) else 1
+
+
+def _import_parser(sub) -> None:
+    parser = sub.add_parser("import", help="import clients or the bank's opt-out register from CSV or .xlsx")
+    what = parser.add_subparsers(dest="what", required=True)
+    for name, text in (("clients", "clients (客户号, 姓名, 手机号 ...): created or updated, all or nothing"),
+                       ("dnc", "the opt-out register (手机号): matching clients become do-not-call")):
+        command = what.add_parser(name, help=text)
+        command.add_argument("file", help="a .csv or .xlsx file; the first non-empty row is the header")
+        command.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+        command.add_argument("--write-valid", action="store_true",
+                             help="write the rows without problems even if others are refused")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--entry-port", type=int, metavar="PORT",
                             help="nginx in front of everything on this port (default 8080 with --rasa-servers > 1)")
     _user_parser(sub)
+    _import_parser(sub)
     deploy.add_parser(sub)
     args = parser.parse_args(argv)
     try:
@@ -207,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             prepare(verbose=False)
             train(args.force)
             return 0
+        if args.command == "import":
+            return import_command(args)
         if args.command == "user":
             return user_command(args)
         if args.command == "deploy":

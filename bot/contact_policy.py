@@ -196,8 +196,18 @@ def decide(session: Session, client: Client, *, now: datetime | None = None, con
     limits = limits or contact_limits()
     now = now or clock.now()
     history = _history(session, client.id, now, conversation_id, limits)
-    cooling = cooling_off(history, now, limits)
     contacts = crm.contacts_since(session, client.id, now - WEEK, conversation_id)
+    return judge(client.name, history, contacts, now=now, agreed_callback=agreed_callback, limits=limits)
+
+
+def judge(name: str, history: list[Call], contacts: list[MarketingContact], *, now: datetime,
+          agreed_callback: datetime | None = None, limits: ContactLimits | None = None) -> ContactDecision:
+    """``decide`` over the client's rows already read (``name``: the client's, for the reason): the
+    client's calls since the cooling-off period began (at least a week back) and their marketing
+    contacts of the last week, each without the conversation in progress. Lets the call list judge
+    many clients with a few queries (bot/book/call_list.py)."""
+    limits = limits or contact_limits()
+    cooling = cooling_off(history, now, limits)
     starts = marketing_starts(history, contacts)
     messages = playbook().messages
     callback_due = agreed_callback is not None and agreed_callback - CALLBACK_EARLY <= now
@@ -210,7 +220,7 @@ def decide(session: Session, client: Client, *, now: datetime | None = None, con
     for rule, count, limit in broken:
         rules.append(rule)
         key = "contact_day_limit" if rule == "per_day" else "contact_week_limit"
-        reasons.append(messages[key].format(name=client.name, count=count, limit=limit))
+        reasons.append(messages[key].format(name=name, count=count, limit=limit))
     if not rules:
         return ContactDecision(True, cooling_off=cooling)
     when = next_allowed(now, [] if callback_due else starts, limits)
@@ -218,7 +228,7 @@ def decide(session: Session, client: Client, *, now: datetime | None = None, con
     if agreed_callback is not None and not callback_due and agreed_callback > now:
         later_callback = agreed_callback
         when = min(when, next_calling_moment(agreed_callback - CALLBACK_EARLY, limits))
-    text = messages["contact_blocked"].format(name=client.name, reasons="；".join(reasons), next=describe(when, now))
+    text = messages["contact_blocked"].format(name=name, reasons="；".join(reasons), next=describe(when, now))
     if later_callback is not None:
         text += messages["contact_blocked_agreed_callback"].format(time=describe(later_callback, now))
     return ContactDecision(False, tuple(rules), text, when, later_callback, cooling)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ CLIENT_FACTS = ("deposits", "loan_balance", "contact_source", "contact_detail", 
 # demo bank never ages: an assessment valid on that day stays valid, an expired one stays expired.
 DEMO_AS_OF = date(2026, 11, 23)
 RELATIVE_DATES = ("risk_assessed_at",)
+# The call list's facts (issue 21) are filled the same way: the birth date (moved with the clock, keeping
+# the age: demo_birth_date), marketing consent, a held deposit's or wealth product's maturity and amount.
 
 
 class DemoDataError(ValueError):
@@ -95,6 +97,9 @@ def _validate(data: dict[str, Any]) -> None:
         for code in client.get("holdings") or []:
             if code not in codes:
                 problems.append(f"client {client['name']}: unknown product {code}")
+        for code in client.get("holding_facts") or {}:
+            if code not in (client.get("holdings") or []):
+                problems.append(f"client {client['name']}: holding facts for {code}, which the client does not hold")
     if problems:
         raise DemoDataError("; ".join(problems))
 
@@ -153,6 +158,7 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
         if spec["phone"] in existing:
             row = existing[spec["phone"]]
             _fill_missing(row, spec, CLIENT_FACTS)
+            _fill_book_facts(row, spec)
             if row.note and "seeds/" in row.note and spec.get("note"):
                 row.note = spec["note"]  # the note first shipped cited a seed file; agents see this one
             continue
@@ -172,9 +178,10 @@ def load_demo_data(session: Session, data: dict[str, Any] | None = None,
             referrer=spec.get("referrer"),
             note=spec.get("note"),
             **{name: _value(spec.get(name), name) for name in CLIENT_FACTS},
+            **_book_facts(spec),
         )
         for code in spec.get("holdings") or []:
-            client.holdings.append(Holding(product=products[code]))
+            client.holdings.append(Holding(product=products[code], **_holding_facts(spec, code)))
             added["holdings"] += 1
         session.add(client)
         added["clients"] += 1
@@ -188,6 +195,46 @@ def _value(value: Any, name: str = "") -> Any:
             value += clock.now().date() - DEMO_AS_OF
         return datetime.combine(value, time.min)
     return value
+
+
+def demo_birth_date(born: date, age: int | None, today: date) -> date:
+    """A demo client's birth date on the day the demo is loaded: the birthday moves with the clock by
+    whole weeks (a birthday in the demo day's week stays in the week of loading, on the same weekday)
+    and the year is the one that keeps the client's age on ``today`` (the age is the demo data's)."""
+    birthday = _on(born, DEMO_AS_OF.year) + timedelta(weeks=(today - DEMO_AS_OF).days // 7)
+    if age is None:
+        return _on(birthday, born.year + birthday.year - DEMO_AS_OF.year)
+    return _on(birthday, today.year - age - (1 if (birthday.month, birthday.day) > (today.month, today.day) else 0))
+
+
+def _on(day: date, year: int) -> date:
+    """``day`` in ``year``; 29 February is 28 February in other years."""
+    try:
+        return day.replace(year=year)
+    except ValueError:
+        return date(year, 2, 28)
+
+
+def _book_facts(spec: dict[str, Any]) -> dict[str, Any]:
+    born = spec.get("birth_date")
+    return {"birth_date": demo_birth_date(born, spec.get("age"), clock.now().date()) if born else None,
+            "marketing_consent": spec.get("marketing_consent")}
+
+
+def _holding_facts(spec: dict[str, Any], code: str) -> dict[str, Any]:
+    facts = (spec.get("holding_facts") or {}).get(code) or {}
+    days = facts.get("matures_in_days")
+    return {"matures_at": clock.now().date() + timedelta(days=days) if days is not None else None,
+            "amount": facts.get("amount")}
+
+
+def _fill_book_facts(row: Client, spec: dict[str, Any]) -> None:
+    """An older database gains the call list's facts; nothing a user entered is overwritten."""
+    for target, facts in [(row, _book_facts(spec)),
+                          *((h, _holding_facts(spec, h.product.code)) for h in row.holdings)]:
+        for name, value in facts.items():
+            if getattr(target, name) is None and value is not None:
+                setattr(target, name, value)
 
 
 def _fill_missing(row: Any, spec: dict[str, Any], names: tuple[str, ...]) -> None:

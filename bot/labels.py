@@ -35,6 +35,12 @@ REHEARSAL_SECTIONS = ("difficulties", "moods", "rehearsal_outcomes", "line_funct
                       "scenario_sources")
 COMPLAINT_SECTIONS = ("complaint_categories", "complaint_statuses")
 DISPUTE_SECTIONS = ("dispute_statuses", "dispute_buttons")
+# The change log (issue 21): change kinds, the fields a change names, why a client was unassigned.
+CHANGE_SECTIONS = ("change_kinds", "change_fields", "change_reasons")
+# The agent's daily call list (issue 21): the kinds' badges and the side panel's texts.
+CALL_LIST_SECTIONS = ("call_list_kinds", "call_list_panel")
+# The supervisor's 账号 and 产品 tabs (issue 21): roles, product categories (bot.models order).
+TEAM_SECTIONS = ("roles", "product_categories")
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +54,8 @@ def _labels() -> dict[str, Any]:
         "outcome_bar": list(raw.get("outcome_bar") or []),
         "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
         **{section: _text_map(raw.get(section), section)
-           for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS},
+           for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS + CHANGE_SECTIONS
+           + CALL_LIST_SECTIONS + TEAM_SECTIONS},
     }
     if not isinstance(data["unlogged"], str) or not data["unlogged"]:
         raise LabelsError("labels.yml: unlogged needs a text")
@@ -68,6 +75,26 @@ def rehearsal(section: str) -> dict[str, str]:
 def dispute(section: str) -> dict[str, str]:
     """A score card dispute label map (one of DISPUTE_SECTIONS): code -> label, in display order."""
     return dict(_labels()[section])
+
+
+def change_log(section: str) -> dict[str, str]:
+    """A change log label map (one of CHANGE_SECTIONS): code -> label, in display order."""
+    return dict(_labels()[section])
+
+
+def call_list_kinds() -> dict[str, str]:
+    """Call list kind code -> badge, in the list's order (bot/book/call_list.py KINDS)."""
+    return dict(_labels()["call_list_kinds"])
+
+
+def roles() -> dict[str, str]:
+    """Role code -> label (坐席, 学员, 主管)."""
+    return dict(_labels()["roles"])
+
+
+def product_categories() -> dict[str, str]:
+    """Product category code (bot.models.CATEGORIES) -> label, in display order."""
+    return dict(_labels()["product_categories"])
 
 
 def complaint_categories() -> dict[str, str]:
@@ -131,5 +158,7 @@ def for_pages() -> dict[str, Any]:
         "outcome_bar": list(data["outcome_bar"]),
         "shortcuts": [dict(s) for s in data["shortcuts"]],
         "intents": dict(intent_titles()),
-        **{section: dict(data[section]) for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS},
+        **{section: dict(data[section])
+           for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS + CHANGE_SECTIONS
+           + CALL_LIST_SECTIONS + TEAM_SECTIONS},
     }

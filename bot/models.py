@@ -232,6 +232,12 @@ class FollowUp(Base):
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def agreed_by_customer(self) -> bool | None:
+        """A callback the customer agreed to (a time agreed, or a call back after their objection), by
+        its cause; None for rows booked before the cause was stored."""
+        return None if self.promise is None else self.promise in ("agreed_time", "call_back")
+
     def close(self, status: str, when: datetime) -> None:
         """The one place a follow-up leaves the open state."""
         if self.status == "open":

@@ -490,3 +490,16 @@ def suitability_problem(profile: Profile | None, product: ProductInfo) -> str | 
 
 def suitable(profile: Profile | None, product: ProductInfo) -> bool:
     return suitability_problem(profile, product) is None
+
+
+# ---- the choices of the supervisor's client filters (bot/book/assignment.py) ----
+
+def tier_choices() -> dict[str, str]:
+    """Tier code -> label, highest first, then the tier of clients with no known figure (``tier_code``)."""
+    cfg = _config().tiers
+    return {**{level["code"]: level["label"] for level in cfg["levels"]}, "missing": cfg["missing_label"]}
+
+
+def segment_choices() -> dict[str, str]:
+    """Segment code -> label, in segments.yml order (``Profile.segments``)."""
+    return {code: spec["label"] for code, spec in _config().segments.items()}

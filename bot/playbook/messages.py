@@ -171,6 +171,53 @@ class Messages:
     complaint_selling_resumed: str
     complaint_open_on_card: str
     api_complaints_supervisors_only: str
+    # Assignment, the unassigned pool and the change log (bot/book/assignment.py, bot/book/change_text.py).
+    api_book_supervisors_only: str
+    api_changes_supervisors_only: str
+    book_filter_unknown_segment: str
+    book_filter_unknown_tier: str
+    book_filter_unknown_stage: str
+    book_filter_bad_flag: str
+    book_filter_not_object: str
+    assign_no_agents: str
+    assign_unknown_agent: str
+    assign_not_an_agent: str
+    assign_agent_disabled: str
+    assign_no_clients: str
+    assign_bad_client_ids: str
+    assign_ids_and_filter: str
+    assign_unknown_clients: str
+    assign_filter_changed: str
+    assign_done: str
+    assign_done_agent: str
+    assign_unchanged: str
+    assign_do_not_call: str
+    pool_returned: str
+    pool_reason_agent_disabled: str
+    pool_reason_unassigned: str
+    pool_reason_imported: str
+    pool_reason_never: str
+    pool_followup_agent_disabled: str
+    pool_followup: str
+    changes_unknown_kind: str
+    changes_unknown_entity: str
+    changes_bad_entity_id: str
+    change_by_system: str
+    change_no_agent: str
+    change_empty: str
+    change_yes: str
+    change_no: str
+    # Imports of client sheets and the opt-out register (bot/book/sheets.py, bot/book/importer.py).
+    import_columns: dict[str, str]
+    import_values: dict[str, str]
+    import_sources: dict[str, str]
+    import_problems: dict[str, str]
+    import_texts: dict[str, str]
+    # The daily call list, the unfinished-call note at a lookup, the proposed outcome (bot/book/call_list.py).
+    call_list_texts: dict[str, str]
+    # Accounts and products on the supervisor's pages and the CLI (bot/book/people.py, bot/book/products.py).
+    account_texts: dict[str, str]
+    product_texts: dict[str, str]
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> Messages:

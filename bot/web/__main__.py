@@ -4,6 +4,7 @@ import argparse
 import logging
 
 from bot import logs
+from bot.playbook import playbook
 from bot.settings import listen_address, require_strong_secret
 from bot.web.app import create_app
 
@@ -19,4 +20,7 @@ args = parser.parse_args()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 logs.setup("web")
 require_strong_secret()
+# Loaded before the app answers /health: every page and API answer reads it, and loading it checks every
+# line with the compliance judge (seconds), which the first supervisor or agent would otherwise wait for.
+playbook()
 create_app(rasa_url=args.rasa_url).run(host=args.host, port=args.port, access_log=False, motd=False)

@@ -27,6 +27,7 @@ from bot.auth import (
     revoke_tokens,
     user_for_claims,
 )
+from bot.book import people
 from bot.db import sessions, unreachable
 from bot.playbook import playbook
 from bot.rehearsal import from_calls, scenarios
@@ -70,8 +71,21 @@ def _chat_token(session_cookie_value: str | None) -> str | None:
         return None
     with sessions().begin() as session:
         user = user_for_claims(session, claims)
-        # For the chat only (Rasa's channels): the JSON API refuses it (bot/auth.py).
-        return issue_token(user, purpose=CHAT, ttl=CHAT_TOKEN_TTL_SECONDS) if user is not None else None
+        # For the chat only (Rasa's channels): the JSON API refuses it (bot/auth.py). None for a user
+        # still on a one-time password: they set their own first.
+        if user is None or user.must_change_password:
+            return None
+        return issue_token(user, purpose=CHAT, ttl=CHAT_TOKEN_TTL_SECONDS)
+
+
+def _set_own_password(login: str, password: object, repeat: object):
+    """The user replaces their one-time password (people.AccountError if refused); returns the user,
+    detached, for their new session (the change revoked the old one)."""
+    with sessions().begin() as session:
+        user = people.change_own_password(session, login, password, repeat)
+        session.flush()
+        session.expunge(user)
+        return user
 
 
 def _log_out(session_cookie_value: str | None) -> None:
@@ -252,11 +266,18 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         # Trainees never see the live widget (it is about real clients): they rehearse.
         return await chat_page(request, identity, "rehearsal.html" if identity.role == "trainee" else "widget.html")
 
+    def password_page(request: Request, identity, error: str | None = None, status: int = 200):
+        """请设置新密码: before any other page, for a user logged in with a one-time password."""
+        return render("password.html", status=status, error=error, min_chars=people.MIN_PASSWORD_CHARS,
+                      **page_context(request, identity))
+
     @app.get("/")
     async def index(request: Request):
-        identity = await current_identity(request)
+        identity = await current_identity(request, pending_ok=True)
         if identity is None:
             return login_page(request)
+        if identity.must_change_password:
+            return password_page(request, identity)
         resp = await home(request, identity)
         if NOTICE_COOKIE in request.cookies:  # shown on this page (base.html): once is enough
             resp.cookies[NOTICE_COOKIE] = ""
@@ -291,6 +312,25 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         set_session(resp, value, secure=is_https(request))
         return _logged_in(resp, request, result, notice=True)
 
+    @app.post("/password")
+    async def set_password(request: Request):
+        """The new password (twice) of a user on a one-time password; then a fresh session."""
+        identity = await current_identity(request, pending_ok=True)
+        if identity is None or not identity.must_change_password:
+            return response.redirect("/")
+        form = request.form or {}
+        if not csrf_ok(request, form.get("csrf")):
+            return password_page(request, identity, playbook().messages["api_page_expired"], status=403)
+        try:
+            user = await asyncio.to_thread(_set_own_password, identity.login, form.get("password"),
+                                           form.get("repeat"))
+        except people.AccountError as error:
+            return password_page(request, identity, str(error), status=400)
+        value, _csrf = session_cookie(user)
+        resp = response.redirect("/")
+        set_session(resp, value, secure=is_https(request))
+        return resp
+
     @app.post("/logout")
     async def logout(request: Request):
         """Log out everywhere: the user's token version is bumped, so this browser's session,
@@ -316,6 +356,9 @@ def create_app(rasa_url: str = ":5005", name: str = "salesbot_web") -> Sanic:
         if result.user is None:
             return response.json({"error": result.error}, status=429 if result.wait_seconds else 401,
                                  headers=_throttled_headers(result))
+        if result.user.must_change_password:  # no token until they have set their own password
+            return response.json({"error": playbook().messages.account_texts["password_change_required"]},
+                                 status=403, headers=NO_STORE)
         reply = response.json({"token": issue_token(result.user), "role": result.user.role,
                                "failed_logins_since_last_login": result.failed_logins}, headers=NO_STORE)
         return _logged_in(reply, request, result)

@@ -15,6 +15,7 @@ from sanic import response
 from sanic.request import Request
 
 from bot.auth import API, SESSION, Identity, bearer, identity_from_token, issue_token, read_token
+from bot.playbook import playbook
 from bot.settings import trust_proxy
 from bot.signing import same_secret
 
@@ -99,16 +100,17 @@ def identity_of(request: Request) -> Identity | None:
     return identity_from_token(token, purpose)
 
 
-async def current_identity(request: Request) -> Identity | None:
-    """``identity_of`` off the event loop; cached on the request."""
-    if hasattr(request.ctx, "identity"):
-        return request.ctx.identity
-    token, purpose = _credentials(request)
-    identity = None
-    if read_token(token, purpose) is not None:  # cheap: no thread for missing or forged tokens
-        identity = await asyncio.to_thread(identity_from_token, token, purpose)
-    request.ctx.identity = identity
-    return identity
+async def current_identity(request: Request, pending_ok: bool = False) -> Identity | None:
+    """``identity_of`` off the event loop; cached on the request. A user still on a one-time password
+    counts as nobody (their pages send them to set their own), unless ``pending_ok``."""
+    if not hasattr(request.ctx, "identity"):
+        token, purpose = _credentials(request)
+        identity = None
+        if read_token(token, purpose) is not None:  # cheap: no thread for missing or forged tokens
+            identity = await asyncio.to_thread(identity_from_token, token, purpose)
+        request.ctx.identity = identity
+    identity = request.ctx.identity
+    return identity if pending_ok or identity is None or not identity.must_change_password else None
 
 
 def csrf_ok(request: Request, submitted: str | None) -> bool:
@@ -118,13 +120,17 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
 
 
 def require_identity(handler):
-    """Route decorator: 401 without a valid (and unrevoked) token or session; passes ``identity=``."""
+    """Route decorator: 401 without a valid (and unrevoked) token or session, 403 for a user who has not
+    yet replaced a one-time password; passes ``identity=``."""
 
     @functools.wraps(handler)
     async def wrapper(request: Request, *args, **kwargs):
-        identity = await current_identity(request)
+        identity = await current_identity(request, pending_ok=True)
         if identity is None:
             return response.json({"error": "未登录，或登录已失效，请重新登录。"}, status=401)
+        if identity.must_change_password:
+            return response.json({"error": playbook().messages.account_texts["password_change_required"]},
+                                 status=403)
         return await handler(request, *args, identity=identity, **kwargs)
 
     return wrapper

@@ -13,6 +13,13 @@
   function outcomeLabel(code) { return LABELS.dispositions[code] || code || LABELS.unlogged; }
   function stageLabel(code) { return LABELS.stages[code] || code; }
   function intentLabel(name) { return LABELS.intents[name] || name; }
+  var PANEL = LABELS.call_list_panel || {};
+  var KIND_LABELS = LABELS.call_list_kinds || {};
+  function panelText(key, values) {
+    return String(PANEL[key] || "").replace(/\{(\w+)\}/g, function (all, name) {
+      return values && name in values ? String(values[name]) : all;
+    });
+  }
 
   var body = document.body;
   var log = byId("log");
@@ -21,6 +28,7 @@
   var historyLoadedFor = null;
   var followupTimer = null;
   var currentClient = null;
+  var proposal = null;  // the outcome the assistant proposes for this call (a reply's "proposal")
   var chat = null;  // SalesbotChat (chat.js): the socket, the token, the log's bubbles
 
   /* ---------- formatting ---------- */
@@ -157,6 +165,7 @@
   }
 
   function setCurrentClient(c) {
+    if (currentClient && String(currentClient.id) !== String(c.id)) { setProposal(null); }
     currentClient = c;
     currentClientEl.textContent = "";
     currentClientEl.appendChild(el("span", "muted", "当前客户："));
@@ -246,6 +255,7 @@
     next.addEventListener("click", newCall);
     card.appendChild(next);
     chat.renderCard(card, buttons);
+    setProposal(null);
     if (payload.stage && currentClient) {
       currentClient.stage = payload.stage;
       currentClient.stage_label = stageLabel(payload.stage);
@@ -270,6 +280,10 @@
   /* One reply: its card, or its text bubble (with the buttons) and then a payload's own text. */
   function renderReply(text, buttons, custom) {
     if (!custom || typeof custom !== "object") { custom = null; }
+    if (custom && custom.proposal) { setProposal(custom.proposal); }
+    if (custom && custom.type === "complaint_recorded" && proposal && proposal.outcome === "complaint") {
+      setProposal(null);
+    }
     if (custom && renderCard(custom, text, buttons)) { return; }
     if (text || buttons.length) { chat.renderBotText(text, buttons); }
     if (custom && custom.text) { chat.renderBotText(String(custom.text)); }
@@ -300,57 +314,161 @@
       .catch(function () { /* history is a convenience only */ });
   }
 
-  function newCall() {
+  /* ``then(id)``: once the new conversation is open (a call started from the call list). */
+  function newCall(then) {
     historyLoadedFor = null;
-    chat.newSession();
+    chat.newSession(typeof then === "function" ? then : null);
     currentClient = null;
+    setProposal(null);
     currentClientEl.textContent = "";
     currentClientEl.appendChild(el("span", "muted", "当前客户：未选择"));
     chat.notice("新通话已开始。先查客户，例如“查一下张三”。", "info");
     input.focus();
   }
 
-  /* ---------- follow-ups side list ---------- */
+  /* ---------- the proposed outcome (a reply's "proposal", bot/book/proposals.py) ---------- */
+
+  function setProposal(p) {
+    proposal = p && p.outcome && p.payload ? p : null;
+    var box = byId("outcome-proposal");
+    Array.prototype.forEach.call(byId("outcome-bar").querySelectorAll(".outcome"), function (b) {
+      var on = !!proposal && b.getAttribute("data-outcome") === proposal.outcome;
+      b.classList.toggle("proposed", on);
+      if (on) { b.setAttribute("aria-describedby", "outcome-proposal"); } else { b.removeAttribute("aria-describedby"); }
+    });
+    if (!proposal) { box.hidden = true; return; }
+    box.querySelector(".proposal-line").textContent = proposal.line || "";
+    var apply = box.querySelector(".proposal-apply");
+    apply.textContent = panelText("proposal_button") + "：" + (proposal.label || outcomeLabel(proposal.outcome));
+    box.hidden = false;
+  }
+
+  function applyProposal() {
+    if (!proposal) { return; }
+    // The same chat message as the outcome bar's (or the assistant's own) button for it.
+    var logs = proposal.payload.indexOf("/log_outcome") === 0;
+    chat.send(proposal.payload, logs ? displayText(proposal.payload) : proposal.line);
+  }
+
+  /* ---------- the call list (工作台) ---------- */
 
   function scheduleFollowupRefresh(delay) {
     clearTimeout(followupTimer);
     followupTimer = setTimeout(loadFollowups, delay);
   }
 
-  function loadFollowups() {
+  /* Start the call with a client of the list: a new call first if this one is about another client,
+     then the lookup by id (unambiguous, and no phone number travels in the message). */
+  function callClient(id, name) {
+    function lookup() {
+      chat.send("/lookup_client" + JSON.stringify({ client_id: String(id) }), "查一下" + name);
+    }
+    if (currentClient && String(currentClient.id) !== String(id)) {
+      newCall(lookup);
+    } else {
+      lookup();
+    }
+  }
+
+  function listButton(row, className, label, parts) {
+    var btn = el("button", className);
+    btn.type = "button";
+    parts.forEach(function (part) { if (part) { btn.appendChild(part); } });
+    btn.setAttribute("aria-label", label);
+    btn.addEventListener("click", function () { callClient(row.client_id, row.client || ""); });
+    return btn;
+  }
+
+  function whenText(row) {
+    if (!row.due_at) { return ""; }
+    if (row.kind !== "callback") { return friendlyTime(row.due_at).replace(/ 00:00$/, ""); }
+    return row.overdue ? panelText("overdue") + " · " + friendlyTime(row.due_at) : friendlyTime(row.due_at);
+  }
+
+  function itemRow(row) {
+    var classes = "call-item kind-" + row.kind + (row.kind === "callback" ? " followup" : "") +
+      (row.overdue ? " overdue" : "") + (row.callable ? "" : " not-now");
+    var li = el("li", classes);
+    var top = el("span", "f-top");
+    top.appendChild(el("strong", "f-name", row.client || ""));
+    top.appendChild(el("span", "badge kind kind-" + row.kind, KIND_LABELS[row.kind] || row.kind_label || row.kind));
+    var when = whenText(row);
+    if (when) { top.appendChild(el("span", "f-when", when)); }
+    var opening = row.opening_name ? el("span", "f-opening", panelText("opening") + "：" + row.opening_name) : null;
+    var notNow = row.callable ? null : el("span", "f-not-now", panelText("not_now") +
+      (row.not_before ? " · " + friendlyTime(row.not_before) : ""));
+    var btn = listButton(row, "followup-btn", [row.client, KIND_LABELS[row.kind], when, row.reason,
+      row.opening_name ? panelText("opening") + row.opening_name : "", row.callable ? "" : panelText("not_now")]
+      .filter(Boolean).join("，"), [top, row.phone ? el("span", "f-phone", row.phone) : null,
+      row.reason ? el("span", "f-reason", row.reason) : null, opening, notNow]);
+    if (row.note) { btn.title = row.note; }
+    li.appendChild(btn);
+    return li;
+  }
+
+  function unfinishedRow(row) {
+    var li = el("li", "call-item unfinished");
+    var top = el("span", "f-top");
+    top.appendChild(el("strong", "f-name", row.client || ""));
+    top.appendChild(el("span", "f-when", friendlyTime(row.at)));
+    li.appendChild(listButton(row, "followup-btn", (row.client || "") + "，" + (row.reason || "") + "，" +
+      panelText("log_now"), [top, el("span", "f-reason", row.reason || ""),
+      el("span", "f-action", panelText("log_now"))]));
+    return li;
+  }
+
+  function leftOutRow(row) {
+    var li = el("li", "left-out-item");
+    li.appendChild(el("strong", null, row.client || ""));
+    li.appendChild(el("span", "badge kind kind-" + row.kind, KIND_LABELS[row.kind] || row.kind));
+    li.appendChild(el("span", "muted", " " + (row.reason || "")));
+    return li;
+  }
+
+  function renderCallList(data) {
     var list = byId("followups");
+    list.textContent = "";
+    var items = data.items || [];
+    var progress = data.progress || {};
+    byId("call-progress").textContent = panelText("progress", {
+      called: progress.called || 0, reached: progress.reached || 0, deals: progress.deals || 0 });
+    byId("followup-count").textContent = data.total ? "（" + data.total + "）" : "";
+    var hours = byId("calling-hours");
+    hours.hidden = !data.calling_hours || data.calling_hours.open;
+    hours.textContent = hours.hidden ? "" : data.calling_hours.reason || "";
+
+    var unfinished = data.unfinished || [];
+    var unfinishedList = byId("unfinished");
+    unfinishedList.textContent = "";
+    unfinished.forEach(function (row) { unfinishedList.appendChild(unfinishedRow(row)); });
+    byId("unfinished-box").hidden = !unfinished.length;
+
+    if (!items.length) { list.appendChild(el("li", "muted", panelText("empty"))); }
+    items.forEach(function (row) { list.appendChild(itemRow(row)); });
+    var more = byId("call-list-more");
+    var hiddenRows = (data.total || 0) - items.length;
+    more.hidden = hiddenRows <= 0;
+    more.textContent = more.hidden ? "" : panelText("more", { count: hiddenRows });
+
+    var leftOut = data.left_out || [];
+    var leftList = byId("left-out-list");
+    leftList.textContent = "";
+    leftOut.forEach(function (row) { leftList.appendChild(leftOutRow(row)); });
+    byId("left-out-count").textContent = leftOut.length ? "（" + leftOut.length + "）" : "";
+    byId("left-out").hidden = !leftOut.length;
+  }
+
+  function loadFollowups() {
     var errorEl = byId("followups-error");
-    window.SalesbotDom.getJSON("/api/followups?due=today")
-      .then(function (items) {
+    // The call in progress never counts against itself, nor is it an unfinished one.
+    var id = chat && chat.sessionId();
+    window.SalesbotDom.getJSON("/api/call-list" + (id ? "?conversation=" + encodeURIComponent(id) : ""))
+      .then(function (data) {
         errorEl.hidden = true;
-        list.textContent = "";
-        byId("followup-count").textContent = items.length ? "（" + items.length + "）" : "";
-        if (!items.length) {
-          list.appendChild(el("li", "muted", "今天没有要回访的客户。"));
-          return;
-        }
-        items.forEach(function (f) {
-          var li = el("li", "followup" + (f.overdue ? " overdue" : ""));
-          var btn = el("button", "followup-btn");
-          btn.type = "button";
-          var top = el("span", "f-top");
-          top.appendChild(el("strong", "f-name", f.client || ""));
-          top.appendChild(el("span", "f-when", f.overdue ? "已逾期 · " + friendlyTime(f.due_at) : friendlyTime(f.due_at)));
-          btn.appendChild(top);
-          if (f.phone) { btn.appendChild(el("span", "f-phone", f.phone)); }
-          if (f.reason) { btn.appendChild(el("span", "f-reason", f.reason)); }
-          btn.setAttribute("aria-label", "查看客户 " + (f.client || "") + "，" + friendlyTime(f.due_at) +
-            (f.overdue ? "，已逾期" : "") + (f.reason ? "，" + f.reason : ""));
-          btn.addEventListener("click", function () {
-            // By id: unambiguous, and no phone number travels in the message.
-            chat.send("/lookup_client" + JSON.stringify({ client_id: String(f.client_id) }), "查一下" + f.client);
-          });
-          li.appendChild(btn);
-          list.appendChild(li);
-        });
+        renderCallList(data || {});
       })
       .catch(function (err) {
-        errorEl.textContent = "回访列表加载失败：" + (err && err.message ? err.message : "网络错误");
+        errorEl.textContent = panelText("load_failed") + "：" + (err && err.message ? err.message : "网络错误");
         errorEl.hidden = false;
       });
   }
@@ -372,6 +490,10 @@
     });
     btn.setAttribute("data-outcome", code);
   });
+  byId("outcome-proposal").querySelector(".proposal-apply").addEventListener("click", applyProposal);
+  byId("call-list-title").textContent = panelText("title");
+  byId("left-out-title").textContent = panelText("left_out");
+  byId("unfinished-title").textContent = panelText("unfinished");
 
   LABELS.shortcuts.forEach(function (shortcut) {
     labelButton(byId("shortcuts"), "btn chip", LABELS.buttons[shortcut.button] || shortcut.say, function () {
@@ -408,7 +530,7 @@
     chat.send("/schedule_callback" + JSON.stringify({ time: when }), intentLabel("schedule_callback") + "：" + friendlyTime(when));
   });
 
-  byId("new-call").addEventListener("click", newCall);
+  byId("new-call").addEventListener("click", function () { newCall(); });
   byId("refresh-followups").addEventListener("click", loadFollowups);
 
   chat = window.SalesbotChat.create({
