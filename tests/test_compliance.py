@@ -18,6 +18,7 @@ import yaml
 from test_facts import _context, _lines_for, demo  # noqa: F401 - demo is the fixture the render test uses
 
 from bot.compliance import PROMISE_KINDS, findings, promises, rules
+from bot.compliance.facts import fact_findings
 from bot.playbook import find_forbidden, playbook
 from bot.rehearsal import scoring
 from bot.rehearsal.scenarios import load_scenarios
@@ -202,15 +203,16 @@ def test_every_listed_forbidden_phrase_is_found_and_find_forbidden_uses_the_modu
 
 
 def test_every_rendered_line_for_every_demo_client_has_no_finding(demo):  # noqa: F811 - the fixture
-    """Every playbook line and every template rendered for every demo client and product."""
+    """Every playbook line and every template rendered for every demo client and product: no promise
+    and no product fact without what keeps it true (facts.yml: a benchmark's range, a closed period)."""
     profiles, catalogue = demo
-    problems = [f"all_lines: {line} -> {[(f.kind, f.phrase) for f in findings(line)]}"
-                for line in playbook().all_lines() if findings(line)]
+    problems = [f"all_lines: {line} -> {[(f.kind, f.phrase) for f in findings(line) + fact_findings(line)]}"
+                for line in playbook().all_lines() if findings(line) or fact_findings(line)]
     checked = len(playbook().all_lines())
     for profile in profiles:
         for where, line, product in _lines_for(_context(profile, catalogue)):
             checked += 1
-            found = findings(line, product)
+            found = findings(line, product) + fact_findings(line)
             if found:
                 problems.append(f"{profile.name} {where} {product.code if product else '-'}: "
                                 f"{[(f.kind, f.phrase) for f in found]} in {line}")

@@ -35,13 +35,24 @@ def fact_rules() -> tuple[FactRule, ...]:
                  for spec in raw["rules"])
 
 
+_SENTENCE_END = re.compile(r"[。；！？;!?\n]")
+
+
+def _sentence(text: str, at: int) -> str:
+    start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, at)), default=0)
+    end = _SENTENCE_END.search(text, at)
+    return text[start:end.start() if end else len(text)]
+
+
 def fact_findings(text: str) -> list[Finding]:
     """The facts ``text`` states without what keeps them true, one finding per rule broken."""
     prepared = normalize(text or "")  # not prepare(): it drops the '-' of "2.8%-3.2%"
     found = []
     for rule in fact_rules():
         fact = rule.when.search(prepared)
-        if fact is None or (rule.with_ is not None and not rule.with_.search(prepared)):
+        # "with" in the fact's own sentence: a risk level (R2) or a term (100天) elsewhere in a long
+        # line does not make a benchmark mentioned without a figure a figure.
+        if fact is None or (rule.with_ is not None and not rule.with_.search(_sentence(prepared, fact.start()))):
             continue
         if not all(need.search(prepared) for need in rule.needs):
             found.append(Finding(rule.kind, fact.group(0), rule.reason, fact.start()))
