@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -278,6 +278,25 @@ def pending_callbacks(session: Session, client_id: int, now: datetime, conversat
         FollowUp.client_id == client_id, FollowUp.status == "open", FollowUp.due_at <= until,
         (FollowUp.conversation_id != conversation_id) | FollowUp.conversation_id.is_(None),
     ).order_by(FollowUp.due_at.desc())).unique())
+
+
+def hand_over_followups(session: Session, client_ids: list[int], agent_id: int) -> int:
+    """Clients given to another agent (an assignment, an import) bring their open follow-ups; bulk
+    statements, since a filter or a sheet may name tens of thousands. Returns how many moved."""
+    moved = 0
+    for ids in batched(client_ids):
+        moved += session.execute(update(FollowUp).where(FollowUp.client_id.in_(ids), FollowUp.status == "open")
+                                 .values(agent_id=agent_id).execution_options(synchronize_session=False)).rowcount
+    return moved
+
+
+def mark_do_not_call(session: Session, client: Client, now: datetime, source: str | None = None) -> int:
+    """The one place a client becomes 勿扰 (a call's outcome, the bank's opt-out register): the flag, where
+    it came from (kept if already known), and every open follow-up cancelled; returns how many were open."""
+    client.do_not_call = True
+    if source is not None:
+        client.dnc_source = source
+    return cancel_followups(session, client.id, now)
 
 
 def cancel_followups(session: Session, client_id: int, now: datetime) -> int:

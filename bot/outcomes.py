@@ -240,8 +240,7 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
                 client.holdings.remove(holding)
     cancelled = done = 0
     if outcome == "do_not_call":
-        client.do_not_call = True
-        cancelled = crm.cancel_followups(session, client.id, now)
+        cancelled = crm.mark_do_not_call(session, client, now)
     elif outcome in NOT_REACHED:
         # Nobody answered (or wrong number): no callback happened, every follow-up stays open.
         done = 0

@@ -326,8 +326,7 @@ def _set_agent(session: Session, agent_id: int | None, client_ids: list[int], as
         session.execute(update(Client).where(Client.id.in_(batch)).values(agent_id=agent_id, assigned_at=assigned_at)
                         .execution_options(synchronize_session=False))
         if agent_id is not None:
-            moved += session.execute(update(FollowUp).where(FollowUp.client_id.in_(batch), FollowUp.status == "open")
-                                     .values(agent_id=agent_id).execution_options(synchronize_session=False)).rowcount
+            moved += crm.hand_over_followups(session, batch, agent_id)
     # Rows already loaded in this session (and their ``agent``) are read again when next used.
     for row in list(session.identity_map.values()):
         if isinstance(row, (Client, FollowUp)):

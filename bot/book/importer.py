@@ -350,12 +350,12 @@ def _write_clients(session: Session, rows: list[RowResult], user: User | None, b
             if progress:
                 progress("write", done, total)
     # A client given to another agent brings their open follow-ups (as an assignment does).
-    moved = [{"row_id": r.client_id, "v_agent": r.update["agent_id"]} for r in updates if "agent_id" in r.update]
-    if moved:
-        followups = FollowUp.__table__
-        session.execute(update(followups).where(followups.c.client_id == bindparam("row_id"),
-                                                followups.c.status == "open")
-                        .values({followups.c.agent_id: bindparam("v_agent")}), moved)
+    given: dict[int, list[int]] = defaultdict(list)
+    for r in updates:
+        if r.update.get("agent_id") is not None:
+            given[r.update["agent_id"]].append(r.client_id)
+    for agent_id, client_ids in given.items():
+        crm.hand_over_followups(session, client_ids, agent_id)
     before = session.scalar(select(func.max(table.c.id))) or 0
     blank = dict.fromkeys(INSERTED)
     for chunk in batched(creates, 5000):
@@ -378,13 +378,12 @@ def _write_clients(session: Session, rows: list[RowResult], user: User | None, b
 def _write_do_not_call(session: Session, rows: list[RowResult], user: User | None, batch_id: int, now: datetime,
                        progress: Progress | None) -> None:
     """Each client the register names becomes 勿扰 as a call's 勿扰 outcome makes them: the flag set
-    and every open follow-up cancelled (bot.crm.cancel_followups), with where the mark came from."""
+    and every open follow-up cancelled (bot.crm.mark_do_not_call), with where the mark came from."""
     marked = {r.client_id: r for r in rows if r.action == "update"}
     done = 0
     for ids in batched(sorted(marked)):
         for client in session.scalars(select(Client).where(Client.id.in_(ids))).unique():
-            client.do_not_call, client.dnc_source = True, marked[client.id].update["dnc_source"]
-            crm.cancel_followups(session, client.id, now)
+            crm.mark_do_not_call(session, client, now, source=marked[client.id].update["dnc_source"])
         done += len(ids)
         if progress:
             progress("write", done, len(marked))
