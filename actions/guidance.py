@@ -273,3 +273,29 @@ class ActionCustomerAgrees(CrmAction):
         if not scope.can_write(dispatcher, "utter_ask_client_for_outcome"):
             return []
         return record_outcome(dispatcher, scope, "deal", deal_product=reply.product.code if reply.product else None)
+
+
+class ActionCallProblem(CrmAction):
+    """The line, not the customer (bad signal, silence, a hang-up): what to say to the line, no sales
+    line; after a hang-up, the outcome to log proposed with one click (无人接听 or 拒绝)."""
+
+    def name(self) -> str:
+        return "action_call_problem"
+
+    def handle(self, dispatcher: CollectingDispatcher, scope: CallScope,
+               domain: dict[str, Any]) -> list[dict[str, Any]]:
+        problem = guidance.line_problem(scope.state, scope.tracker.latest_message.get("text") or "")
+        if problem.outcome is None:
+            send_script(dispatcher, problem.reply.script)
+            return []
+        # A hang-up: nothing to say; the call's outcome, the likelier one proposed.
+        note = "\n".join(problem.reply.script.notes)
+        if scope.client is None or not scope.may_write():
+            dispatcher.utter_message(text=note)
+            return []
+        buttons = [{"title": labels.disposition(outcome), "payload": proposals.log_outcome_payload(outcome)}
+                   for outcome in (problem.outcome, *(o for o in ("no_answer", "refused") if o != problem.outcome))]
+        proposal = proposals.proposal(problem.outcome, None, proposals.log_outcome_payload(problem.outcome))
+        dispatcher.utter_message(text=note, buttons=buttons,
+                                 json_message={"type": "call_problem", "kind": problem.kind, "proposal": proposal})
+        return []

@@ -367,3 +367,40 @@ async def test_a_busy_client_relayed_again_is_one_callback(crm_url, frozen_clock
         frozen_clock(WORKDAY_MORNING + timedelta(minutes=20))
     rows = _one(crm_url, select(FollowUp))
     assert len(rows) == 1 and rows[0].due_at == datetime(2026, 11, 23, 11, 30)  # moved, not repeated
+
+
+@pytest.mark.parametrize(("said", "kind", "asks"), [
+    ("那边声音断断续续的", "bad_line", "能听清"),  # a bad line: check they hear, offer to call back
+    ("客户那边有杂音，听不清", "bad_line", "能听清"),
+    ("接通了没人说话", "silence", "能听到"),  # silence: ask once more whether they hear
+])
+async def test_a_line_problem_gets_a_line_for_the_line_and_no_sales_line(crm_url, frozen_clock, said, kind, asks):
+    from actions.guidance import ActionCallProblem
+
+    conversation = await _looked_up("张三")
+    await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    reply = await conversation.run(ActionCallProblem(), said, "call_problem")
+    script = reply[0]["custom"]
+    assert script["key"] == f"call_problem_{kind}" and asks in script["text"]
+    assert "proposal" not in script and "稳享理财" not in script["text"]  # no product, nothing to log yet
+
+
+@pytest.mark.parametrize(("before", "proposed"), [
+    ([], "no_answer"),  # hung up at the opening, before a word: 无人接听
+    ([(ActionHandleObjection, "客户说没兴趣", "objection_not_interested")], "refused"),  # after saying no: 拒绝
+])
+async def test_a_hang_up_proposes_the_outcome_to_log(crm_url, frozen_clock, before, proposed):
+    from actions.guidance import ActionCallProblem
+
+    conversation = await _looked_up("张三")
+    await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
+    for action, text, intent in before:
+        await conversation.run(action(), text, intent)
+    reply = await conversation.run(ActionCallProblem(), "他直接挂了", "call_problem")
+    custom = reply[0]["custom"]
+    assert custom["type"] == "call_problem" and custom["kind"] == "hung_up"
+    assert custom["proposal"]["outcome"] == proposed
+    assert custom["proposal"]["payload"] == f'/log_outcome{{"outcome": "{proposed}"}}'
+    assert [json.loads(b["payload"].removeprefix("/log_outcome"))["outcome"] for b in reply[0]["buttons"]] \
+        == [proposed, "refused" if proposed == "no_answer" else "no_answer"]
+    assert _one(crm_url, select(Call)) == []  # proposed, not logged: the agent decides

@@ -18,6 +18,7 @@ from bot.guidance.filling import (
     render,
     with_risk_disclosure,
 )
+from bot.guidance.line import LineProblem, line_problem
 from bot.guidance.objections import (
     MAX_REFUSALS,
     agrees,
@@ -35,6 +36,7 @@ from bot.guidance.state import PHASES, CallState, Context, LastCall, Reply, Scri
 from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
 
 __all__ = [
+    "LineProblem", "line_problem",
     "AGREED_TIME_REASON", "CALLBACK_STYLE", "MAX_REFUSALS", "PHASES",
     "RELATIONSHIP_STYLES", "CallState", "Context", "LastCall", "ProductInfo", "Profile", "Reply", "Script",
     "agrees", "callback_due", "complaint", "confirms_deal", "resume_selling", "selling_held",

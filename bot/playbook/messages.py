@@ -215,6 +215,8 @@ class Messages:
     import_texts: dict[str, str]
     # The daily call list, the unfinished-call note at a lookup, the proposed outcome (bot/book/call_list.py).
     call_list_texts: dict[str, str]
+    # The line, not the customer (intent call_problem, bot/guidance/line.py).
+    call_problems: dict[str, str]
     # Accounts and products on the supervisor's pages and the CLI (bot/book/people.py, bot/book/products.py).
     account_texts: dict[str, str]
     product_texts: dict[str, str]
