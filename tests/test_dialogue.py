@@ -21,6 +21,10 @@ REALISTIC_MIN_MACRO_F1 = 0.92
 # tests/data/complaints_realistic.yml, first run (2026-12-06): customer_complaint precision and recall
 # 0.98/0.96 (F1 0.97, 53 lines), do-not-call recall 6 of 7.
 COMPLAINT_MIN, DO_NOT_CALL_RECALL_MIN = 0.90, 0.80
+# tests/data/call_problems_realistic.yml (71 lines, 45 call_problem), first and only run before this floor
+# (2026-12-07): call_problem precision 0.88, recall 1.00; its false alarms were unanswered calls being logged
+# (占线, 没人接) and refusals typed in pinyin. A floor against regressions, not a target.
+CALL_PROBLEM_MIN = 0.80
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +96,13 @@ async def test_complaints_are_told_from_near_intents_on_realistic_lines(agent):
     assert scores["customer_complaint"]["precision"] >= COMPLAINT_MIN and \
         scores["customer_complaint"]["recall"] >= COMPLAINT_MIN, report
     assert scores["objection_do_not_call"]["recall"] >= DO_NOT_CALL_RECALL_MIN, report
+
+
+async def test_line_problems_are_told_from_near_intents_on_realistic_lines(agent):
+    """Issue 22 (contract intent call_problem): the line, not the customer (a bad line, silence, a hang-up
+    without a reason), as agents really type it, written by someone who never saw the training lines and
+    never trained on; beside a busy customer who hangs up, an unanswered call logged, a refusal."""
+    _macro_f1, report = await nlu_report(agent, "call-problems", "tests/data/call_problems_realistic.yml")
+    scores = json.loads((ARTIFACTS / "rasa-test-nlu-call-problems" / "intent_report.json").read_text(encoding="utf-8"))
+    assert scores["call_problem"]["precision"] >= CALL_PROBLEM_MIN and \
+        scores["call_problem"]["recall"] >= CALL_PROBLEM_MIN, report
