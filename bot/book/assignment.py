@@ -335,8 +335,7 @@ def _set_agent(session: Session, agent_id: int | None, client_ids: list[int], as
 
 
 def _change_row(kind: str, client_id: int, detail: dict[str, Any], by: User | None, now: datetime) -> dict[str, Any]:
-    return {"at": now, "user_id": by.id if by is not None else None, "kind": kind, "entity": "client",
-            "entity_id": client_id, "detail": detail, "batch_id": None}
+    return changes.row(kind=kind, entity="client", entity_id=client_id, detail=detail, user=by, at=now)
 
 
 def _logins(session: Session, user_ids: set[int]) -> dict[int, str]:

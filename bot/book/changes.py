@@ -3,7 +3,7 @@ when, what changed), in the same transaction as the change itself, and superviso
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -21,20 +21,26 @@ def plain(value: Any) -> Any:
     return value
 
 
-def diff(row: Any, values: dict[str, Any]) -> dict[str, list[Any]]:
-    """``{field: [before, after]}`` for each of ``values`` that differs from ``row``'s attribute."""
-    return {field: [plain(getattr(row, field)), plain(value)]
-            for field, value in values.items() if getattr(row, field) != value}
+def diff(before: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` for each of ``values`` that differs from ``before``'s value."""
+    return {field: [plain(before.get(field)), plain(value)]
+            for field, value in values.items() if before.get(field) != value}
+
+
+def row(*, kind: str, entity: str, entity_id: int | None, detail: dict[str, Any], user: User | None,
+        at: datetime, batch_id: int | None = None) -> dict[str, Any]:
+    """One change as a row for ``record_many`` (the columns ``record`` fills)."""
+    if kind not in CHANGE_KINDS:
+        raise ValueError(f"unknown change kind {kind!r}")
+    return {"at": at, "user_id": user.id if user is not None else None, "kind": kind, "entity": entity,
+            "entity_id": entity_id, "detail": {k: plain(v) for k, v in detail.items()}, "batch_id": batch_id}
 
 
 def record(session: Session, *, user: User | None, kind: str, entity: str, entity_id: int | None,
            detail: dict[str, Any], batch_id: int | None = None, at: datetime | None = None) -> Change:
     """Add one change to the session (flushed with the change it describes)."""
-    if kind not in CHANGE_KINDS:
-        raise ValueError(f"unknown change kind {kind!r}")
-    change = Change(at=at or clock.now(), user_id=user.id if user is not None else None, kind=kind,
-                    entity=entity, entity_id=entity_id, detail={k: plain(v) for k, v in detail.items()},
-                    batch_id=batch_id)
+    change = Change(**row(kind=kind, entity=entity, entity_id=entity_id, detail=detail, user=user,
+                          at=at or clock.now(), batch_id=batch_id))
     session.add(change)
     return change
 

@@ -326,8 +326,8 @@ def run_import(session: Session, kind: str, sheet: Sheet, *, user: User | None,
 
 
 def _change_rows(rows: list[RowResult], kind: str, user: User | None, batch_id: int, now: datetime) -> list[dict]:
-    return [{"at": now, "user_id": user.id if user else None, "kind": kind, "entity": "client",
-             "entity_id": r.client_id, "batch_id": batch_id, "detail": r.diff} for r in rows]
+    return [changes.row(kind=kind, entity="client", entity_id=r.client_id, detail=r.diff, user=user, at=now,
+                        batch_id=batch_id) for r in rows]
 
 
 def _write_clients(session: Session, rows: list[RowResult], user: User | None, batch_id: int, now: datetime,

@@ -255,7 +255,7 @@ def _apply(product: Product, values: dict[str, Any]) -> None:
 
 
 def _diff(before: dict[str, Any], values: dict[str, Any]) -> dict[str, list[Any]]:
-    return {f: [before.get(f), values[f]] for f in FIELDS if before.get(f) != values[f]}
+    return changes.diff(before, {f: values[f] for f in FIELDS})
 
 
 def _checked(session: Session, body: Any, product: Product | None) -> dict[str, Any]:
