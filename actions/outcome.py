@@ -12,11 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import CrmAction
 from actions.scope import CallScope
-from bot import clock
+from bot import clock, floor
 from bot.book import proposals
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
 from bot.outcomes import OutcomeRefused, ProductNeeded, amount_from_text, disposition_for, log_call
-from bot.playbook import playbook
+from bot.playbook import customer_intents, playbook
 from bot.profile import ProductInfo, recommend_products, suitable
 
 OUTCOME_BUTTONS = [
@@ -122,6 +122,7 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
     if logged.done_followups:
         notes_for_agent.append(messages["followups_done"].format(count=logged.done_followups))
     scope.wrote("call")
+    _learn_from_outcome(scope, outcome)
     dispatcher.utter_message(
         response="utter_outcome_logged" if logged.created else "utter_outcome_updated",
         name=client.name, outcome=DISPOSITION_LABELS[outcome], stage="\n".join(notes_for_agent),
@@ -130,6 +131,20 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
                       "stage": client.stage, "conversation_id": scope.conversation_id},
     )
     return [SlotSet("outcome", None), SlotSet("client_do_not_call", client.do_not_call)]
+
+
+def _learn_from_outcome(scope: CallScope, outcome: str) -> None:
+    """An outcome that contradicts how the call was read keeps the misread line as a candidate for
+    training (bot/floor.py); a supervisor decides whether it is one."""
+    turns = [floor.Turn(e.get("text") or "", ((e.get("parse_data") or {}).get("intent") or {}).get("name"),
+                        ((e.get("parse_data") or {}).get("intent") or {}).get("confidence"))
+             for e in scope.tracker.events if e.get("event") == "user"]
+    missed = floor.missed_reading(turns, outcome, customer_intents())
+    if missed is not None:
+        turn, intent = missed
+        floor.record(scope.session, text=turn.text, intent=intent, source="outcome", user=scope.user,
+                     conversation_id=scope.conversation_id, predicted=turn.intent, confidence=turn.confidence,
+                     at=scope.context.now)
 
 
 class ActionLogOutcome(CrmAction):

@@ -165,6 +165,12 @@ def may_manage_products(identity: Identity | None) -> bool:
     return is_supervisor(identity)
 
 
+def may_teach_model(identity: Identity | None) -> bool:
+    """Supervisors decide which lines from the floor (clarification choices, outcome corrections)
+    become training data; agents create candidates only by working."""
+    return is_supervisor(identity)
+
+
 def may_read_call_list(identity: Identity | None, agent_login: str) -> bool:
     """An agent reads their own daily call list (工作台); a supervisor any agent's."""
     return is_supervisor(identity) or (reads_real_crm(identity) and identity.login == agent_login)

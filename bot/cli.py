@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                                 help="load the demo data (demo users with published passwords) into any database")
     train_parser = sub.add_parser("train", help="train the model if data or config changed")
     train_parser.add_argument("--force", action="store_true")
+    train_parser.add_argument("--out", type=Path, help="where the model goes (default: models/)")
     run_parser = sub.add_parser("run", help="prepare, train and start all services")
     run_parser.add_argument("--rasa-port", type=int, default=RASA_PORT)
     run_parser.add_argument("--actions-port", type=int, default=ACTIONS_PORT)
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "train":
             prepare(verbose=False)
-            train(args.force)
+            train(args.force, models_dir=args.out)
             return 0
         if args.command == "import":
             return import_command(args)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -64,7 +65,7 @@ DISPUTE_STATUSES = ("open", "accepted", "rejected")
 # None on rows booked before migration 0013.
 FOLLOWUP_PROMISES = ("agreed_time", "call_back", "send_material", "planned")
 # What the change log records (bot.models.Change.kind).
-CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call")
+CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call", "floor")
 
 
 def _now() -> datetime:
@@ -454,3 +455,35 @@ class ImportBatch(Base):
     report = Column(JSON, nullable=False, default=list)  # [{"row": n, "values": {...}, "problems": [...]}]
 
     user = relationship("User", lazy="joined")
+
+
+CANDIDATE_SOURCES = ("clarify", "outcome")  # the agent chose a reading / the logged outcome contradicted one
+CANDIDATE_STATUSES = ("pending", "accepted", "rejected")
+
+
+class NluCandidate(Base):
+    """A line the floor taught us (issue 22): the agent's text and the intent a person said it means.
+
+    Nothing enters training until a supervisor accepts it; ``floor_version`` is the version of the
+    floor training data (bot/floor.py) that first included it."""
+
+    __tablename__ = "nlu_candidates"
+    __table_args__ = (Index("ix_nlu_candidates_status_intent", "status", "intent"),)
+
+    id = Column(Integer, primary_key=True)
+    text = Column(String(500), nullable=False)  # phone numbers masked before it is stored
+    intent = Column(String(48), nullable=False)
+    predicted = Column(String(48))  # what the model read (nlu_fallback's best guess), for the page
+    confidence = Column(Float)
+    source = Column(String(16), nullable=False)  # CANDIDATE_SOURCES
+    user_id = Column(Integer, ForeignKey("users.id"))
+    conversation_id = Column(String(128))
+    at = Column(DateTime, nullable=False, default=_now, index=True)
+    times = Column(Integer, nullable=False, default=1)  # the same text and intent again: counted, not repeated
+    status = Column(String(16), nullable=False, default="pending")  # CANDIDATE_STATUSES
+    decided_by = Column(Integer, ForeignKey("users.id"))
+    decided_at = Column(DateTime)
+    floor_version = Column(Integer)
+
+    user = relationship("User", lazy="joined", foreign_keys=[user_id])
+    decider = relationship("User", lazy="joined", foreign_keys=[decided_by])

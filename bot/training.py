@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import floor
+from bot.db import sessions
+from bot.playbook import playbook
+from bot.rasa_ext.nlu_eval import evaluate_model
 from bot.services import rasa_executable, service_env
 from bot.settings import PROJECT_ROOT
 
@@ -17,10 +24,13 @@ from bot.settings import PROJECT_ROOT
 TRAINING_INPUTS = ("config.yml", "domain.yml", "data", "var/jieba", "bot/nlu", "bot/rasa_ext/rehearsal_policy.py")
 
 
-def training_inputs_digest() -> str:
-    """A digest of every training input and of the Rasa version: equal digests, same model."""
+def training_inputs_digest(extra: list[str] | None = None) -> str:
+    """A digest of every training input (and ``extra`` data files) and of the Rasa version: equal
+    digests, same model."""
 
     digest = hashlib.sha256(version("rasa").encode())
+    for name in extra or []:
+        digest.update(b"extra\0" + Path(name).read_bytes() + b"\0")
     for name in TRAINING_INPUTS:
         path = PROJECT_ROOT / name
         files = sorted(p for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts) \
@@ -31,28 +41,72 @@ def training_inputs_digest() -> str:
     return digest.hexdigest()
 
 
-def train(force: bool = False) -> Path:
+# The held-out sets the floor's training report measures (written before training, never trained on).
+HELD_OUT = {"clean": PROJECT_ROOT / "tests" / "nlu_holdout.yml",
+            "realistic": PROJECT_ROOT / "tests" / "nlu_realistic.yml"}
+
+
+def _floor_data() -> floor.FloorData | None:
+    """The lines supervisors accepted, written as training data (None if the CRM cannot say)."""
+    try:
+        with sessions().begin() as session:
+            return floor.write_training_data(session)
+    except SQLAlchemyError as error:
+        print(f"未能读取待学习语句，本次训练不含它们：{error}")
+        return None
+
+
+def train(force: bool = False, models_dir: Path | None = None,
+          held_out: dict[str, Path] | None = None) -> Path:
     """Train unless nothing the model is made from has changed; returns the model.
+
+    The data: data/ and the floor's accepted lines (bot/floor.py). When those lines changed, the new
+    model is measured on the held-out sets (``held_out``, default ``HELD_OUT``) and the report kept
+    beside the floor's data, with the model before it as the baseline the first time.
 
     The digest check takes a fraction of a second, where Rasa's own fingerprint check starts Rasa
     and reads all the data (most of a minute): `make test` and every test session ask this again
     right after training."""
-    models = PROJECT_ROOT / "models"
+    models = models_dir or PROJECT_ROOT / "models"
     model, stamp = models / "salesbot.tar.gz", models / "salesbot.inputs"
-    cmd = [rasa_executable(), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data",
+    data = _floor_data()
+    extra = [str(data.path)] if data is not None and data.examples else []
+    cmd = [rasa_executable(), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data", *extra,
            "--out", str(models), "--fixed-model-name", "salesbot"]
     if force:
         cmd.append("--force")
-    models.mkdir(exist_ok=True)
+    models.mkdir(parents=True, exist_ok=True)
     # One training at a time per checkout: a second `salesbot train` (another test run, make run)
     # waits, then finds the inputs unchanged instead of training the same model beside it.
     with open(models / ".train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        inputs = training_inputs_digest()
+        inputs = training_inputs_digest(extra)
         if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == inputs:
             print(f"模型已是最新（训练数据和配置没有变化）：{model}")
             return model
+        sets = held_out or HELD_OUT
+        reported = {r["version"] for r in floor.reports() if r["kind"] == "trained"}
+        report = data is not None and data.examples and data.version not in reported
+        if report and not floor.reports() and model.exists():
+            floor.add_report(data.version - 1, 0, _scores(model, sets), kind="baseline")
         stamp.unlink(missing_ok=True)
         subprocess.run(cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
         stamp.write_text(inputs + "\n")
+        if report:
+            floor.add_report(data.version, data.examples, _scores(model, sets))
+            print(_report_text(floor.movement()))
     return model
+
+
+def _scores(model: Path, sets: dict[str, Path]) -> dict[str, dict[str, float]]:
+    return asyncio.run(evaluate_model(model, sets, floor.floor_dir() / "evaluation"))
+
+
+def _report_text(moved: dict | None) -> str:
+    texts = playbook().messages.clarify_texts
+    if moved is None:
+        return texts["report_none"]
+    sets = "，".join(texts["report_set"].format(name=name, after=f"{after:.3f}",
+                                                before="—" if before is None else f"{before:.3f}")
+                    for name, (before, after) in moved["sets"].items())
+    return texts["report_line"].format(version=moved["version"], examples=moved["examples"], sets=sets)

@@ -223,7 +223,7 @@ def api_token(servers, login: str) -> str:
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Print the NLU reports written by this run (tests/test_dialogue.py) at the end of `make test`."""
-    for name in ("holdout", "realistic", "call-problems"):
+    for name in ("holdout", "realistic", "realistic-2", "clarify", "call-problems"):
         path = ARTIFACTS / f"nlu-report-{name}.txt"
         if path.exists() and path.stat().st_mtime >= config._salesbot_started:
             terminalreporter.write_sep("-", f"NLU report: {name}")

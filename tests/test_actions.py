@@ -239,23 +239,95 @@ async def test_list_followups_shows_only_my_due_ones(crm_url, frozen_clock):
     assert "朱丽" not in texts(messages) and "李四" not in texts(messages)
 
 
-async def test_low_confidence_offers_the_two_likeliest_intents():
+def _unsure(text="佢话唔得闲啊"):
+    return {"text": text, "intent": {"name": "nlu_fallback", "confidence": 0.45},
+            "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45},
+                               {"name": "objection_busy", "confidence": 0.3},
+                               {"name": "objection_not_interested", "confidence": 0.2},
+                               {"name": "greet", "confidence": 0.1}, {"name": "thank", "confidence": 0.01}],
+            "entities": []}
+
+
+async def test_when_unsure_the_assistant_asks_with_the_likeliest_readings_and_none_of_them():
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
     from actions.session import ActionClarifyIntent
 
-    latest = {"text": "那个啥", "intent": {"name": "nlu_fallback", "confidence": 0.45},
-              "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.45},
-                                 {"name": "objection_busy", "confidence": 0.3},
-                                 {"name": "request_opening", "confidence": 0.2},
-                                 {"name": "greet", "confidence": 0.1}],
-              "entities": [{"entity": "client_name", "value": "张三"}]}
     dispatcher = CollectingDispatcher()
-    await ActionClarifyIntent().run(dispatcher, Tracker("c", {}, latest, [], False, None, {}, "action_listen"), {})
-    buttons = dispatcher.messages[0]["buttons"]
-    assert [b["title"] for b in buttons] == ["客户说在忙", "要开场白"]
-    assert buttons[0]["payload"] == '/objection_busy{"client_name": "张三"}'
+    in_call = Tracker("c", {"current_client_id": 3}, _unsure(), [], False, None, {}, "action_listen")
+    await ActionClarifyIntent().run(dispatcher, in_call, {})
+    message = dispatcher.messages[0]
+    assert message["text"] == "这句我没把握，客户是什么意思？"
+    assert [b["title"] for b in message["buttons"]] == ["客户在忙？", "客户没兴趣？", "打个招呼？",
+                                                        "都不是，我重新输入"]
+    assert message["buttons"][0]["payload"] == '/choose_reading{"reading": "objection_busy"}'
+    assert message["custom"] == {"type": "clarify", "readings": ["objection_busy", "objection_not_interested", "greet"]}
+    dispatcher = CollectingDispatcher()
+    await ActionClarifyIntent().run(dispatcher, Tracker("c", {}, _unsure(), [], False, None, {}, "action_listen"), {})
+    assert dispatcher.messages[0]["text"] == "我不太确定您的意思，您是想："
+
+
+def _clarified_call(choice_text: str, reading: str | None, between: list | None = None):
+    from rasa_sdk import Tracker
+
+    from bot import clock
+
+    metadata = {"login": "agent01", "ver": 0}
+    original = {"event": "user", "text": "佢话唔得闲啊", "parse_data": _unsure(), "metadata": metadata,
+                "timestamp": clock.timestamp(), "input_channel": "rest"}
+    question = {"event": "bot", "text": "这句我没把握，客户是什么意思？",
+                "data": {"custom": {"type": "clarify", "readings": ["objection_busy", "objection_not_interested"]}}}
+    entities = [{"entity": "reading", "value": reading}] if reading else []
+    choice = {"event": "user", "text": choice_text, "metadata": metadata, "timestamp": clock.timestamp()}
+    latest = {"text": choice_text, "intent": {"name": "choose_reading", "confidence": 1.0}, "entities": entities,
+              "metadata": metadata}
+    events = [original, {"event": "action", "name": "action_clarify_intent"}, question, *(between or []), choice]
+    return Tracker("call-clarify", {}, latest, events, False, None, {}, "action_listen")
+
+
+async def test_a_chosen_reading_goes_on_as_that_intent_and_is_kept_for_a_supervisor(crm_url, frozen_clock):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.session import ActionApplyReading
+    from bot.models import NluCandidate
+
+    dispatcher = CollectingDispatcher()
+    events = await ActionApplyReading().run(
+        dispatcher, _clarified_call('/choose_reading{"reading": "objection_busy"}', "objection_busy"), {})
+    assert dispatcher.messages == []
+    assert [e["event"] for e in events] == ["rewind", "rewind", "action", "user"]
+    again = events[-1]
+    assert again["text"] == "佢话唔得闲啊" and again["parse_data"]["intent"] == {"name": "objection_busy",
+                                                                                   "confidence": 1.0}
+    assert again["metadata"]["login"] == "agent01" and again["metadata"]["clarified"] is True
+    # Typed instead of clicked: 第二个 is the second reading offered.
+    await ActionApplyReading().run(CollectingDispatcher(), _clarified_call("第二个吧", None), {})
+    with sessions(crm_url).begin() as session:
+        kept = session.scalars(select(NluCandidate).order_by(NluCandidate.id)).all()
+        assert [(c.text, c.intent, c.source, c.user.login, c.at) for c in kept] == [
+            ("佢话唔得闲啊", "objection_busy", "clarify", "agent01", WORKDAY_MORNING),
+            ("佢话唔得闲啊", "objection_not_interested", "clarify", "agent01", WORKDAY_MORNING)]
+        assert kept[0].predicted == "objection_busy" and kept[0].confidence == 0.3
+
+
+async def test_none_of_them_asks_to_retype_and_a_late_choice_changes_nothing(crm_url, frozen_clock):
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.session import ActionApplyReading
+    from bot.models import NluCandidate
+
+    dispatcher = CollectingDispatcher()
+    assert await ActionApplyReading().run(
+        dispatcher, _clarified_call('/choose_reading{"reading": "none"}', "none"), {}) == []
+    assert "换个说法" in dispatcher.messages[0]["text"]
+    typed_since = [{"event": "user", "text": "客户说在开会", "metadata": {"login": "agent01", "ver": 0}}]
+    dispatcher = CollectingDispatcher()
+    late = _clarified_call('/choose_reading{"reading": "objection_busy"}', "objection_busy", between=typed_since)
+    assert await ActionApplyReading().run(dispatcher, late, {}) == []
+    assert "过期" in dispatcher.messages[0]["text"]
+    with sessions(crm_url).begin() as session:
+        assert session.scalars(select(NluCandidate)).all() == []
 
 
 async def test_do_not_call_end_to_end(crm_url, frozen_clock):

@@ -11,7 +11,9 @@ import os
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from bot.clarify import tradeoff
+from bot.rasa_ext.nlu_eval import evaluate, parsed_lines, pipeline_thresholds
+from tests.conftest import ARTIFACTS, ROOT
 
 # The clean held-out split (same style as the training data) and the realistic one (how agents
 # really type: typos, dialect, English, fragments, run-ons), written before training and never
@@ -25,6 +27,11 @@ COMPLAINT_MIN, DO_NOT_CALL_RECALL_MIN = 0.90, 0.80
 # (2026-12-07): call_problem precision 0.88, recall 1.00; its false alarms were unanswered calls being logged
 # (占线, 没人接) and refusals typed in pinyin. A floor against regressions, not a target.
 CALL_PROBLEM_MIN = 0.80
+# tests/data/nlu_realistic_2.yml (issue 22), written blind on 2026-12-07; its first run is in the
+# closing note. A floor against regressions, not a target.
+REALISTIC_2_MIN_MACRO_F1 = 0.80
+# At most this share of lines may be asked about on either held-out set.
+MAX_ASKED = 0.10
 
 
 @pytest.fixture(scope="module")
@@ -50,15 +57,8 @@ async def test_end_to_end_stories(agent):
 
 async def nlu_report(agent, name: str, path: str) -> tuple[float, str]:
     """Evaluate the model on ``path`` as ``rasa test nlu`` does; (macro-F1, printable report)."""
-    from rasa.nlu.test import run_evaluation
-
-    out = ARTIFACTS / f"rasa-test-nlu-{name}"
-    out.mkdir(parents=True, exist_ok=True)
-    await run_evaluation(path, agent.processor, output_directory=str(out), errors=True, disable_plotting=True)
-    report = json.loads((out / "intent_report.json").read_text(encoding="utf-8"))
-    errors = json.loads((out / "intent_errors.json").read_text(encoding="utf-8")) \
-        if (out / "intent_errors.json").exists() else []
-    macro_f1 = report["macro avg"]["f1-score"]
+    scores = await evaluate(agent.processor, path, ARTIFACTS / f"rasa-test-nlu-{name}")
+    report, errors, macro_f1 = scores.report, scores.errors, scores.macro_f1
     lines = [f"NLU {name} ({path}): macro-F1 {macro_f1:.3f}, accuracy {report['accuracy']:.3f}, "
              f"{int(report['macro avg']['support'])} utterances", "  per intent (F1, support):"]
     intents = sorted((k, v) for k, v in report.items() if isinstance(v, dict) and "support" in v
@@ -85,6 +85,31 @@ async def test_held_out_nlu_macro_f1(agent):
 async def test_realistic_nlu_macro_f1(agent):
     macro_f1, report = await nlu_report(agent, "realistic", "tests/nlu_realistic.yml")
     assert macro_f1 >= REALISTIC_MIN_MACRO_F1, report
+
+
+async def test_a_second_realistic_set_written_blind(agent):
+    """Issue 22: a second realistic set by another author who never read the training data (dialect,
+    pinyin, English, voice input, who speaks, near intents); reported beside the first."""
+    macro_f1, report = await nlu_report(agent, "realistic-2", "tests/data/nlu_realistic_2.yml")
+    assert macro_f1 >= REALISTIC_2_MIN_MACRO_F1, report
+
+
+async def test_asking_when_unsure_meets_the_targets_on_both_held_out_sets(agent):
+    """Issue 22, point 5, with config.yml's thresholds (chosen with `python -m bench.clarify`): on the
+    realistic set the top reading is exact for at least 95 % of lines and, asking where the assistant
+    is unsure, the right reading is answered or offered as a button for at least 98 %; the clean set's
+    exact accuracy stays at least 97 %. A question costs a second, so it must stay rare."""
+    threshold, margin, priority = pipeline_thresholds(ROOT / "config.yml")
+    lines = {name: await parsed_lines(agent.processor, ROOT / path) for name, path in
+             (("realistic", "tests/nlu_realistic.yml"), ("clean", "tests/nlu_holdout.yml"),
+              ("realistic-2", "tests/data/nlu_realistic_2.yml"))}
+    found = {name: tradeoff(rows, threshold, margin, priority) for name, rows in lines.items()}
+    text = "\n".join(f"{name}: exact {t.exact:.1%}; {t.row()}" for name, t in found.items())
+    (ARTIFACTS / "nlu-report-clarify.txt").write_text(text + "\n", encoding="utf-8")
+    realistic, clean = found["realistic"], found["clean"]
+    assert realistic.exact >= 0.95 and realistic.in_buttons >= 0.98, text
+    assert clean.exact >= 0.97, text
+    assert realistic.asked <= MAX_ASKED and clean.asked <= MAX_ASKED, text
 
 
 async def test_complaints_are_told_from_near_intents_on_realistic_lines(agent):

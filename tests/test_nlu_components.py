@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -11,7 +12,9 @@ from bot.db import sessions
 from bot.models import Product, SellingPoint
 from bot.nlu.catalogue_extractor import CatalogueEntityExtractor
 from bot.nlu.normalizer import ChineseNormalizer
+from bot.nlu.speaker import SpeakerGate
 from bot.text import normalize
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize(
@@ -123,7 +126,9 @@ def test_fuzzy_pinyin_merges_what_hasty_typists_confuse():
 @pytest.mark.parametrize(
     ("line", "relayed"),
     [("客户说算了", True), ("客户：不用了", True), ("他讲不要了", True), ("对方问你是谁", True),
-     ("那个 她说在开会", True), ("取消", False), ("不是这个", False), ("查一下他的资料", False)],
+     ("那个 她说在开会", True), ("佢话唔使", True), ("伊讲勿要", True), ("kehu shuo bu yao", True),
+     ("kehushuosuanle", True), ("client says busy", True), ("He said no thanks", True),
+     ("取消", False), ("不是这个", False), ("查一下他的资料", False), ("算了", False), ("他在开会", False)],
 )
 def test_relay_prefix_is_a_feature(line, relayed):
     from bot.nlu.phone_features import RELAYED, sentence_features
@@ -186,3 +191,35 @@ def test_button_payloads_are_left_alone():
     message = Message.build(text='/log_outcome{"outcome": "refused"}')
     OutcomeEntityExtractor().process([message])
     assert not message.get("entities")
+
+
+# ---- who speaks (bot/nlu/speaker.py) ------------------------------------------------------------
+
+def _gate(text, ranking):
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    gate = SpeakerGate(next(c for c in config["pipeline"] if c["name"].endswith("SpeakerGate")))
+    message = Message(data={"text": text, "intent": {"name": ranking[0][0], "confidence": ranking[0][1]},
+                            "intent_ranking": [{"name": n, "confidence": c} for n, c in ranking]})
+    gate.process([message])
+    return message.get("intent"), [(r["name"], round(r["confidence"], 3)) for r in message.get("intent_ranking")]
+
+
+def test_a_relayed_refusal_or_yes_is_the_customers_never_the_agents_command():
+    intent, ranking = _gate("客户说那就算了吧", [("deny", 0.7), ("objection_not_interested", 0.2), ("thank", 0.1)])
+    assert intent == {"name": "objection_not_interested", "confidence": pytest.approx(0.9)}
+    assert ranking == [("objection_not_interested", 0.9)]
+    intent, _ = _gate("伊讲好额", [("affirm", 0.8), ("customer_agrees", 0.15), ("greet", 0.05)])
+    assert intent["name"] == "customer_agrees" and intent["confidence"] == pytest.approx(0.95)
+
+
+def test_other_agent_readings_of_a_relayed_line_drop_with_their_confidence():
+    # 客户说喂你好: not the agent greeting the bot; what is left is too little to answer without asking.
+    intent, ranking = _gate("客户说喂你好", [("greet", 0.8), ("customer_asks_purpose", 0.15), ("lookup_client", 0.05)])
+    assert intent == {"name": "customer_asks_purpose", "confidence": pytest.approx(0.15)}
+    assert ranking == [("customer_asks_purpose", 0.15)]
+
+
+def test_the_agents_own_lines_and_the_customers_callback_times_are_left_alone():
+    assert _gate("算了", [("deny", 0.9), ("objection_not_interested", 0.1)])[0]["name"] == "deny"
+    relayed_time = [("schedule_callback", 0.7), ("objection_busy", 0.3)]
+    assert _gate("客户说明天下午三点再打", relayed_time)[1] == relayed_time

@@ -35,9 +35,14 @@ TOKENS = "text_tokens"
 RELAYED = "relay:yes"
 OWN = "relay:no"
 # Someone else's words: 客户说 / 他讲 / 对方回 / 客人： / 她问 ... at the start of the line.
+# Dialect forms too (佢话 / 伊讲 / 渠说), pinyin typed with the IME off (kehu shuo, ta shuo) and English
+# (client says, he said).
 RELAY = re.compile(
-    r"^\s*(?:那个|嗯|呃)?\s*(?:客户|顾客|客人|对方|那边|人家|他|她|老板|阿姨|大爷|先生|女士|小姐)"
-    r"\s*(?:说|讲|回|问|答|回答|表示|反馈|嘀咕|吐槽|话|：|:)"
+    r"^\s*(?:那个|嗯|呃)?\s*(?:(?:客户|顾客|客人|对方|那边|人家|他|她|佢|伊|渠|老板|阿姨|大爷|先生|女士|小姐)"
+    r"\s*(?:说|讲|回|问|答|回答|表示|反馈|嘀咕|吐槽|话|噉讲|：|:)"
+    r"|(?:kehu|keren|duifang|ta)\s*(?:shuo|jiang)"
+    r"|(?:the\s+)?(?:client|customer|he|she|they)\s+(?:says|said|asks|asked)\b)",
+    re.IGNORECASE,
 )
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"))

@@ -328,5 +328,18 @@ def intent_titles() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def customer_intents() -> frozenset[str]:
+    """The intents that are the customer's words (relayed by the agent), not the agent's own."""
+    raw = _read("intents.yml")
+    return frozenset(raw["titles"]) - set(raw["agent_commands"]) - set(raw["both_speakers"])
+
+
+@lru_cache(maxsize=1)
+def intent_questions() -> dict[str, str]:
+    """Each intent as the question the assistant asks when it is not sure (客户在忙？)."""
+    return dict(_read("intents.yml")["questions"])
+
+
+@lru_cache(maxsize=1)
 def playbook() -> Playbook:
     return load_playbook()

@@ -171,6 +171,7 @@ class Messages:
     complaint_selling_resumed: str
     complaint_open_on_card: str
     api_complaints_supervisors_only: str
+    api_floor_supervisors_only: str
     # Assignment, the unassigned pool and the change log (bot/book/assignment.py, bot/book/change_text.py).
     api_book_supervisors_only: str
     api_changes_supervisors_only: str
@@ -220,6 +221,8 @@ class Messages:
     # Accounts and products on the supervisor's pages and the CLI (bot/book/people.py, bot/book/products.py).
     account_texts: dict[str, str]
     product_texts: dict[str, str]
+    # Asking instead of guessing and learning from the floor (actions/session.py, bot/floor.py).
+    clarify_texts: dict[str, str]
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> Messages:
