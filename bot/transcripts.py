@@ -54,6 +54,8 @@ def transcript(conversation_id: str, url: str | None = None) -> list[dict[str, A
                 "confidence": round(float(intent.get("confidence") or 0), 3),
                 "entities": [{"entity": e.get("entity"), "value": e.get("value")} for e in parse.get("entities", [])],
                 "login": (data.get("metadata") or {}).get("login"), "time": when,
+                # The line again with the reading the agent chose when the assistant asked.
+                "clarified": bool((data.get("metadata") or {}).get("clarified")),
             })
         elif row.type_name == "bot":
             custom = (data.get("data") or {}).get("custom")

@@ -252,9 +252,9 @@ SERVICES_GROUP = "shared-services"
 # Files that start whole stacks of their own (minutes each) go first, so that they run beside
 # the shared-services unit instead of one of them being left alone at the end; then the slowest
 # of the rest (password hashing at full strength), so the two workers finish together.
-SLOW_FIRST = ("test_scaleout.py", "test_service_faults.py", "test_dialogue.py", "test_login_safety.py",
-              "test_accounts.py", "test_rehearsal_web.py", "test_bad_input.py", "test_outbox_privacy.py",
-              "test_paging.py")
+SLOW_FIRST = ("test_floor_e2e.py", "test_scaleout.py", "test_service_faults.py", "test_dialogue.py",
+              "test_login_safety.py", "test_accounts.py", "test_rehearsal_web.py", "test_bad_input.py",
+              "test_outbox_privacy.py", "test_paging.py")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -15,6 +15,7 @@ The relay flag lets the classifier tell the customer's "算了" (a refusal) from
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -60,10 +61,53 @@ def _fuzzy(syllable: str) -> str:
 
 
 def syllables(text: str) -> list[str]:
-    """Toneless pinyin of the Chinese characters in ``text`` (everything else is skipped)."""
+    """Toneless pinyin of ``text``: its Chinese characters' and, for the agent typing with the IME off,
+    its latin words that are pinyin ("kehu shuo bu xuyao" gives what 客户说不需要 gives); other words
+    (English, abbreviations) are skipped."""
+    found: list[str] = []
+    for chunk in _CHUNK.findall(text):
+        if chunk.isascii():
+            found += _split_pinyin(chunk.lower()) or []
+        else:
+            found += _hanzi_pinyin(chunk)
+    return found
+
+
+_CHUNK = re.compile(r"[A-Za-z]+|[\u3400-\u9fff]+")
+
+
+def _hanzi_pinyin(chunk: str) -> list[str]:
     from pypinyin import lazy_pinyin
 
-    return [s for s in lazy_pinyin(text, errors="ignore") if s.isascii() and s.isalpha()]
+    return [s for s in lazy_pinyin(chunk, errors="ignore") if s.isascii() and s.isalpha()]
+
+
+@lru_cache(maxsize=1)
+def _pinyin_syllables() -> frozenset[str]:
+    """Every toneless pinyin syllable with a vowel (from pypinyin's dictionary; ü written v)."""
+    from pypinyin.constants import PINYIN_DICT
+
+    found = set()
+    for readings in PINYIN_DICT.values():
+        for reading in readings.split(","):
+            plain = "".join(c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c))
+            plain = plain.replace("ü", "v")
+            if plain.isascii() and plain.isalpha() and any(v in plain for v in "aeiouv"):
+                found.add(plain)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=16384)
+def _split_pinyin(word: str) -> tuple[str, ...] | None:
+    """``word`` as the fewest pinyin syllables ("kehushuo" -> ke hu shuo), or None if it is not pinyin."""
+    valid, longest = _pinyin_syllables(), 6
+    best: list[tuple[str, ...] | None] = [()] + [None] * len(word)
+    for end in range(1, len(word) + 1):
+        for start in range(max(0, end - longest), end):
+            head, piece = best[start], word[start:end]
+            if head is not None and piece in valid and (best[end] is None or len(head) + 1 < len(best[end])):
+                best[end] = (*head, piece)
+    return best[-1]
 
 
 def is_relayed(text: str) -> bool:

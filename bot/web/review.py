@@ -49,6 +49,7 @@ ACTION_TITLES = {
     "action_schedule_callback": "预约回访",
     "action_list_followups": "列出待回访客户",
     "action_clarify_intent": "请坐席确认意思",
+    "action_apply_reading": "按坐席选择的意思继续",
     "action_default_fallback": "没听懂（兜底）",
     "action_restart": "重新开始",
 }
@@ -69,7 +70,9 @@ def _button_text(text: str) -> str | None:
     if not isinstance(args, dict):
         args = {}
     outcomes = labels.dispositions()
-    values = [outcomes.get(str(v), str(v)) if k == "outcome" else str(v) for k, v in args.items()]
+    readings = {**intent_titles(), "none": labels.button("reading_none")}
+    shown = {"outcome": outcomes, "reading": readings}
+    values = [shown.get(k, {}).get(str(v), str(v)) for k, v in args.items()]
     return f"{title}：{' '.join(values)}" if values else title
 
 
