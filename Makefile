@@ -59,7 +59,7 @@ test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) $(CJK_FONT) $(NGINX) $(REDIS) $(POSTGRES
 	$(BIN)/salesbot prepare
 	# Train before pytest: the per-test timeout is for tests, not for a cold training on a busy machine.
 	$(BIN)/salesbot train
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # The edit-test loop: every test that needs no trained model (so no Rasa server and no browser)
 # and takes under 5 s on its own.

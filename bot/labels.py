@@ -41,6 +41,8 @@ CHANGE_SECTIONS = ("change_kinds", "change_fields", "change_reasons")
 CALL_LIST_SECTIONS = ("call_list_kinds", "call_list_panel")
 # The supervisor's 账号 and 产品 tabs (issue 21): roles, product categories (bot.models order).
 TEAM_SECTIONS = ("roles", "product_categories")
+# The floor's candidate training lines (issue 22): their statuses and where they came from.
+FLOOR_SECTIONS = ("floor_statuses", "floor_sources")
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +57,7 @@ def _labels() -> dict[str, Any]:
         "shortcuts": [dict(s) for s in raw.get("shortcuts") or []],
         **{section: _text_map(raw.get(section), section)
            for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS + CHANGE_SECTIONS
-           + CALL_LIST_SECTIONS + TEAM_SECTIONS},
+           + CALL_LIST_SECTIONS + TEAM_SECTIONS + FLOOR_SECTIONS},
     }
     if not isinstance(data["unlogged"], str) or not data["unlogged"]:
         raise LabelsError("labels.yml: unlogged needs a text")
@@ -158,7 +160,9 @@ def for_pages() -> dict[str, Any]:
         "outcome_bar": list(data["outcome_bar"]),
         "shortcuts": [dict(s) for s in data["shortcuts"]],
         "intents": dict(intent_titles()),
+        # The page's JSON sorts keys: the order of the floor's statuses travels apart.
+        "floor_status_order": list(data["floor_statuses"]),
         **{section: dict(data[section])
            for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS + CHANGE_SECTIONS
-           + CALL_LIST_SECTIONS + TEAM_SECTIONS},
+           + CALL_LIST_SECTIONS + TEAM_SECTIONS + FLOOR_SECTIONS},
     }

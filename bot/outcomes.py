@@ -113,6 +113,14 @@ class Unsuitable(OutcomeRefused):
 NOT_REACHED = frozenset({"no_answer", "invalid_number"})
 # Calls on which the customer was reached (heard an opening): the denominator of a conversion rate.
 REACHED = frozenset(DISPOSITIONS) - NOT_REACHED
+# A good outcome among reached calls (有意向 or 成交), the one definition: what the playbook learns
+# to win more of (bot.learning). Callback and thinking are warm but decided nothing yet.
+GOOD_OUTCOMES = frozenset({"interested", "deal"})
+
+
+def is_good(disposition: str | None) -> bool:
+    """Whether a call's disposition is a good outcome (GOOD_OUTCOMES)."""
+    return disposition in GOOD_OUTCOMES
 
 
 @dataclass

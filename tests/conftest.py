@@ -249,9 +249,11 @@ def pytest_configure(config):
 # start-up of the services (about a minute, 1.3 GB) serves them all, on one worker; each module
 # starts from the demo CRM (`servers`), so none depends on another's leftovers.
 SERVICES_GROUP = "shared-services"
-# Files that start whole stacks of their own (minutes each) go first, so that they run beside
-# the shared-services unit instead of one of them being left alone at the end; then the slowest
-# of the rest (password hashing at full strength), so the two workers finish together.
+# The shared-services unit goes first; then files that start whole stacks of their own or train
+# a model (minutes each), so that they run beside it instead of one of them being left alone at
+# the end; then the slowest of the rest (password hashing at full strength), so the two workers
+# finish together. The Makefile runs pytest-xdist with --no-loadscope-reorder: the units are handed
+# out in this order (xdist would otherwise hand out the units with the most tests first).
 SLOW_FIRST = ("test_floor_e2e.py", "test_scaleout.py", "test_service_faults.py", "test_dialogue.py",
               "test_login_safety.py", "test_accounts.py", "test_rehearsal_web.py", "test_bad_input.py",
               "test_outbox_privacy.py", "test_paging.py")
@@ -262,7 +264,9 @@ def pytest_collection_modifyitems(session, config, items):
     def rank(item) -> int:
         name = item.path.name
         uses_services = "servers" in getattr(item, "fixturenames", ())
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST and not uses_services else len(SLOW_FIRST)
+        if uses_services:
+            return -1  # the shared-services unit first: the largest
+        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
 
     items.sort(key=rank)  # stable: each file keeps its own order
     for item in items:

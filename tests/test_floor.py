@@ -155,6 +155,16 @@ def test_every_intent_has_a_question_and_the_customer_intents_are_the_relayed_on
                                                           "out_of_scope"} == set(domain["intents"])
 
 
+def test_the_page_names_each_status_and_source_once():
+    from bot import labels
+    from bot.models import CANDIDATE_SOURCES, CANDIDATE_STATUSES
+
+    served = labels.for_pages()
+    assert tuple(served["floor_status_order"]) == CANDIDATE_STATUSES == (floor.PENDING, floor.ACCEPTED, floor.REJECTED)
+    assert set(served["floor_statuses"]) == set(CANDIDATE_STATUSES)
+    assert tuple(served["floor_sources"]) == CANDIDATE_SOURCES
+
+
 # --- the page's API -----------------------------------------------------------------------------------
 
 def _seed(crm_url):

@@ -223,6 +223,8 @@ class Messages:
     product_texts: dict[str, str]
     # Asking instead of guessing and learning from the floor (actions/session.py, bot/floor.py).
     clarify_texts: dict[str, str]
+    # The reason that cites the team's own calls (bot/learning/bandit.py), per kind of choice.
+    learning_texts: dict[str, str]
 
     @classmethod
     def load(cls, raw: dict[str, Any]) -> Messages:

@@ -14,8 +14,16 @@
   var report = Dom.byId("floor-report");
   var errorBox = Dom.byId("floor-error");
   var count = Dom.byId("floor-count");
-  var SOURCES = { clarify: "坐席选择", outcome: "通话结果矛盾" };
+  var SOURCES = Dom.labels().floor_sources || {};
+  var STATUSES = Dom.labels().floor_statuses || {};
+  var ORDER = Dom.labels().floor_status_order || Object.keys(STATUSES);
   var request = 0;
+
+  ORDER.forEach(function (code) {
+    var option = el("option", null, STATUSES[code]);
+    option.value = code;
+    statusSelect.appendChild(option);
+  });
 
   function decide(ids, decision, intent) {
     var body = { ids: ids, decision: decision };
@@ -139,7 +147,9 @@
       count.textContent = data.counts.pending;
       report.textContent = reportText(data.report);
       if (!keepStatus) {
-        status.textContent = data.groups.length ? "待处理 " + data.counts.pending + " 条，已采纳 " + data.counts.accepted + " 条，未采纳 " + data.counts.rejected + " 条" : "没有这类语句。";
+        status.textContent = data.groups.length ? ORDER.map(function (code) {
+          return STATUSES[code] + " " + (data.counts[code] || 0) + " 条";
+        }).join("，") : "没有这类语句。";
       }
     }, function (err) {
       if (mine !== request) { return; }
