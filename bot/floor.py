@@ -154,11 +154,6 @@ def _document(lines: list[tuple[str, str]], version: int) -> str:
     return header + yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False)
 
 
-def current_version() -> int:
-    state = floor_dir() / "version.json"
-    return json.loads(state.read_text(encoding="utf-8"))["version"] if state.exists() else 0
-
-
 def write_training_data(session: Session) -> FloorData:
     """Write the accepted lines to ``data_file()``; a new version when the accepted set changed (the
     previous versions stay beside it as ``history/v<N>.yml``). No accepted line: no file."""
