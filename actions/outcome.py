@@ -14,6 +14,7 @@ from actions.common import CrmAction
 from actions.scope import CallScope
 from bot import clock, floor
 from bot.book import proposals
+from bot.learning import store as learning
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS
 from bot.outcomes import OutcomeRefused, ProductNeeded, amount_from_text, disposition_for, log_call
 from bot.playbook import customer_intents, playbook
@@ -100,7 +101,9 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
             outcome=outcome, started_at=_started_at(scope), now=scope.context.now,
             objections=list(state.objections), opening_style=state.opening_style,
             products=list(state.products_pitched), deal_product=deal_product, amount=amount, notes=notes,
+            opening_explored=state.opening_explored,
         )
+        learning.forget()  # the next opening counts this call
     except ProductNeeded as refused:
         buttons = deal_buttons(scope, amount)
         payload: dict[str, Any] = {"type": "outcome_needs_product", "outcome": outcome}

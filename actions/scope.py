@@ -16,6 +16,7 @@ from bot import access, clock, contact_policy, crm, guidance
 from bot.auth import Identity
 from bot.book import products
 from bot.guidance import CallState, Context, LastCall, ProductInfo, Profile, Reply
+from bot.learning import store as learning
 from bot.models import Client, User
 from bot.playbook import playbook
 from bot.settings import get_settings
@@ -113,6 +114,7 @@ def build_scope(session: Session, tracker: Tracker, user: User, identity: Identi
         last_call=LastCall(last.started_at, last.disposition, tuple(last.objections or ()),
                            tuple(last.products or ()), last.opening_style) if last else None,
         cooling_off=contact_policy.cooling_off_for(session, client.id, now, tracker.sender_id) if client else (),
+        learnt=learning.learnt_for(session, profile, now, tracker.sender_id),
     )
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
 

@@ -36,6 +36,7 @@ CALL_STATE = (
     CallSlot("last_line", "last_line", carried=False),
     CallSlot("phase", "call_phase", carried=False),
     CallSlot("opening_style", "opening_style", carried=True),
+    CallSlot("opening_explored", "opening_explored", carried=True),
     CallSlot("current_product", "current_product", carried=False),
     CallSlot("last_objection", "last_objection", carried=False),
     # A complaint holds selling for the rest of this call, a session timeout included.
@@ -61,7 +62,7 @@ def call_state(tracker: Tracker) -> CallState:
             values[name] = tuple(value or ())
         elif name == "refusals":
             values[name] = int(value or 0)
-        elif name == "selling_held":
+        elif name in ("selling_held", "opening_explored"):
             values[name] = bool(value)
         elif name == "phase":
             values[name] = value if value in PHASES else "none"

@@ -14,11 +14,9 @@ from bot.auth import Identity
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, STAGES, Call, Client
 from bot.outcomes import REACHED
 from bot.playbook import playbook
-from bot.profile import Profile
+from bot.profile import OTHER_SEGMENT, Profile
 from bot.queries import opening_titles, unlogged_lookups
 from bot.transcripts import ClientLookup
-
-OTHER_SEGMENT = "other"  # the segment of a client in none of the playbook's segments
 
 
 def other_segment() -> tuple[str, str]:

@@ -65,7 +65,7 @@ DISPUTE_STATUSES = ("open", "accepted", "rejected")
 # None on rows booked before migration 0013.
 FOLLOWUP_PROMISES = ("agreed_time", "call_back", "send_material", "planned")
 # What the change log records (bot.models.Change.kind).
-CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call", "floor")
+CHANGE_KINDS = ("import", "edit", "assign", "unassign", "account", "product", "do_not_call", "floor", "learning")
 
 
 def _now() -> datetime:
@@ -197,6 +197,10 @@ class Call(Base):
     disposition = Column(String(16), index=True)
     objections = Column(JSON, nullable=False, default=list)
     opening_style = Column(String(32))
+    # The learner's view of the opening (bot/learning): the client's segment when the call was logged, and
+    # whether the style was an exploration rather than the best guess (None: no opening, or before learning).
+    segment = Column(String(32))
+    opening_explored = Column(Boolean)
     products = Column(JSON, nullable=False, default=list)
     amount = Column(Numeric(16, 2, asdecimal=False))
     notes = Column(Text)
@@ -487,3 +491,26 @@ class NluCandidate(Base):
 
     user = relationship("User", lazy="joined", foreign_keys=[user_id])
     decider = relationship("User", lazy="joined", foreign_keys=[decided_by])
+
+
+LEARNING_KINDS = ("opening",)  # what the learner orders (bot/learning): opening styles per segment
+ALL_SEGMENTS = "*"  # a control for every segment (learning switched off for the whole team)
+
+
+class LearningControl(Base):
+    """A supervisor's control of what the learner recommends in one segment (issue 24): a pinned style,
+    excluded styles, or learning off. One row per (kind, segment); every change is in the change log."""
+
+    __tablename__ = "learning_controls"
+    __table_args__ = (UniqueConstraint("kind", "segment", name="uq_learning_controls_kind_segment"),)
+
+    id = Column(Integer, primary_key=True)
+    kind = Column(String(16), nullable=False)  # LEARNING_KINDS
+    segment = Column(String(32), nullable=False)  # a segment code (segments.yml), "other" or ALL_SEGMENTS
+    pinned = Column(String(32))
+    excluded = Column(JSON, nullable=False, default=list)
+    learning = Column(Boolean, nullable=False, default=True)
+    changed_by = Column(Integer, ForeignKey("users.id"))
+    changed_at = Column(DateTime, nullable=False, default=_now)
+
+    changer = relationship("User", lazy="joined")

@@ -205,7 +205,7 @@ def _check_amount(product: Product, amount: float | None) -> None:
 def log_call(session: Session, *, conversation_id: str, agent_id: int, client: Client, outcome: str,
              started_at: datetime, now: datetime, objections: list[str], opening_style: str | None,
              products: list[str], deal_product: str | None = None, amount: float | None = None,
-             notes: str | None = None) -> LoggedCall:
+             notes: str | None = None, opening_explored: bool = False) -> LoggedCall:
     """Write (or update) this client's call row in the conversation and what follows from the
     outcome: the client's stage, the holding after a deal, the follow-ups (done, or cancelled
     for 勿扰) and the do-not-call flag. A conversation may cover several clients: everything
@@ -235,6 +235,9 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
         started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,
         objections=list(objections), opening_style=opening_style, products=discussed, amount=amount,
         notes=notes,
+        # What the learner counts the call as (bot/learning): the segment it was made in, exploration or not.
+        segment=Profile.from_row(client).main_segment if opening_style else None,
+        opening_explored=bool(opening_explored) if opening_style else None,
     )
     old_stage = client.stage
     # A corrected outcome (有意向 -> 成交, or a deal that was not one) moves the stage from where

@@ -158,6 +158,14 @@ class Profile:
         specs = _config().segments
         return tuple(specs[code]["label"] for code in self.segments)
 
+    @property
+    def main_segment(self) -> str:
+        """The one segment the client counts in where one must be chosen (what the team learns per
+        segment, bot/learning): the first of ``segments``, OTHER_SEGMENT when none."""
+        return self.segments[0] if self.segments else OTHER_SEGMENT
+
+
+OTHER_SEGMENT = "other"  # the segment of a client in none of the playbook's segments
 
 # A client nobody has looked up yet: every call is a first contact, nothing is known.
 _NOBODY = Profile(id=0, name="该客户", phone="", gender=None, age=None, occupation=None, company=None,

@@ -30,6 +30,7 @@ from bot.book.call_list import (
 )
 from bot.db import sessions
 from bot.demo_data import demo_birth_date
+from bot.learning import store as learning
 from bot.models import Call, Client, FollowUp, Holding, MarketingContact, Product, User
 from bot.profile import tier_choices
 from tests.actions_helper import Conversation, texts
@@ -390,6 +391,7 @@ def test_the_list_takes_the_same_few_queries_for_20_or_200_clients(session):
             if number % 11 == 0:
                 _contact(session, client, agent, NOW - timedelta(hours=number % 30), f"bulk-{clients}-{number}")
         session.expire_all()
+        learning.forget()  # both lists read the learner's evidence afresh
         statements = []
         listener = lambda *args: statements.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
         engine = session.get_bind()
@@ -402,7 +404,7 @@ def test_the_list_takes_the_same_few_queries_for_20_or_200_clients(session):
         return len(statements)
 
     few, many = queries_for(20), queries_for(200)
-    assert many == few and many <= 14, (few, many)
+    assert many == few and many <= 16, (few, many)  # the learner's evidence and controls: 2 of them
 
 
 def test_the_limit_keeps_the_first_rows_and_counts_them_all(session):

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from bench import learning_sim
-from bot.learning import Choice, Control, Evidence, Labels, Outcome, choose, evidence, posterior, posteriors
+from bot.learning import MIN_CALLS, Choice, Control, Evidence, Labels, Outcome, choose, evidence, posterior, posteriors
 from bot.learning.estimates import SEED_RATE
 from bot.outcomes import GOOD_OUTCOMES, REACHED, is_good
 from bot.playbook import OPENING_STYLES
@@ -119,12 +119,23 @@ def test_the_half_life_lets_the_recommendation_follow_a_change():
 
 # ---- the choice: exploration within its budget, never outside what is allowed ----
 
+def test_a_new_segment_starts_exactly_where_the_playbook_starts():
+    # No calls: the seed's first, always. Fewer than MIN_CALLS reached calls in the segment: the best
+    # guess (which those calls may move), but nothing explored.
+    assert all(c.arm == ALLOWED[0] and not c.explored for c in _many(ALLOWED, {}, n=300))
+    few = evidence([Outcome(CIVIL, ALLOWED[-1], "refused", NOW - timedelta(days=1))] * (MIN_CALLS - 1), NOW)
+    assert all(c.arm == c.best == ALLOWED[0] and not c.explored for c in _many(ALLOWED, few, n=300))
+
+
 def test_exploration_stays_within_its_share():
-    choices = _many(ALLOWED, {}, n=4000)  # nothing known: every draw is uncertain
+    # 30 reached calls, two in six good with every style: which is best is uncertain, draws differ often.
+    rows = [Outcome(CIVIL, ALLOWED[i % len(ALLOWED)], "interested" if i // len(ALLOWED) % 3 == 0 else "refused",
+                    NOW) for i in range(6 * len(ALLOWED))]
+    choices = _many(ALLOWED, evidence(rows, NOW), n=4000)
     explored = sum(c.explored for c in choices) / len(choices)
     assert 0.05 < explored <= 0.2 + 0.02  # three standard deviations over 4,000 draws
     assert all(c.arm == c.best for c in choices if not c.explored)
-    assert not any(c.explored for c in _many(ALLOWED, {}, n=500, explore_share=0.0))
+    assert not any(c.explored for c in _many(ALLOWED, evidence(rows, NOW), n=500, explore_share=0.0))
 
 
 def test_never_a_style_outside_the_allowed_list():

@@ -32,6 +32,8 @@ from bot import access, contact_policy, crm, guidance, labels
 from bot.auth import Identity
 from bot.contact_policy import CALLBACK_STYLE, ContactDecision
 from bot.guidance import CallState, Context, LastCall, ProductInfo, Profile
+from bot.learning import store as learning
+from bot.learning.store import Learnt
 from bot.models import Call, Client, FollowUp, MarketingContact, Product, User
 from bot.outcomes import REACHED
 from bot.playbook import playbook
@@ -433,12 +435,16 @@ def _with_openings(session: Session, agent: User, now: datetime,
     settings = get_settings()
     catalogue = tuple(ProductInfo.from_row(p) for p in crm.catalogue(session))
     shared = (hash(catalogue), now.date())
+    version, table = learning.opening_evidence(session, now)
+    team_controls = learning.controls(session)
     items = []
     for client, found, decision in rows:
         profile = Profile.from_row(client)
         last = last_calls.get(client.id)
+        # The learner's best guess for the client's segment (no exploration: no call yet).
+        learnt = Learnt(profile.main_segment, table, team_controls, explore=False, version=version)
         key = (*shared, replace(profile, id=0, name="", phone=""), last, decision.cooling_off,
-               found.agreed_callback is not None)
+               found.agreed_callback is not None, version, team_controls.get(profile.main_segment))
         with _OPENINGS_LOCK:
             known = key in _OPENINGS
             style = _OPENINGS.get(key)
@@ -446,7 +452,7 @@ def _with_openings(session: Session, agent: User, now: datetime,
             context = Context(bank=settings.bank_name, hotline=settings.bank_hotline, agent_name=agent.name, now=now,
                               profile=profile, catalogue=catalogue, pending_callback=found.agreed_callback,
                               overdue_followup=found.overdue_followup, last_call=last,
-                              cooling_off=decision.cooling_off)
+                              cooling_off=decision.cooling_off, learnt=learnt)
             style = guidance.opening(context, CallState()).opening_style
             with _OPENINGS_LOCK:
                 _OPENINGS[key] = style

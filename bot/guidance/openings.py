@@ -91,6 +91,16 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
     if restart:
         remaining, notes = ranked, (pb.messages["all_openings_used"],)
     style, why = remaining[0]
+    explored = False
+    if ctx.learnt is not None and not restart and not requested_style:
+        # The team's calls order the styles the rules allow (bot/learning); they never add one.
+        choice = ctx.learnt.opening([s for s, _why in remaining])
+        style, why, explored = choice.arm, choice.reason or dict(remaining)[choice.arm], choice.explored
+        segment = ctx.learnt.labels.context
+        if explored:
+            notes += (pb.messages.learning_texts["explored_note"].format(segment=segment),)
+        elif choice.control == "pinned":
+            notes += (pb.messages.learning_texts["pinned_note"].format(segment=segment),)
     if requested_style:
         fit = dict(ranked)
         if requested_style in fit:
@@ -104,7 +114,7 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
     extra = {}
     if ctx.pending_callback is not None and CALLBACK_STYLE not in state.opening_styles and not requested_style:
         # The customer agreed to this call: start from that, as the seed says.
-        style, technique, restart, notes = CALLBACK_STYLE, pb.callback_opening, False, ()
+        style, technique, restart, notes, explored = CALLBACK_STYLE, pb.callback_opening, False, (), False
         extra["callback_time"] = describe(ctx.pending_callback, ctx.now)
         why = pb.messages["callback_opening_why"].format(time=extra["callback_time"])
     elif ctx.overdue_followup is not None and not state.opening_styles:
@@ -121,5 +131,5 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
             used_point = f"{product.code}:{index}"
     text = spoken(say(technique, ctx, product, state, rng, **extra), product, ctx.profile)
     script = Script(text, technique.name, style, pb.messages["opening_why"].format(why=why), notes)
-    return Reply(script, used_point=used_point, product=product, opening_style=style, restart_openings=restart,
-                 phase="opening")
+    return Reply(script, used_point=used_point, product=product, opening_style=style, explored=explored,
+                 restart_openings=restart, phase="opening")

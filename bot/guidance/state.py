@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.contact_policy import CoolingOff
 from bot.profile import ProductInfo, Profile
+
+if TYPE_CHECKING:  # the guidance only calls what the caller put in its Context
+    from bot.learning.store import Learnt
 
 # Where the call is; decides what a short "OK" from the customer means.
 PHASES = ("none", "opening", "pitching", "objection", "closing", "ended")
@@ -54,6 +57,7 @@ class CallState:
     last_line: str | None = None
     phase: str = "none"
     opening_style: str | None = None
+    opening_explored: bool = False  # the learner tried ``opening_style`` rather than its best guess (bot/learning)
     current_product: str | None = None  # product code under discussion
     last_objection: str | None = None
     complaint: str | None = None  # the customer's complaint in this call, in their words
@@ -65,6 +69,7 @@ class CallState:
         openings = () if reply.restart_openings else self.opening_styles
         if reply.opening_style:
             changes["opening_style"] = reply.opening_style
+            changes["opening_explored"] = reply.explored
             openings = (*openings, reply.opening_style)
         changes["opening_styles"] = openings
         if reply.used_point and reply.used_point not in self.used_points:
@@ -117,6 +122,7 @@ class Context:
     overdue_followup: datetime | None = None  # an open follow-up from before today, never made
     last_call: LastCall | None = None  # the client's previous call (another conversation)
     cooling_off: tuple[CoolingOff, ...] = ()  # products refused lately: not pitched (bot/contact_policy.py)
+    learnt: Learnt | None = None  # what the team's calls taught (bot/learning); None: the seed's order
 
     def product(self, code_or_name: str | None) -> ProductInfo | None:
         for product in self.catalogue:
@@ -136,6 +142,7 @@ class Reply:
     product: ProductInfo | None = None
     closed: bool = False
     opening_style: str | None = None
+    explored: bool = False  # the opening style is the learner's exploration, not its best guess
     restart_openings: bool = False
     objection: str | None = None
     refusal: bool = False

@@ -67,6 +67,9 @@ def choose(allowed: Sequence[str], table: Mapping[tuple[str, str], Evidence], co
         return Choice(control.pinned, best, False, found, reason, "pinned")
     if not control.learning:
         return Choice(best, best, False, found, None, "off")
+    seen = pooled(found for (where, _arm), found in table.items() if where == context)
+    if seen.calls < min_calls:
+        explore_share = 0.0
     draws = {arm: rng.betavariate(found[arm].alpha, found[arm].beta) for arm in candidates}
     drawn = max(candidates, key=draws.__getitem__)
     explored = drawn != best and rng.random() < explore_share

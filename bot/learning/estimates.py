@@ -42,12 +42,14 @@ SECONDS_PER_DAY = 86_400
 
 @dataclass(frozen=True)
 class Outcome:
-    """One logged call: in which context, with which arm, how it ended, when."""
+    """Logged calls (``count`` of them, one by default) in one context, with one arm, ending one way, at one
+    time (the store groups a day's calls: their ages differ by less than a day)."""
 
     context: str
     arm: str
     disposition: str
     at: datetime
+    count: int = 1
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,14 @@ def evidence(rows: Iterable[Outcome], now: datetime,
         if row.disposition not in REACHED:
             continue
         age = max((now - row.at).total_seconds() / SECONDS_PER_DAY, 0.0)
-        weight = 0.5 ** (age / half_life_days)
+        weight = row.count * 0.5 ** (age / half_life_days)
         good = is_good(row.disposition)
-        recent = age <= half_life_days
+        recent = row.count if age <= half_life_days else 0
         entry = sums[(row.context, row.arm)]
         entry[0] += weight * good
         entry[1] += weight
-        entry[2] += 1
-        entry[3] += recent and good
+        entry[2] += row.count
+        entry[3] += recent * good
         entry[4] += recent
     return {key: Evidence(good, reached, calls, recent_good, recent_calls, half_life_days)
             for key, (good, reached, calls, recent_good, recent_calls) in sums.items()}
