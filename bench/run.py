@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import call_list, imports, load, profile, report, stack
+from bench import call_list, imports, learning_sim, load, profile, report, stack
 from bench.flows import MINIMAL_FLOWS, SALESBOT_FLOWS, FlowSource, all_texts
 from bench.results import BotResult, Settings
 from bot.services import stop
@@ -187,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
             context["call_list"] = call_list.measure(log_dir=OUT_DIR / "logs")
             log(f"import: a {imports.ROWS:,}-row .xlsx of clients, read, checked and written (its own CRM)")
             context["imports"] = imports.measure()
+            log("learning: the simulated team, 3,000 calls in two scenarios and ten more seeds each")
+            context["learning"] = learning_sim.measure()
             asyncio.run(bench_salesbot(ours, model, workdir, settings))
         if "minimal" in settings.bots:
             asyncio.run(bench_minimal(minimal, minimal_model, workdir, settings))

@@ -13,6 +13,12 @@ from bot.playbook import playbook
 
 # At most this share of calls gets an arm other than the current best (issue 24: 20 % by default).
 EXPLORE_SHARE = 0.2
+# Once the best guess rests on more reached calls than this within the half-life, the share of exploration
+# shrinks in proportion (twice the calls, half the share): a well-supported best is rarely worth doubting,
+# a thin or new one (a change of the best) is explored at the full share. Chosen in the simulation
+# (bench/learning_sim.py, five seeds each): 40, 60 and 100 gave 96.0 %, 96.1 % and 93.6 % of the oracle;
+# 60 found the best style in every segment in every run and followed the change in 4 of 5 runs.
+SUPPORT_CALLS = 60
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,9 @@ def choose(allowed: Sequence[str], table: Mapping[tuple[str, str], Evidence], co
     seen = pooled(found for (where, _arm), found in table.items() if where == context)
     if seen.calls < min_calls:
         explore_share = 0.0
+    support = table.get((context, best))
+    if support is not None and support.recent_calls > SUPPORT_CALLS:
+        explore_share *= SUPPORT_CALLS / support.recent_calls
     draws = {arm: rng.betavariate(found[arm].alpha, found[arm].beta) for arm in candidates}
     drawn = max(candidates, key=draws.__getitem__)
     explored = drawn != best and rng.random() < explore_share
