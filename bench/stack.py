@@ -13,8 +13,7 @@ from pathlib import Path
 
 from bot import migrate
 from bot.db import engine_for, sessions
-from bot.demo_data import load_demo_data
-from bot.demo_history import load_demo_history
+from bot.provision import load_demo_crm
 from bot.services import service_env, start_services, stop, wait_for
 from bot.settings import PROJECT_ROOT, get_settings, timezone
 
@@ -50,13 +49,12 @@ def configure_salesbot_env(workdir: Path) -> None:
 
 
 def prepare_crm() -> None:
-    """Migrate the bench CRM and load the demo data with its three months of call history (what
-    `make run` serves, so the per-message queries see realistic table sizes)."""
+    """Migrate the bench CRM and load the demo as `make run` does (its call history included, so the
+    per-message queries see realistic table sizes)."""
     url = get_settings().db_url
     migrate.upgrade(url)
     with sessions(url).begin() as session:
-        load_demo_data(session)
-        load_demo_history(session)
+        load_demo_crm(session)
     engine_for(url).dispose()
 
 

@@ -171,6 +171,12 @@ def may_teach_model(identity: Identity | None) -> bool:
     return is_supervisor(identity)
 
 
+def may_tune_playbook(identity: Identity | None) -> bool:
+    """Supervisors read how each opening style does per segment (话术效果) and pin, exclude or stop
+    what the learner recommends; agents only work with its recommendations."""
+    return is_supervisor(identity)
+
+
 def may_read_call_list(identity: Identity | None, agent_login: str) -> bool:
     """An agent reads their own daily call list (工作台); a supervisor any agent's."""
     return is_supervisor(identity) or (reads_real_crm(identity) and identity.login == agent_login)

@@ -50,7 +50,7 @@ class Story:
 # 陈刚 deal, 刘洋 general, 孙丽 general and do-not-call.
 STORIES: dict[str, Story] = {
     "13800000001": Story(("no_answer", "refused", "no_answer", "refused"), ("LARGE_CD", "STEADY_WEALTH"),
-                         ("direct", "find_fault", "worry")),
+                         ("direct", "find_fault", "self_intro")),
     "13800000002": Story(("no_answer", "thinking", "callback", "interested"), ("PLATINUM_CARD",),
                          ("direct", "herd", "self_intro"), last_due_days=-2),
     "13800000003": Story(("no_answer",), ("LARGE_CD",), ("referral",), last_due_days=1),

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from bot.playbook import intent_titles as titles
+from bot.playbook import playbook
 
 LABELS_FILE = Path(__file__).resolve().parent / "playbook" / "labels.yml"
 
@@ -147,6 +148,12 @@ def intent_titles() -> dict[str, str]:
     return titles()
 
 
+def learning_page() -> dict[str, str]:
+    """The 话术效果 tab's texts: messages.yml ``learning_texts`` whose keys start with ``page_`` (the
+    page's sentences live with the learner's other texts, and reach the page with the labels)."""
+    return {key: text for key, text in playbook().messages.learning_texts.items() if key.startswith("page_")}
+
+
 def for_pages() -> dict[str, Any]:
     """Everything the widget and the review pages show as labels (served as JSON)."""
     data = _labels()
@@ -162,6 +169,7 @@ def for_pages() -> dict[str, Any]:
         "intents": dict(intent_titles()),
         # The page's JSON sorts keys: the order of the floor's statuses travels apart.
         "floor_status_order": list(data["floor_statuses"]),
+        "learning_page": learning_page(),
         **{section: dict(data[section])
            for section in REHEARSAL_SECTIONS + COMPLAINT_SECTIONS + DISPUTE_SECTIONS + CHANGE_SECTIONS
            + CALL_LIST_SECTIONS + TEAM_SECTIONS + FLOOR_SECTIONS},

@@ -6,12 +6,14 @@ from __future__ import annotations
 import sys
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from bot import migrate
 from bot.catalogue import write_jieba_userdict
 from bot.db import sessions, sqlite_path
 from bot.demo_data import load_demo_data, logins_with_published_passwords
 from bot.demo_history import load_demo_history
+from bot.demo_team import load_demo_team
 from bot.playbook import load_playbook
 from bot.services import secure_tracker_file
 from bot.settings import contact_limits, get_settings, is_loopback, var_dir
@@ -49,10 +51,7 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
     added = None
     with sessions(settings.db_url).begin() as session:
         if load_demo:
-            added = load_demo_data(session)
-            # Three months of calls and follow-ups for the demo clients, so the review dashboard
-            # shows real shapes; only with the demo clients, and loading again adds nothing.
-            added.update(load_demo_history(session))
+            added = load_demo_crm(session)
         else:
             load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
     with sessions(settings.db_url).begin() as session:
@@ -65,6 +64,16 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
                   "database, so no demo clients were loaded and no demo users were created "
                   "(use `salesbot prepare --demo` to load them). "
                   "Create accounts with: salesbot user add <login> --name <name> --role agent|trainee|supervisor")
+
+
+def load_demo_crm(session: Session) -> dict[str, int]:
+    """The demo: users, products and clients, three months of calls and follow-ups for the demo clients (so
+    the review dashboard shows real shapes), and the team's earlier calls (evidence for what the playbook
+    learns, 话术效果). Loading again adds nothing. Returns the rows added."""
+    added = load_demo_data(session)
+    added.update(load_demo_history(session))
+    added.update(load_demo_team(session))
+    return added
 
 
 def safe_url(url: str) -> str:
