@@ -37,6 +37,7 @@ CALL_STATE = (
     CallSlot("phase", "call_phase", carried=False),
     CallSlot("opening_style", "opening_style", carried=True),
     CallSlot("opening_explored", "opening_explored", carried=True),
+    CallSlot("answer_variants", "answer_variants", carried=True),
     CallSlot("current_product", "current_product", carried=False),
     CallSlot("last_objection", "last_objection", carried=False),
     # A complaint holds selling for the rest of this call, a session timeout included.
@@ -45,7 +46,7 @@ CALL_STATE = (
 )
 STATE_SLOTS = {call_slot.field: call_slot.slot for call_slot in CALL_STATE}
 CALL_SLOTS = tuple(STATE_SLOTS.values())
-_LISTS = {"used_points", "opening_styles", "objections", "products_pitched"}
+_LISTS = {"used_points", "opening_styles", "objections", "products_pitched", "answer_variants"}
 # The client the call is about (actions/lookup.py sets them).
 CLIENT_SLOTS = ("current_client_id", "current_client_name", "client_do_not_call")
 # The rehearsal under way (actions/training.py).

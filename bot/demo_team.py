@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.models import Call, Client, Product, User
+from bot.models import Call, CallChoice, Client, Product, User
 from bot.outcomes import REACHED, next_stage
 from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
 
@@ -138,12 +138,17 @@ def load_demo_team(session: Session, now: datetime | None = None) -> dict[str, i
             day = now - timedelta(days=first_day if number == 0 else first_day - rng.randint(4, 10))
             started = datetime.combine(day.date(), time(rng.choice((9, 10, 11, 14, 15, 16)), rng.randrange(0, 60, 5)))
             reached = disposition in REACHED
-            session.add(Call(
+            call = Call(
                 conversation_id=f"{PREFIX}{spec['phone']}-{number + 1:02d}", agent_id=agent.id, client_id=client.id,
                 started_at=started, ended_at=started + timedelta(minutes=rng.randint(4, 12) if reached else 1),
                 disposition=disposition, objections=[], opening_style=style if reached else None,
                 segment=profile.main_segment if reached else None, opening_explored=False if reached else None,
-                products=[product.code] if reached else [], updated_at=started, stage_before=stage))
+                products=[product.code] if reached else [], updated_at=started, stage_before=stage)
+            session.add(call)
+            if reached:  # the product pitched, as a logged call keeps it for the learner
+                session.flush()
+                session.add(CallChoice(call_id=call.id, kind="product", context=profile.main_segment,
+                                       arm=product.code))
             stage = next_stage(stage, disposition, deals)
             deals += disposition == "deal"
             added["team_calls"] += 1

@@ -493,7 +493,8 @@ class NluCandidate(Base):
     decider = relationship("User", lazy="joined", foreign_keys=[decided_by])
 
 
-LEARNING_KINDS = ("opening",)  # what the learner orders (bot/learning): opening styles per segment
+# What the learner orders (bot/learning): opening styles per segment, the product pitched, an answer's variant line.
+LEARNING_KINDS = ("opening", "product", "answer")
 ALL_SEGMENTS = "*"  # a control for every segment (learning switched off for the whole team)
 
 
@@ -514,3 +515,18 @@ class LearningControl(Base):
     changed_at = Column(DateTime, nullable=False, default=_now)
 
     changer = relationship("User", lazy="joined")
+
+
+class CallChoice(Base):
+    """Something a call used that the learner compares (bot/learning): a product pitched (context: the
+    segment) or the variant line of an objection's answer (context: segment|answer key). The call's
+    disposition says how it went. The opening style lives on the call itself (Call.opening_style)."""
+
+    __tablename__ = "call_choices"
+    __table_args__ = (Index("ix_call_choices_kind_context", "kind", "context"),)
+
+    id = Column(Integer, primary_key=True)
+    call_id = Column(Integer, ForeignKey("calls.id", ondelete="CASCADE"), nullable=False, index=True)
+    kind = Column(String(16), nullable=False)  # LEARNING_KINDS, not "opening"
+    context = Column(String(96), nullable=False)
+    arm = Column(String(48), nullable=False)

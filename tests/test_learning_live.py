@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from actions.guidance import ActionSuggestOpening
+from actions.guidance import ActionHandleObjection, ActionProductPitch, ActionSuggestOpening
 from actions.lookup import ActionLookupClient
 from actions.outcome import ActionLogOutcome
 from bot.book import playbook_controls
@@ -19,7 +19,8 @@ from bot.crm import catalogue
 from bot.db import sessions
 from bot.learning import store as learning
 from bot.learning.estimates import HALF_LIFE_DAYS, MIN_CALLS
-from bot.models import ALL_SEGMENTS, Call, Change, Client, User
+from bot.models import ALL_SEGMENTS, Call, CallChoice, Change, Client, User
+from bot.playbook import playbook
 from bot.profile import ProductInfo, Profile, rank_openings
 from tests.actions_helper import Conversation
 from tests.conftest import WORKDAY_MORNING
@@ -191,3 +192,69 @@ def test_the_call_list_shows_the_learnt_opening(session):
     agent = session.scalars(select(User).where(User.login == "agent01")).one()
     rows = {item.client.name: item for item in call_list(session, agent, NOW).items}
     assert rows["张三"].opening_style == "worry"
+
+
+# ---- the product pitched first and an answer's variant line ------------------------------
+
+def _choices(session, kind: str, context: str, arm: str, good: int, bad: int) -> None:
+    """Reached team calls that used ``arm`` (a product, an answer's variant) in ``context``."""
+    agent = session.scalars(select(User).where(User.login == "agent02")).one()
+    client = session.scalars(select(Client).where(Client.name == "王华")).one()
+    for number in range(good + bad):
+        at = NOW - timedelta(days=5, minutes=number)
+        call = Call(conversation_id=f"team-{kind}-{arm}-{number}", agent_id=agent.id, client_id=client.id,
+                    started_at=at, disposition="interested" if number < good else "refused", objections=[],
+                    products=[], segment="civil_servant")
+        session.add(call)
+        session.flush()
+        session.add(CallChoice(call_id=call.id, kind=kind, context=context, arm=arm))
+
+
+async def test_the_first_product_follows_the_evidence_and_cites_it(crm_url):
+    # 张三's best fit is the certificate of deposit; the team's 公职人员 calls did far better with 稳享理财.
+    with sessions(crm_url).begin() as session:
+        _choices(session, "product", "civil_servant", "STEADY_WEALTH", 20, 20)
+        _choices(session, "product", "civil_servant", "LARGE_CD", 3, 37)
+    pitched = []
+    for number in range(6):  # a call may explore (the certificate of deposit, without the reason)
+        conversation = Conversation(sender_id=f"call-product-{number}")
+        await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+        pitch = (await conversation.run(ActionProductPitch(), "介绍一下产品", "request_product_pitch"))[0]
+        pitched.append((conversation, pitch))
+    best = [(c, p) for c, p in pitched if "稳享理财" in p["custom"]["text"]]
+    assert best and all("大额存单" in p["custom"]["text"] for c, p in pitched if "稳享理财" not in p["custom"]["text"])
+    conversation, pitch = best[0]
+    assert "对公职人员先介绍稳享理财，近90天40通接通中20通有意向或成交（50%），高于先介绍其他产品的8%" in \
+        " ".join(pitch["custom"]["notes"])
+    await conversation.run(ActionLogOutcome(), "客户有意向", "log_outcome", outcome="interested")
+    with sessions(crm_url).begin() as session:
+        call = session.scalars(select(Call).where(Call.conversation_id == conversation.sender_id)).one()
+        kept = session.scalars(select(CallChoice).where(CallChoice.call_id == call.id)).all()
+        assert {(c.kind, c.context, c.arm) for c in kept} == {("product", "civil_servant", "STEADY_WEALTH")}
+
+
+async def test_an_answers_variant_line_follows_the_evidence_and_is_kept_with_the_call(crm_url):
+    technique = playbook().objections["objection_think_it_over"]
+    better = technique.templates[2]
+    context = learning.answer_context("civil_servant", technique.key)
+    with sessions(crm_url).begin() as session:
+        _choices(session, "answer", context, learning.variant_of(better), 15, 15)
+        for template in technique.templates[:2]:
+            _choices(session, "answer", context, learning.variant_of(template), 3, 27)
+    opening_words = better.split("{")[0][:8]
+    answers = []
+    for number in range(6):  # a call may explore another line (without the reason)
+        conversation = Conversation(sender_id=f"call-answer-{number}")
+        await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+        answer = (await conversation.run(ActionHandleObjection(), "客户说再考虑考虑", "objection_think_it_over"))[0]
+        answers.append((conversation, answer["custom"]))
+    best = [(c, a) for c, a in answers if a["text"].startswith(opening_words)]
+    assert best and all("近90天" not in " ".join(a["notes"]) for c, a in answers
+                        if not a["text"].startswith(opening_words))
+    conversation, answer = best[0]
+    assert "对公职人员用这个说法，近90天30通接通中15通有意向或成交（50%）" in " ".join(answer["notes"])
+    await conversation.run(ActionLogOutcome(), "客户说再考虑", "log_outcome", outcome="thinking")
+    with sessions(crm_url).begin() as session:
+        call = session.scalars(select(Call).where(Call.conversation_id == conversation.sender_id)).one()
+        kept = {(c.kind, c.context) for c in session.scalars(select(CallChoice).where(CallChoice.call_id == call.id))}
+        assert ("answer", context) in kept

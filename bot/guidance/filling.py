@@ -166,10 +166,14 @@ def _before_question(text: str, addition: str, product: str) -> str:
 
 
 def say(technique: Technique, ctx: Context, product: ProductInfo | None, state: CallState,
-        rng: random.Random | None, **extra: str) -> str:
-    """A filled template of ``technique``, never the line the bot said last."""
+        rng: random.Random | None, prefer: str | None = None, **extra: str) -> str:
+    """A filled template of ``technique``, never the line the bot said last; ``prefer``: the template to
+    use when it is not that line (the learner's choice of variant, bot.learning)."""
     templates = list(technique.templates)
     (rng or random).shuffle(templates)
+    if prefer in templates:
+        templates.remove(prefer)
+        templates.insert(0, prefer)
     lines = [fill(t, ctx, product, **extra) for t in templates]
     return next((line for line in lines if line != state.last_line), lines[0])
 

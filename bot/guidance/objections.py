@@ -11,6 +11,7 @@ from bot.guidance.openings import CALLBACK_STYLE, opening
 from bot.guidance.scheduling import callback_due
 from bot.guidance.selection import (
     default_product,
+    first_product_note,
     next_point,
     next_unused,
     product_spoken_of,
@@ -18,6 +19,7 @@ from bot.guidance.selection import (
     usable,
 )
 from bot.guidance.state import CallState, Context, Reply, Script
+from bot.learning.store import variant_of
 from bot.playbook import playbook
 from bot.profile import ProductInfo, recommend_products
 from bot.text import normalize
@@ -37,7 +39,8 @@ def pitch(ctx: Context, state: CallState, requested: str | None = None) -> Reply
     if product is None:
         return Reply(Script(refused or pb.messages["no_products"], "产品介绍", "pitch"))
     index = next_point(product, state.used_points)
-    notes = tuple(n for n in (refused, *wealth_notes(product, ctx.profile)) if n)
+    notes = tuple(n for n in (refused, *first_product_note(ctx, state, product, requested),
+                              *wealth_notes(product, ctx.profile)) if n)
     if index is None:
         text = pb.messages["all_points_used"].format(product=product.name, total=len(product.selling_points))
         return Reply(Script(text, "三个卖点", "pitch", notes=notes), product=product, phase="pitching")
@@ -111,7 +114,15 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
         technique = pb.risk_no_level
     elif intent == "objection_referral_doubt" and not (ctx.profile and ctx.profile.referrer):
         technique = pb.referral_no_referrer
-    text = say(technique, ctx, product, state, rng, **extra)
+    variant, prefer = None, None
+    if ctx.learnt is not None and len(technique.templates) > 1:
+        # The team's calls order the answer's variant lines (bot/learning); all of them passed the checks.
+        choice = ctx.learnt.answer(technique.key, technique.templates)
+        prefer = next(t for t in technique.templates if variant_of(t) == choice.arm)
+        variant = f"{technique.key}:{choice.arm}"
+        if choice.reason:
+            notes.append(choice.reason)
+    text = say(technique, ctx, product, state, rng, prefer=prefer, **extra)
     if product is not None and product.name in text:
         text = spoken(text, product, ctx.profile)
     if product is not None and (intent == "objection_risk" or used_point):
@@ -123,7 +134,7 @@ def handle_objection(intent: str, ctx: Context, state: CallState, rng: random.Ra
     return Reply(Script(text, technique.name, technique.key if follow_up_technique is technique else intent,
                         notes=tuple(notes)), follow_up_at=follow_up_at,
                  follow_up_reason=reason, used_point=used_point, product=product, objection=intent,
-                 refusal=refusal, phase="objection")
+                 answer_variant=variant, refusal=refusal, phase="objection")
 
 
 def _point_beside_pricing(product: ProductInfo, state: CallState) -> int | None:

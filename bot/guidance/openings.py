@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.contact_policy import CALLBACK_STYLE  # the opening of a callback the customer agreed to
 from bot.guidance.filling import say, spoken
-from bot.guidance.selection import default_product, next_point, usable
+from bot.guidance.selection import default_product, first_product_note, next_point, usable
 from bot.guidance.state import CallState, Context, Reply, Script
 from bot.models import DISPOSITION_LABELS
 from bot.outcomes import WARM_DISPOSITIONS
@@ -122,6 +122,8 @@ def opening(ctx: Context, state: CallState, rng: random.Random | None = None,
     elif ctx.later_followup is not None and not state.opening_styles:
         notes += (pb.messages["followup_later"].format(time=describe(ctx.later_followup, ctx.now)),)
     notes += last_notes
+    if last_product is None:
+        notes += first_product_note(ctx, state, product)
     used_point = None
     if product is not None:
         # The opening spends the product's next selling point, so the next pitch moves on.

@@ -22,10 +22,21 @@ def default_product(ctx: Context, state: CallState, requested: str | None = None
         product = ctx.product(candidate) if candidate else None
         if usable(ctx, product):
             return product
+    first = first_product(ctx)
+    return first[0] if first else next((p for p in ctx.catalogue if usable(ctx, p)), None)
+
+
+def first_product(ctx: Context) -> tuple[ProductInfo, str | None] | None:
+    """The product to pitch first when the call has none yet, with the reason citing the team's calls
+    when the learner has enough of them (bot/learning orders the products the rules recommend and the
+    client may buy; without evidence: the best fit)."""
     recommended = [p for p, _why in recommend_products(ctx.profile, ctx.catalogue) if usable(ctx, p)]
-    if recommended:
-        return recommended[0]
-    return next((p for p in ctx.catalogue if usable(ctx, p)), None)
+    if not recommended:
+        return None
+    if ctx.learnt is None or len(recommended) == 1:
+        return recommended[0], None
+    choice = ctx.learnt.product([p.code for p in recommended], {p.code: p.name for p in recommended})
+    return next(p for p in recommended if p.code == choice.arm), choice.reason
 
 
 def product_spoken_of(ctx: Context, state: CallState, intent: str, said: str) -> ProductInfo | None:
@@ -74,3 +85,13 @@ def next_unused(ctx: Context, state: CallState, product: ProductInfo | None) -> 
         if index is not None:
             return candidate, index
     return None
+
+
+def first_product_note(ctx: Context, state: CallState, product: ProductInfo | None,
+                       requested: str | None = None) -> tuple[str, ...]:
+    """The reason citing the team's calls for the product the call starts with, when the learner chose it
+    with enough evidence; nothing once the call is on a product or one was asked for."""
+    if product is None or requested or state.current_product or state.products_pitched:
+        return ()
+    first = first_product(ctx)
+    return (first[1],) if first is not None and first[0].code == product.code and first[1] else ()

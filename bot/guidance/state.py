@@ -58,6 +58,7 @@ class CallState:
     phase: str = "none"
     opening_style: str | None = None
     opening_explored: bool = False  # the learner tried ``opening_style`` rather than its best guess (bot/learning)
+    answer_variants: tuple[str, ...] = ()  # "answer key:variant" of the answers given (bot.learning.store)
     current_product: str | None = None  # product code under discussion
     last_objection: str | None = None
     complaint: str | None = None  # the customer's complaint in this call, in their words
@@ -82,6 +83,8 @@ class CallState:
             changes["last_objection"] = reply.objection
             if reply.objection not in self.objections:
                 changes["objections"] = (*self.objections, reply.objection)
+        if reply.answer_variant and reply.answer_variant not in self.answer_variants:
+            changes["answer_variants"] = (*self.answer_variants, reply.answer_variant)
         if reply.refusal:
             changes["refusals"] = self.refusals + 1
         if reply.complaint:
@@ -145,6 +148,7 @@ class Reply:
     explored: bool = False  # the opening style is the learner's exploration, not its best guess
     restart_openings: bool = False
     objection: str | None = None
+    answer_variant: str | None = None  # "answer key:variant" when the learner chose the answer's line
     refusal: bool = False
     phase: str | None = None
     confirm_deal: bool = False  # the customer said yes to the closing question

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from bot.learning.bandit import Choice, Control, Labels, choose
 from bot.learning.estimates import HALF_LIFE_DAYS, Evidence, Outcome, evidence
-from bot.models import ALL_SEGMENTS, Call, Client, LearningControl
+from bot.models import ALL_SEGMENTS, LEARNING_KINDS, Call, CallChoice, Client, LearningControl
 from bot.outcomes import REACHED
 from bot.playbook import playbook
 from bot.profile import OTHER_SEGMENT, Profile, segment_choices
 
-OPENING = "opening"
+OPENING, PRODUCT, ANSWER = LEARNING_KINDS
 # Calls older than four half-lives weigh under 1/16: left out, so the aggregate stays small.
 HISTORY_DAYS = 4 * HALF_LIFE_DAYS
 CACHE_SECONDS = 300.0
@@ -78,18 +78,38 @@ def opening_outcomes(session: Session, now: datetime, days: float = HISTORY_DAYS
     return rows
 
 
-def opening_evidence(session: Session, now: datetime) -> tuple[int, dict[tuple[str, str], Evidence]]:
-    """(version, (segment, style) -> Evidence as of ``now``), kept for CACHE_SECONDS per database and day."""
-    key = (str(session.get_bind().url), OPENING, now.date())
+def choice_outcomes(session: Session, now: datetime, kind: str, days: float = HISTORY_DAYS) -> list[Outcome]:
+    """The reached calls' choices of ``kind`` (a product pitched, an answer's variant line) since ``days``
+    ago, grouped by context, arm, outcome and day."""
+    since = now - timedelta(days=days)
+    day = func.date(Call.started_at)
+    found = session.execute(
+        select(CallChoice.context, CallChoice.arm, Call.disposition, day, func.count())
+        .join(Call, Call.id == CallChoice.call_id)
+        .where(CallChoice.kind == kind, Call.started_at >= since, Call.disposition.in_(sorted(REACHED)))
+        .group_by(CallChoice.context, CallChoice.arm, Call.disposition, day))
+    return [Outcome(context, arm, disposition, _day(at), count) for context, arm, disposition, at, count in found]
+
+
+def _kept(session: Session, now: datetime, kind: str) -> tuple[int, dict[tuple[str, str], Evidence]]:
+    """(version, (context, arm) -> Evidence as of ``now``) for ``kind``, kept for CACHE_SECONDS per
+    database and day."""
+    key = (str(session.get_bind().url), kind, now.date())
     with _lock:
         kept = _cache.get(key)
         if kept is not None and kept[0] > time.monotonic():
             return kept[1], kept[2]
-    table = evidence(opening_outcomes(session, now), now)
+    rows = opening_outcomes(session, now) if kind == OPENING else choice_outcomes(session, now, kind)
+    table = evidence(rows, now)
     with _lock:
         version = next(_versions)
         _cache[key] = (time.monotonic() + CACHE_SECONDS, version, table)
     return version, table
+
+
+def opening_evidence(session: Session, now: datetime) -> tuple[int, dict[tuple[str, str], Evidence]]:
+    """(version, (segment, style) -> Evidence as of ``now``)."""
+    return _kept(session, now, OPENING)
 
 
 def forget() -> None:
@@ -112,11 +132,37 @@ def controls(session: Session, kind: str = OPENING) -> dict[str, Control]:
     return merged
 
 
+def answer_context(segment: str, answer: str) -> str:
+    """The context of an answer's variant lines: they are compared per segment and answer."""
+    return f"{segment}|{answer}"
+
+
+def variant_of(template: str) -> str:
+    """A variant line's id: its text's checksum, so an edited line is a new variant and keeps no old record."""
+    return f"{zlib.crc32(template.encode()):08x}"
+
+
+def record_choices(session: Session, call: Call, answer_variants: Sequence[str]) -> None:
+    """Keep what the learner compares from a logged call: each product it pitched (its segment's) and each
+    answer line it used ("answer key:variant"). Logging the call again replaces them."""
+    session.execute(delete(CallChoice).where(CallChoice.call_id == call.id))
+    segment = call.segment or Profile.from_row(call.client).main_segment
+    rows = [{"call_id": call.id, "kind": PRODUCT, "context": segment, "arm": code} for code in dict.fromkeys(
+        call.products or ())]
+    for entry in dict.fromkeys(answer_variants):
+        answer, _sep, variant = entry.rpartition(":")
+        if answer and variant:
+            rows.append({"call_id": call.id, "kind": ANSWER, "context": answer_context(segment, answer),
+                         "arm": variant})
+    if rows:
+        session.execute(CallChoice.__table__.insert(), rows)
+
+
 @dataclass(frozen=True)
 class Learnt:
-    """What the team's calls taught, as the live bot needs it for one client: the evidence, the controls,
-    the client's segment, and a random source fixed per call (the same question in one call gets the
-    same answer)."""
+    """What the team's calls taught, as the live bot needs it for one client: the evidence (opening styles,
+    products, answer lines), the controls, the client's segment, and a random source fixed per call (the
+    same question in one call gets the same answer)."""
 
     segment: str
     table: Mapping[tuple[str, str], Evidence]
@@ -124,22 +170,42 @@ class Learnt:
     seed: int = 0
     explore: bool = True  # False: always the best guess (a list showing what the bot would say)
     version: int = 0  # of the evidence table (opening_evidence)
+    products: Mapping[tuple[str, str], Evidence] = field(default_factory=dict)
+    answers: Mapping[tuple[str, str], Evidence] = field(default_factory=dict)
 
     @property
     def labels(self) -> Labels:
         return opening_labels(self.segment)
 
+    def _choose(self, allowed: Sequence[str], table: Mapping[tuple[str, str], Evidence], context: str,
+                labels: Labels | None, controls: Mapping[str, Control] | None = None) -> Choice:
+        rng = random.Random(self.seed ^ zlib.crc32(context.encode()))
+        return choose(allowed, table, context, rng, controls=controls, labels=labels,
+                      **({} if self.explore else {"explore_share": 0.0}))
+
     def opening(self, allowed: Sequence[str]) -> Choice:
         """The opening style among ``allowed`` (the seed's order, best first)."""
-        return choose(allowed, self.table, self.segment, random.Random(self.seed), controls=self.controls,
-                      labels=self.labels, **({} if self.explore else {"explore_share": 0.0}))
+        return self._choose(allowed, self.table, self.segment, self.labels, self.controls)
+
+    def product(self, allowed: Sequence[str], names: Mapping[str, str]) -> Choice:
+        """The product to pitch first among ``allowed`` codes (the rules' order, best fit first)."""
+        label = segment_labels().get(self.segment, self.segment)
+        return self._choose(allowed, self.products, self.segment, Labels(PRODUCT, label, names))
+
+    def answer(self, answer: str, templates: Sequence[str]) -> Choice:
+        """The variant line of ``answer`` (an objection's answer key) among ``templates`` (the playbook's
+        order); the arms are variant_of(template)."""
+        label = segment_labels().get(self.segment, self.segment)
+        return self._choose([variant_of(t) for t in templates], self.answers, answer_context(self.segment, answer),
+                            Labels(ANSWER, label, {}))
 
 
 def learnt_for(session: Session, profile: Profile | None, now: datetime, conversation_id: str | None) -> Learnt | None:
-    """What the live bot needs to order the openings for this client in this call (``conversation_id``
-    None: no call, the best guess only); None without a client."""
+    """What the live bot needs to order the openings, products and answer lines for this client in this call
+    (``conversation_id`` None: no call, the best guess only); None without a client."""
     if profile is None:
         return None
     version, table = opening_evidence(session, now)
     seed = zlib.crc32(f"{conversation_id}:{profile.id}".encode())
-    return Learnt(profile.main_segment, table, controls(session), seed, conversation_id is not None, version)
+    return Learnt(profile.main_segment, table, controls(session), seed, conversation_id is not None, version,
+                  _kept(session, now, PRODUCT)[1], _kept(session, now, ANSWER)[1])

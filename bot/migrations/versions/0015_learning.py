@@ -1,4 +1,5 @@
-"""the playbook learns from the team's calls: a call's segment and exploration flag, supervisors' controls
+"""the playbook learns from the team's calls: a call's segment and exploration flag, the products and answer
+lines it used, supervisors' controls
 
 Revision ID: 0015
 Revises: 0014
@@ -34,7 +35,25 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        'call_choices',
+        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('call_id', sa.Integer(), nullable=False),
+        sa.Column('kind', sa.String(length=16), nullable=False),
+        sa.Column('context', sa.String(length=96), nullable=False),
+        sa.Column('arm', sa.String(length=48), nullable=False),
+        sa.ForeignKeyConstraint(['call_id'], ['calls.id'], name=op.f('fk_call_choices_call_id_calls'),
+                                ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_call_choices')),
+    )
+    op.create_index(op.f('ix_call_choices_call_id'), 'call_choices', ['call_id'])
+    op.create_index('ix_call_choices_kind_context', 'call_choices', ['kind', 'context'])
+
+
 def downgrade() -> None:
+    op.drop_index('ix_call_choices_kind_context', table_name='call_choices')
+    op.drop_index(op.f('ix_call_choices_call_id'), table_name='call_choices')
+    op.drop_table('call_choices')
     op.drop_table('learning_controls')
     with op.batch_alter_table('calls') as batch:
         batch.drop_column('opening_explored')
