@@ -4,7 +4,7 @@ pattern is still found by its resemblance to labelled examples.
 A logistic regression over character 1-3-grams of the prepared text (simplified, IME typos of kernel
 words corrected: bot.compliance.promises.prepare) and 1-2-grams of its fuzzy pinyin (typos the rules
 never listed sound the same). It is trained in-process from the labelled sentences in
-``labelled/*.yml`` (about 2,700; deterministic, a few seconds at start-up), so a sentence a person
+``labelled/*.yml`` (about 4,000; deterministic, a few seconds at start-up), so a sentence a person
 adds there takes effect at the next start. The threshold was chosen by 5-fold cross-validation on those
 sentences (docs/compliance.md); the held-out set in tests/data was never used to choose anything.
 """
