@@ -103,8 +103,7 @@ def record_outcome(dispatcher: CollectingDispatcher, scope: CallScope, outcome: 
             products=list(state.products_pitched), deal_product=deal_product, amount=amount, notes=notes,
             opening_explored=state.opening_explored,
         )
-        learning.record_choices(scope.session, logged.call, state.answer_variants)
-        learning.forget()  # the next opening counts this call
+        learning.record_choices(scope.session, logged.call, state.products_pitched[:1], state.answer_variants)
     except ProductNeeded as refused:
         buttons = deal_buttons(scope, amount)
         payload: dict[str, Any] = {"type": "outcome_needs_product", "outcome": outcome}

@@ -258,3 +258,24 @@ async def test_an_answers_variant_line_follows_the_evidence_and_is_kept_with_the
         call = session.scalars(select(Call).where(Call.conversation_id == conversation.sender_id)).one()
         kept = {(c.kind, c.context) for c in session.scalars(select(CallChoice).where(CallChoice.call_id == call.id))}
         assert ("answer", context) in kept
+
+
+def test_the_opening_of_an_agreed_callback_is_not_an_opening_style(session):
+    _team_calls(session, "civil_servant", "callback", 30, 0)  # the callback opening: the customer asked for it
+    _team_calls(session, "civil_servant", "worry", 2, 2)
+    session.flush()
+    _version, table = learning.opening_evidence(session, NOW)
+    assert set(table) == {("civil_servant", "worry")}
+
+
+async def test_learning_off_also_gives_the_playbooks_product(crm_url):
+    with sessions(crm_url).begin() as session:
+        _choices(session, "product", "civil_servant", "STEADY_WEALTH", 30, 10)
+        _choices(session, "product", "civil_servant", "LARGE_CD", 2, 38)
+        supervisor = session.scalars(select(User).where(User.role == "supervisor")).first()
+        playbook_controls.set_control(session, user=supervisor, segment=ALL_SEGMENTS, now=NOW, learning=False)
+    for number in range(4):
+        conversation = Conversation(sender_id=f"call-off-product-{number}")
+        await conversation.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+        pitch = (await conversation.run(ActionProductPitch(), "介绍一下产品", "request_product_pitch"))[0]["custom"]
+        assert "大额存单" in pitch["text"] and "近90天" not in " ".join(pitch["notes"])

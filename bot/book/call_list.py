@@ -436,15 +436,16 @@ def _with_openings(session: Session, agent: User, now: datetime,
     catalogue = tuple(ProductInfo.from_row(p) for p in crm.catalogue(session))
     shared = (hash(catalogue), now.date())
     version, table = learning.opening_evidence(session, now)
+    product_version, products = learning.product_evidence(session, now)
     team_controls = learning.controls(session)
     items = []
     for client, found, decision in rows:
         profile = Profile.from_row(client)
         last = last_calls.get(client.id)
         # The learner's best guess for the client's segment (no exploration: no call yet).
-        learnt = Learnt(profile.main_segment, table, team_controls, explore=False, version=version)
+        learnt = Learnt(profile.main_segment, table, team_controls, explore=False, version=version, products=products)
         key = (*shared, replace(profile, id=0, name="", phone=""), last, decision.cooling_off,
-               found.agreed_callback is not None, version, team_controls.get(profile.main_segment))
+               found.agreed_callback is not None, version, product_version, team_controls.get(profile.main_segment))
         with _OPENINGS_LOCK:
             known = key in _OPENINGS
             style = _OPENINGS.get(key)

@@ -69,7 +69,8 @@ def choose(allowed: Sequence[str], table: Mapping[tuple[str, str], Evidence], co
     # With learning off the seed's order stands, as if nothing had been learnt.
     best = max(candidates, key=lambda arm: found[arm].mean) if control.learning else candidates[0]
     if control.pinned in candidates:
-        reason = evidence_reason(control.pinned, table, context, labels, min_calls) if control.learning else None
+        reason = evidence_reason(control.pinned, table, context, labels, min_calls, allowed) if control.learning \
+            else None
         return Choice(control.pinned, best, False, found, reason, "pinned")
     if not control.learning:
         return Choice(best, best, False, found, None, "off")
@@ -83,7 +84,7 @@ def choose(allowed: Sequence[str], table: Mapping[tuple[str, str], Evidence], co
     drawn = max(candidates, key=draws.__getitem__)
     explored = drawn != best and rng.random() < explore_share
     arm = drawn if explored else best
-    return Choice(arm, best, explored, found, evidence_reason(arm, table, context, labels, min_calls))
+    return Choice(arm, best, explored, found, evidence_reason(arm, table, context, labels, min_calls, allowed))
 
 
 def _percent(good: int, calls: int) -> int:
@@ -91,10 +92,11 @@ def _percent(good: int, calls: int) -> int:
 
 
 def evidence_reason(arm: str, table: Mapping[tuple[str, str], Evidence], context: str, labels: Labels | None,
-                    min_calls: int = MIN_CALLS) -> str | None:
+                    min_calls: int = MIN_CALLS, among: Sequence[str] | None = None) -> str | None:
     """The reason citing the team's recent calls with ``arm`` in ``context``, or None when they are
     fewer than ``min_calls`` (or no labels were given). It compares with the other arms of the
-    context only when they too have ``min_calls`` recent calls and did worse."""
+    context (of ``among``, when given: those the client could have had) only when they too have
+    ``min_calls`` recent calls and did worse."""
     own = table.get((context, arm))
     if labels is None or own is None or own.recent_calls < min_calls:
         return None
@@ -102,7 +104,8 @@ def evidence_reason(arm: str, table: Mapping[tuple[str, str], Evidence], context
     rate = _percent(own.recent_good, own.recent_calls)
     fields = {"segment": labels.context, "arm": labels.arms.get(arm, arm), "days": f"{own.days:g}",
               "reached": own.recent_calls, "good": own.recent_good, "rate": f"{rate}%"}
-    others = pooled(found for (where, other), found in table.items() if where == context and other != arm)
+    others = pooled(found for (where, other), found in table.items()
+                    if where == context and other != arm and (among is None or other in among))
     if others.recent_calls >= min_calls:
         others_rate = _percent(others.recent_good, others.recent_calls)
         if rate > others_rate:

@@ -24,7 +24,7 @@ from bot.learning.bandit import Choice, Control, Labels, choose
 from bot.learning.estimates import HALF_LIFE_DAYS, Evidence, Outcome, evidence
 from bot.models import ALL_SEGMENTS, LEARNING_KINDS, Call, CallChoice, Client, LearningControl
 from bot.outcomes import REACHED
-from bot.playbook import playbook
+from bot.playbook import OPENING_STYLES, playbook
 from bot.profile import OTHER_SEGMENT, Profile, segment_choices
 
 OPENING, PRODUCT, ANSWER = LEARNING_KINDS
@@ -35,6 +35,7 @@ CACHE_SECONDS = 300.0
 _lock = threading.Lock()
 _cache: dict[tuple[str, str, date], tuple[float, int, dict[tuple[str, str], Evidence]]] = {}
 _versions = iter(range(1, 2**62))  # each table read from the CRM gets a new number (callers key on it)
+_generation = 0  # moved by forget(): a table read before it is not kept after it
 
 
 def segment_labels() -> dict[str, str]:
@@ -55,20 +56,21 @@ def _day(value: Any) -> datetime:
 
 
 def opening_outcomes(session: Session, now: datetime, days: float = HISTORY_DAYS) -> list[Outcome]:
-    """The reached calls with an opening style since ``days`` ago, grouped by segment, style, outcome and
-    day. A call logged before its segment was recorded counts in its client's segment of today."""
+    """The reached calls with one of the playbook's opening styles (not the opening of a callback the
+    customer agreed to) since ``days`` ago, grouped by segment, style, outcome and day. A call logged
+    before its segment was recorded counts in its client's segment of today."""
     since = now - timedelta(days=days)
     day = func.date(Call.started_at)
     recorded = session.execute(
         select(Call.segment, Call.opening_style, Call.disposition, day, func.count())
-        .where(Call.started_at >= since, Call.opening_style.is_not(None), Call.segment.is_not(None),
+        .where(Call.started_at >= since, Call.opening_style.in_(OPENING_STYLES), Call.segment.is_not(None),
                Call.disposition.in_(sorted(REACHED)))
         .group_by(Call.segment, Call.opening_style, Call.disposition, day))
     rows = [Outcome(segment, style, disposition, _day(at), count)
             for segment, style, disposition, at, count in recorded]
     older = session.execute(
         select(Client, Call.opening_style, Call.disposition, Call.started_at).join(Call, Call.client_id == Client.id)
-        .where(Call.started_at >= since, Call.opening_style.is_not(None), Call.segment.is_(None),
+        .where(Call.started_at >= since, Call.opening_style.in_(OPENING_STYLES), Call.segment.is_(None),
                Call.disposition.in_(sorted(REACHED))))
     segments: dict[int, str] = {}
     for client, style, disposition, at in older:
@@ -99,11 +101,13 @@ def _kept(session: Session, now: datetime, kind: str) -> tuple[int, dict[tuple[s
         kept = _cache.get(key)
         if kept is not None and kept[0] > time.monotonic():
             return kept[1], kept[2]
+        generation = _generation
     rows = opening_outcomes(session, now) if kind == OPENING else choice_outcomes(session, now, kind)
     table = evidence(rows, now)
     with _lock:
         version = next(_versions)
-        _cache[key] = (time.monotonic() + CACHE_SECONDS, version, table)
+        if generation == _generation:  # nothing was written meanwhile: keep it
+            _cache[key] = (time.monotonic() + CACHE_SECONDS, version, table)
     return version, table
 
 
@@ -112,10 +116,18 @@ def opening_evidence(session: Session, now: datetime) -> tuple[int, dict[tuple[s
     return _kept(session, now, OPENING)
 
 
+def product_evidence(session: Session, now: datetime) -> tuple[int, dict[tuple[str, str], Evidence]]:
+    """(version, (segment, product code) -> Evidence as of ``now``): the product pitched first."""
+    return _kept(session, now, PRODUCT)
+
+
 def forget() -> None:
-    """Drop the kept evidence: an outcome or a control was written (the next read counts it)."""
+    """Drop the kept evidence: an outcome or a control was written and committed (the next read counts
+    it; a read already under way is not kept)."""
+    global _generation
     with _lock:
         _cache.clear()
+        _generation += 1
 
 
 def controls(session: Session, kind: str = OPENING) -> dict[str, Control]:
@@ -142,13 +154,14 @@ def variant_of(template: str) -> str:
     return f"{zlib.crc32(template.encode()):08x}"
 
 
-def record_choices(session: Session, call: Call, answer_variants: Sequence[str]) -> None:
-    """Keep what the learner compares from a logged call: each product it pitched (its segment's) and each
-    answer line it used ("answer key:variant"). Logging the call again replaces them."""
+def record_choices(session: Session, call: Call, first_products: Sequence[str],
+                   answer_variants: Sequence[str]) -> None:
+    """Keep what the learner compares from a logged call: the product pitched first (``first_products``:
+    it, or nothing) and each answer line used ("answer key:variant"), in the client's segment. Logging the
+    call again replaces them."""
     session.execute(delete(CallChoice).where(CallChoice.call_id == call.id))
     segment = call.segment or Profile.from_row(call.client).main_segment
-    rows = [{"call_id": call.id, "kind": PRODUCT, "context": segment, "arm": code} for code in dict.fromkeys(
-        call.products or ())]
+    rows = [{"call_id": call.id, "kind": PRODUCT, "context": segment, "arm": code} for code in first_products[:1]]
     for entry in dict.fromkeys(answer_variants):
         answer, _sep, variant = entry.rpartition(":")
         if answer and variant:
@@ -187,17 +200,25 @@ class Learnt:
         """The opening style among ``allowed`` (the seed's order, best first)."""
         return self._choose(allowed, self.table, self.segment, self.labels, self.controls)
 
+    def _learning_only(self, context: str) -> dict[str, Control]:
+        """The segment's learning switch for a context of products or answers (their pins and exclusions are
+        for opening styles): learning off there means the playbook's order here too."""
+        control = self.controls.get(self.segment)
+        return {context: Control(learning=control.learning)} if control is not None else {}
+
     def product(self, allowed: Sequence[str], names: Mapping[str, str]) -> Choice:
         """The product to pitch first among ``allowed`` codes (the rules' order, best fit first)."""
         label = segment_labels().get(self.segment, self.segment)
-        return self._choose(allowed, self.products, self.segment, Labels(PRODUCT, label, names))
+        return self._choose(allowed, self.products, self.segment, Labels(PRODUCT, label, names),
+                            self._learning_only(self.segment))
 
     def answer(self, answer: str, templates: Sequence[str]) -> Choice:
         """The variant line of ``answer`` (an objection's answer key) among ``templates`` (the playbook's
         order); the arms are variant_of(template)."""
         label = segment_labels().get(self.segment, self.segment)
-        return self._choose([variant_of(t) for t in templates], self.answers, answer_context(self.segment, answer),
-                            Labels(ANSWER, label, {}))
+        context = answer_context(self.segment, answer)
+        return self._choose([variant_of(t) for t in templates], self.answers, context, Labels(ANSWER, label, {}),
+                            self._learning_only(context))
 
 
 def learnt_for(session: Session, profile: Profile | None, now: datetime, conversation_id: str | None) -> Learnt | None:
@@ -208,4 +229,4 @@ def learnt_for(session: Session, profile: Profile | None, now: datetime, convers
     version, table = opening_evidence(session, now)
     seed = zlib.crc32(f"{conversation_id}:{profile.id}".encode())
     return Learnt(profile.main_segment, table, controls(session), seed, conversation_id is not None, version,
-                  _kept(session, now, PRODUCT)[1], _kept(session, now, ANSWER)[1])
+                  product_evidence(session, now)[1], _kept(session, now, ANSWER)[1])
