@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import clock
-from bot.models import Call, CallChoice, Client, Product, User
+from bot.models import Call, Client, Product, User
 from bot.outcomes import REACHED, next_stage
 from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
 
@@ -144,11 +144,9 @@ def load_demo_team(session: Session, now: datetime | None = None) -> dict[str, i
                 disposition=disposition, objections=[], opening_style=style if reached else None,
                 segment=profile.main_segment if reached else None, opening_explored=False if reached else None,
                 products=[product.code] if reached else [], updated_at=started, stage_before=stage)
+            # No product choice is kept for the learner: these outcomes follow the opening style only, so
+            # they would teach the learner noise about products.
             session.add(call)
-            if reached:  # the product pitched, as a logged call keeps it for the learner
-                session.flush()
-                session.add(CallChoice(call_id=call.id, kind="product", context=profile.main_segment,
-                                       arm=product.code))
             stage = next_stage(stage, disposition, deals)
             deals += disposition == "deal"
             added["team_calls"] += 1
