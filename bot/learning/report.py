@@ -44,6 +44,11 @@ def effect(session: Session, now: datetime, weeks: int = TREND_WEEKS) -> dict[st
                                                          .where(LearningControl.kind == OPENING))}
     names = {style: technique.name for style, technique in playbook().openings.items()}
     seed_order = playbook().messages.learning_texts["page_seed_order"]
+    # The evidence as it stood at the end of each past week: the same for every segment, read once.
+    weekly = []
+    for week in range(weeks, -1, -1):
+        at = now - timedelta(weeks=week)
+        weekly.append((at, evidence([row for row in rows if at - timedelta(days=HISTORY_DAYS) <= row.at <= at], at)))
     segments = []
     for segment, label in segment_labels().items():
         control = found_controls.get(segment, Control())
@@ -63,9 +68,7 @@ def effect(session: Session, now: datetime, weeks: int = TREND_WEEKS) -> dict[st
                 "pinned": control.pinned == style, "excluded": style in control.excluded,
             })
         trend = []
-        for week in range(weeks, -1, -1):
-            at = now - timedelta(weeks=week)
-            then = evidence([row for row in rows if at - timedelta(days=HISTORY_DAYS) <= row.at <= at], at)
+        for at, then in weekly:
             style = _preferred(then, segment, control)
             trend.append({"at": at.date().isoformat(), "style": style, "name": names.get(style, seed_order)})
         reached = sum(entry["calls"] for entry in styles)
