@@ -120,6 +120,9 @@ class ActionLookupClient(CrmAction):
         if str(scope.tracker.get_slot("current_client_id") or "") != str(client.id):
             # Another client: this call's state starts over.
             events += [SlotSet(slot, None) for slot in CALL_SLOTS]
+        # Kept in the CRM: the review list shows the conversation even if no outcome is logged.
+        crm.note_lookup(scope.session, conversation_id=scope.conversation_id, client_id=client.id,
+                        agent_id=scope.user.id, at=scope.context.now)
         events += [
             SlotSet("current_client_id", str(client.id)),
             SlotSet("current_client_name", client.name),

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bench import call_list, imports, learning_sim
+from bench import call_list, growth, imports, learning_sim
 from bench.load import percentile
 from bot.settings import PROJECT_ROOT
 
@@ -179,6 +179,7 @@ def markdown(ours: BotResult, minimal: BotResult, settings: Settings, context: d
     lines += call_list.markdown_lines(context.get("call_list"))  # issue 21: bench/call_list.py
     lines += imports.markdown_lines(context.get("imports"))  # issue 21: bench/imports.py
     lines += learning_sim.markdown_lines(context.get("learning"))  # issue 24: bench/learning_sim.py
+    lines += growth.markdown_lines(context.get("growth"))  # issue 23: bench/growth.py
     if NOTES.exists():  # the hand-written analysis (profile, what moved the figures) follows the figures
         lines += [NOTES.read_text(encoding="utf-8")]
     return "\n".join(lines)

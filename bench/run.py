@@ -28,7 +28,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench import call_list, imports, learning_sim, load, profile, report, stack
+from bench import call_list, growth, imports, learning_sim, load, profile, report, stack
 from bench.flows import MINIMAL_FLOWS, SALESBOT_FLOWS, FlowSource, all_texts
 from bench.results import BotResult, Settings
 from bot.services import stop
@@ -189,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             context["imports"] = imports.measure()
             log("learning: the simulated team, 3,000 calls in two scenarios and ten more seeds each")
             context["learning"] = learning_sim.measure()
+            log("growth: a year of a 50-agent team on PostgreSQL, the pages timed at three sizes (~10 minutes)")
+            context["growth"] = growth.measure(log_dir=OUT_DIR / "logs", picture=growth.DOC_PICTURE)
             asyncio.run(bench_salesbot(ours, model, workdir, settings))
         if "minimal" in settings.bots:
             asyncio.run(bench_minimal(minimal, minimal_model, workdir, settings))

@@ -8,6 +8,7 @@ from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -19,6 +20,7 @@ from bot.models import (
     Client,
     ConversationOwner,
     FollowUp,
+    LookupRecord,
     MarketingContact,
     Product,
     User,
@@ -322,6 +324,67 @@ def due_followups(session: Session, *, agent_id: int | None, until: datetime,
 
 # --- conversations: their call rows and owners -------------------------------------------------
 
+def note_lookup(session: Session, *, conversation_id: str, client_id: int, agent_id: int | None,
+                at: datetime) -> None:
+    """The client was pulled up in this conversation: kept once, with the first time."""
+    found = session.scalar(select(LookupRecord.id).where(LookupRecord.conversation_id == conversation_id,
+                                                         LookupRecord.client_id == client_id))
+    if found is None:
+        logged = call_for(session, conversation_id, client_id)
+        session.add(LookupRecord(conversation_id=conversation_id, client_id=client_id, agent_id=agent_id,
+                                 first_at=at, call_id=logged.id if logged else None))
+
+
+def settle_lookup(session: Session, call: Call) -> None:
+    """The call row now exists for the lookup of its client in its conversation: no longer 未记录结果."""
+    session.execute(update(LookupRecord).where(
+        LookupRecord.conversation_id == call.conversation_id, LookupRecord.client_id == call.client_id,
+        LookupRecord.call_id.is_(None)).values(call_id=call.id).execution_options(synchronize_session=False))
+
+
+def lookup_rows(db: Session | Connection, lookups: Iterable[Any]) -> list[dict[str, Any]]:
+    """Rows for ``client_lookups`` of the lookups found in the tracker store's history
+    (``bot.transcripts.client_lookups``) that the CRM has none for: conversations from before lookups
+    were kept in the CRM. Each is attributed to its conversation's owner (``conversation_owners``),
+    else to whom its first message was attributed. ``db``: a session or a plain connection (a migration)."""
+    pending = [lookup for lookup in lookups if lookup.first_at is not None]
+    known: set[tuple[str, int]] = set()
+    for batch in batched({lookup.conversation_id for lookup in pending}):
+        known.update(tuple(row) for row in db.execute(
+            select(LookupRecord.conversation_id, LookupRecord.client_id)
+            .where(LookupRecord.conversation_id.in_(batch))).all())
+    pending = [lookup for lookup in pending if (lookup.conversation_id, lookup.client_id) not in known]
+    if not pending:
+        return []
+    owners = conversation_owners(db, {lookup.conversation_id for lookup in pending})
+    users = {login: user_id for login, user_id in db.execute(select(User.login, User.id)).all()}
+    clients: set[int] = set()
+    for batch in batched({lookup.client_id for lookup in pending}):
+        clients.update(row[0] for row in db.execute(select(Client.id).where(Client.id.in_(batch))).all())
+    calls: dict[tuple[str, int], int] = {}
+    for batch in batched({lookup.conversation_id for lookup in pending}):
+        calls.update(((conversation, client), call_id) for call_id, conversation, client in db.execute(
+            select(Call.id, Call.conversation_id, Call.client_id).where(Call.conversation_id.in_(batch))).all())
+    rows = []
+    for lookup in pending:
+        key = (lookup.conversation_id, lookup.client_id)
+        if lookup.client_id not in clients or key in known:
+            continue
+        known.add(key)
+        owner = owners.get(lookup.conversation_id) or lookup.login
+        rows.append({"conversation_id": lookup.conversation_id, "client_id": lookup.client_id,
+                     "agent_id": users.get(owner or ""), "first_at": lookup.first_at, "call_id": calls.get(key)})
+    return rows
+
+
+def record_lookups(db: Session | Connection, lookups: Iterable[Any]) -> int:
+    """Keep the tracker store's lookups the CRM has no row for (``lookup_rows``); the rows added."""
+    rows = lookup_rows(db, lookups)
+    if rows:
+        db.execute(LookupRecord.__table__.insert(), rows)
+    return len(rows)
+
+
 def conversation_calls(session: Session, conversation_id: str) -> list[Call]:
     """Every call row of a conversation (one per client since migration 0004), in call order."""
     return list(session.scalars(select(Call).where(Call.conversation_id == conversation_id)
@@ -337,7 +400,7 @@ def logged_clients(session: Session, conversation_ids: Iterable[str]) -> set[tup
     return logged
 
 
-def conversation_owners(session: Session, conversation_ids: Iterable[str]) -> dict[str, str]:
+def conversation_owners(session: Session | Connection, conversation_ids: Iterable[str]) -> dict[str, str]:
     """The login that owns each of these conversations that has one (bounded ``IN`` batches): its
     owner row, else the agent of its first call row."""
     wanted = set(conversation_ids)

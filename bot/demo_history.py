@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import clock
+from bot import call_counts, clock
 from bot.demo_data import read_demo_data
 from bot.models import Call, Client, FollowUp, User
 from bot.outcomes import REACHED
@@ -256,4 +256,5 @@ def load_demo_history(session: Session, now: datetime | None = None,
                              conversation_id=followup.conversation_id, created_at=followup.created_at))
         added["followups"] += 1
     session.flush()
+    call_counts.rebuild(session)  # the rows were written here, not through bot.outcomes
     return added

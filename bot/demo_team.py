@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import clock
+from bot import call_counts, clock
 from bot.models import Call, Client, Product, User
 from bot.outcomes import REACHED, next_stage
 from bot.profile import ProductInfo, Profile, rank_openings, recommend_products
@@ -153,4 +153,5 @@ def load_demo_team(session: Session, now: datetime | None = None) -> dict[str, i
         client.stage = stage
         added["team_clients"] += 1
     session.flush()
+    call_counts.rebuild(session)  # the rows were written here, not through bot.outcomes
     return added

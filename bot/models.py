@@ -186,7 +186,10 @@ class Call(Base):
     """One row per client per conversation: what happened on a call and how it ended."""
 
     __tablename__ = "calls"
-    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_calls_conversation_client"),)
+    # The review list and the CSV read calls newest first, everyone's or one agent's.
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_calls_conversation_client"),
+                      Index("ix_calls_started", "started_at", "id"),
+                      Index("ix_calls_agent_started", "agent_id", "started_at"))
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(128), nullable=False, index=True)
@@ -201,6 +204,9 @@ class Call(Base):
     # whether the style was an exploration rather than the best guess (None: no opening, or before learning).
     segment = Column(String(32))
     opening_explored = Column(Boolean)
+    # Every segment the client was in when the outcome was logged, comma-joined ("" for none; None:
+    # logged before this was kept): the dashboard's conversion by segment is a GROUP BY, not a profile per client.
+    segments = Column(String(160))
     products = Column(JSON, nullable=False, default=list)
     amount = Column(Numeric(16, 2, asdecimal=False))
     notes = Column(Text)
@@ -210,6 +216,23 @@ class Call(Base):
 
     agent = relationship("User", lazy="joined")
     client = relationship("Client", lazy="joined")
+
+
+class CallCount(Base):
+    """Logged calls counted per agent and outcome along one of the dashboard's dimensions: all of them
+    (``outcome``, key ""), per opening style, per segment the client was in, per objection raised. Kept by
+    bot.call_counts as outcomes are logged or corrected, so the dashboard reads a few thousand rows
+    instead of a year of calls; rebuilt from the calls by ``salesbot prepare``."""
+
+    __tablename__ = "call_counts"
+    __table_args__ = (UniqueConstraint("dimension", "key", "agent_id", "disposition", name="uq_call_counts"),)
+
+    id = Column(Integer, primary_key=True)
+    dimension = Column(String(16), nullable=False)
+    key = Column(String(64), nullable=False)
+    agent_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    disposition = Column(String(16), nullable=False)
+    calls = Column(Integer, nullable=False)
 
 
 class FollowUp(Base):
@@ -262,6 +285,28 @@ class ConversationOwner(Base):
     created_at = Column(DateTime, nullable=False, default=_now)
 
     user = relationship("User", lazy="joined")
+
+
+class LookupRecord(Base):
+    """A client pulled up in a conversation (the lookup action set the call's client): the review
+    list shows it even when no outcome was logged. Kept in the CRM, one row per (conversation,
+    client), so that the lists never scan the tracker store's events."""
+
+    __tablename__ = "client_lookups"
+    # The review list reads the open ones (no call row yet) newest first, everyone's or one agent's.
+    __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_client_lookups_conversation_client"),
+                      Index("ix_client_lookups_agent_first", "agent_id", "first_at"),
+                      Index("ix_client_lookups_open", "call_id", "first_at"))
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(128), nullable=False)
+    client_id = Column(Integer, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False, index=True)
+    # The conversation's owner (None: history from before owners, attributed to nobody known).
+    agent_id = Column(Integer, ForeignKey("users.id"))
+    first_at = Column(DateTime, nullable=False, index=True)
+    # The call row once an outcome is logged for the client in this conversation (bot.outcomes, the one
+    # writer of call rows): until then the lookup is listed as 未记录结果.
+    call_id = Column(Integer, ForeignKey("calls.id", ondelete="SET NULL"))
 
 
 class PhoneReveal(Base):

@@ -10,13 +10,15 @@ from datetime import datetime
 from functools import lru_cache
 
 import yaml
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bot import crm
+from bot import call_counts, crm
+from bot.call_counts import Counted
 from bot.logs import mask_phones
 from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGES, Call, Client, Holding, Product
 from bot.playbook import playbook
-from bot.profile import ProductInfo, Profile, suitability_problem
+from bot.profile import ProductInfo, Profile, profiles_of, suitability_problem
 from bot.settings import PROJECT_ROOT
 from bot.text import normalize
 from bot.timeparse import parse_amount
@@ -222,6 +224,7 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     # A number typed in a note is stored masked: the note goes to lists, exports and supervisors.
     notes = mask_phones(notes) if notes else notes
     previous = crm.call_for(session, conversation_id, client.id)
+    counted_before = Counted.of(previous) if previous is not None else None  # upsert_call changes the row
     # Deals in other conversations: re-logging this call's deal is not a second deal.
     previous_deals = crm.count_deals(session, client.id) - (
         1 if previous is not None and previous.disposition == "deal" else 0)
@@ -230,15 +233,19 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     discussed = list(products)
     if sold is not None and sold.code not in discussed:
         discussed.append(sold.code)  # the call row names what was sold, discussed or not
+    profile = Profile.from_row(client)
     call, created = crm.upsert_call(
         session, conversation_id, client.id, agent_id=agent_id,
         started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,
         objections=list(objections), opening_style=opening_style, products=discussed, amount=amount,
         notes=notes,
         # What the learner counts the call as (bot/learning): the segment it was made in, exploration or not.
-        segment=Profile.from_row(client).main_segment if opening_style else None,
+        segment=profile.main_segment if opening_style else None,
+        segments=",".join(profile.segments),
         opening_explored=bool(opening_explored) if opening_style else None,
     )
+    crm.settle_lookup(session, call)
+    call_counts.bump(session, counted_before, Counted.of(call))
     old_stage = client.stage
     # A corrected outcome (有意向 -> 成交, or a deal that was not one) moves the stage from where
     # it was before this call, and undoes the holding an earlier deal of this call created.
@@ -266,3 +273,19 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
         client.holdings.append(Holding(product=sold, amount=amount, since=now, call_id=call.id))
     session.flush()
     return LoggedCall(call, created, old_stage, client.stage, cancelled, done, sold)
+
+
+def fill_call_segments(session: Session) -> int:
+    """Calls logged before their segments were kept (migrations 0015 and 0016) get their client's
+    segments of today, as the learner and the dashboard would otherwise work out on every read (a
+    profile per client of a year of calls). ``salesbot prepare`` runs it; returns the calls filled."""
+    pending = session.execute(select(Call.id, Call.client_id, Call.opening_style, Call.segment, Call.segments).where(
+        Call.client_id.is_not(None), Call.disposition.is_not(None),
+        or_(Call.segments.is_(None), and_(Call.segment.is_(None), Call.opening_style.is_not(None))))).all()
+    profiles = profiles_of(session, {row.client_id for row in pending})
+    filled = [{"id": row.id,
+               "segments": row.segments if row.segments is not None else ",".join(profiles[row.client_id].segments),
+               "segment": row.segment or (profiles[row.client_id].main_segment if row.opening_style else None)}
+              for row in pending if row.client_id in profiles]
+    session.bulk_update_mappings(Call, filled)
+    return len(filled)

@@ -13,9 +13,12 @@ from functools import lru_cache
 from typing import Any
 
 import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from bot import clock
-from bot.models import CATEGORIES, Client, Product
+from bot.db import batched
+from bot.models import CATEGORIES, Client, Holding, Product
 from bot.playbook import HERE as PLAYBOOK_DIR
 from bot.playbook import OPENING_STYLES, OpeningLine, PlaybookError, find_forbidden, playbook
 
@@ -511,3 +514,13 @@ def tier_choices() -> dict[str, str]:
 def segment_choices() -> dict[str, str]:
     """Segment code -> label, in segments.yml order (``Profile.segments``)."""
     return {code: spec["label"] for code, spec in _config().segments.items()}
+
+
+def profiles_of(session: Session, client_ids: set[int]) -> dict[int, Profile]:
+    """The profiles of these clients, read in bounded batches with their holdings (never a query per client)."""
+    found: dict[int, Profile] = {}
+    for batch in batched(sorted(client_ids)):
+        stmt = select(Client).where(Client.id.in_(batch)).options(
+            selectinload(Client.holdings).joinedload(Holding.product))
+        found.update((client.id, Profile.from_row(client)) for client in session.scalars(stmt).unique())
+    return found

@@ -8,12 +8,13 @@ import sys
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bot import migrate
+from bot import call_counts, migrate
 from bot.catalogue import write_jieba_userdict
 from bot.db import sessions, sqlite_path
 from bot.demo_data import load_demo_data, logins_with_published_passwords
 from bot.demo_history import load_demo_history
 from bot.demo_team import load_demo_team
+from bot.outcomes import fill_call_segments
 from bot.playbook import load_playbook
 from bot.services import secure_tracker_file
 from bot.settings import contact_limits, get_settings, is_loopback, var_dir
@@ -56,6 +57,11 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
             load_demo_data(session, catalogue_only=True)  # products are configuration, not demo data
     with sessions(settings.db_url).begin() as session:
         write_jieba_userdict(session, var_dir() / "jieba")
+    with sessions(settings.db_url).begin() as session:
+        filled = fill_call_segments(session)
+        call_counts.rebuild(session)  # the dashboard's counts, in step with the calls
+    if verbose and filled:
+        print(f"Segments recorded for {filled} calls logged before they were kept")
     if verbose:
         if added is not None:
             print(f"CRM ready ({safe_url(settings.db_url)}); demo rows added: {added}")

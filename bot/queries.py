@@ -10,15 +10,25 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from bot import access, clock, crm, labels, masking
 from bot.auth import Identity
 from bot.db import batched
-from bot.models import DISPOSITION_LABELS, DISPOSITIONS, STAGE_LABELS, Call, Client, FollowUp, PhoneReveal, User
+from bot.models import (
+    DISPOSITION_LABELS,
+    DISPOSITIONS,
+    STAGE_LABELS,
+    Call,
+    Client,
+    FollowUp,
+    LookupRecord,
+    PhoneReveal,
+    User,
+)
 from bot.playbook import playbook
-from bot.transcripts import ClientLookup, client_lookups, conversation_ids_matching
+from bot.transcripts import conversation_ids_matching
 
 UNLOGGED = "unlogged"  # the outcome filter for conversations about a client without a logged outcome
 
@@ -68,37 +78,138 @@ def _unknown_outcome(outcome: str) -> ValueError:
     return ValueError(playbook().messages["api_unknown_outcome"].format(outcome=outcome))
 
 
-# --- calls -------------------------------------------------------------------------------------
+# --- calls and conversations --------------------------------------------------------------------
+#
+# Both lists are built in SQL over the CRM alone (calls, and the clients looked up in a conversation,
+# ``client_lookups``), paged and counted by the database: a year of a team's calls is never loaded
+# to show one page. Only the full-text filter ``q`` reads the tracker store, and filters in Python.
 
-def matching_call_ids(session: Session, identity: Identity, args: dict[str, str]) -> list[int]:
-    """Ids of the calls visible to ``identity`` that match the query parameters, newest first.
+CALL, LOOKUP = 0, 1  # the kind of a list entry: a call row, or a client looked up without one
 
-    The full-text filter ``q`` is applied here rather than in SQL: the conversations it matches
-    come from the tracker store (another database), a set of any size that no IN list may carry."""
-    stmt = select(Call.id, Call.conversation_id, Call.notes).join(Client, Call.client_id == Client.id, isouter=True) \
-        .join(User, Call.agent_id == User.id, isouter=True)
+
+def _date_bounds(args: dict[str, str]) -> tuple[datetime | None, datetime | None]:
+    """The ``from`` day's start and the day after ``to``, as the filters compare them."""
+    start, end = parse_date(args.get("from")), parse_date(args.get("to"))
+    return start, datetime.combine(end.date(), time.min) + timedelta(days=1) if end else None
+
+
+def _call_select(session: Session, identity: Identity, args: dict[str, str], outcome: str):
+    """The calls visible to ``identity`` matching the filters, as list entries (kind, id, conversation,
+    notes, time). ``outcome``: a disposition, UNLOGGED (no outcome yet) or "" (any)."""
+    stmt = select(literal(CALL).label("kind"), Call.id.label("id"), Call.conversation_id.label("conversation_id"),
+                  Call.notes.label("notes"), Call.started_at.label("at")) \
+        .join(Client, Call.client_id == Client.id, isouter=True).join(User, Call.agent_id == User.id, isouter=True)
     owner = access.scope_user_id(session, identity)
     if owner is not None:
         stmt = stmt.where(Call.agent_id == owner)
+    if outcome == UNLOGGED:
+        stmt = stmt.where(Call.disposition.is_(None))
+    elif outcome:
+        stmt = stmt.where(Call.disposition == outcome)
+    return _list_filters(stmt, args, Call.started_at)
+
+
+def _list_filters(stmt, args: dict[str, str], at):
+    """The filters both kinds of entries share: the client's name, the agent's login, the days of ``at``
+    (the statement joins Client and User)."""
     if args.get("client"):
         stmt = stmt.where(Client.name.contains(args["client"], autoescape=True))
     if args.get("agent"):
         stmt = stmt.where(User.login == args["agent"])
-    if args.get("outcome"):
-        if args["outcome"] not in DISPOSITIONS:
-            raise _unknown_outcome(args["outcome"])
-        stmt = stmt.where(Call.disposition == args["outcome"])
-    start, end = parse_date(args.get("from")), parse_date(args.get("to"))
+    start, end = _date_bounds(args)
     if start:
-        stmt = stmt.where(Call.started_at >= start)
+        stmt = stmt.where(at >= start)
     if end:
-        stmt = stmt.where(Call.started_at < datetime.combine(end.date(), time.min) + timedelta(days=1))
-    rows = session.execute(stmt.order_by(Call.started_at.desc(), Call.id.desc()))
+        stmt = stmt.where(at < end)
+    return stmt
+
+
+def _unlogged_select(session: Session, identity: Identity, args: dict[str, str],
+                     conversation_id: str | None = None):
+    """Clients looked up in a conversation without a call row there, as list entries, where an
+    outcome was due: the conversation's owner could log it (an agent, the client's own) and the
+    client may be called at all. Visible to the conversation's owner and to supervisors."""
+    stmt = select(literal(LOOKUP).label("kind"), LookupRecord.id.label("id"),
+                  LookupRecord.conversation_id.label("conversation_id"), cast(null(), Text).label("notes"),
+                  LookupRecord.first_at.label("at")) \
+        .join(Client, LookupRecord.client_id == Client.id).join(User, LookupRecord.agent_id == User.id) \
+        .where(LookupRecord.call_id.is_(None), Client.do_not_call.is_(False), Client.agent_id == LookupRecord.agent_id,
+               User.role == "agent")
+    owner = access.scope_user_id(session, identity)
+    if owner is not None:
+        stmt = stmt.where(LookupRecord.agent_id == owner)
+    if conversation_id is not None:
+        stmt = stmt.where(LookupRecord.conversation_id == conversation_id)
+    return _list_filters(stmt, args, LookupRecord.first_at)
+
+
+def _entries(session: Session, selects: list, args: dict[str, str], bounds: tuple[int, int] | None
+             ) -> tuple[list[tuple[int, int]], int]:
+    """(kind, id) of the entries of ``selects`` newest first (a call before a lookup of the same
+    moment), the page ``bounds`` (offset, limit) of them or all, and how many there are in all.
+
+    A page is read from each kind on its own, newest first along its index, and merged here: the
+    database never sorts the whole union to hand over fifty rows."""
     query = args.get("q")
-    if not query:
-        return [row.id for row in rows]
-    matching = conversation_ids_matching(query)
-    return [row.id for row in rows if row.conversation_id in matching or query in (row.notes or "")]
+    if query:
+        matching = conversation_ids_matching(query)
+        listed = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery()
+        rows = session.execute(select(listed.c.kind, listed.c.id, listed.c.conversation_id, listed.c.notes)
+                               .order_by(listed.c.at.desc(), listed.c.kind, listed.c.id.desc())).all()
+        keys = [(row.kind, row.id) for row in rows
+                if row.conversation_id in matching or (row.kind == CALL and query in (row.notes or ""))]
+        return (keys[bounds[0]:bounds[0] + bounds[1]] if bounds else keys), len(keys)
+    if bounds is None:
+        rows = [row for stmt in selects for row in _ordered(session, stmt, None, newest_first=True)]
+        rows.sort(key=_newest_first, reverse=True)
+        return [(row.kind, row.id) for row in rows], len(rows)
+    offset, limit = bounds
+    total = sum(session.scalar(select(func.count()).select_from(stmt.subquery())) for stmt in selects)
+    if offset >= total:
+        page = []
+    elif offset + limit <= total - offset:
+        rows = [row for stmt in selects for row in _ordered(session, stmt, offset + limit, newest_first=True)]
+        rows.sort(key=_newest_first, reverse=True)
+        page = rows[offset:offset + limit]
+    else:
+        # A page in the older half is read from the oldest end: the last page costs what the first does.
+        skip = max(total - offset - limit, 0)
+        rows = [row for stmt in selects for row in _ordered(session, stmt, total - offset, newest_first=False)]
+        rows.sort(key=_newest_first)
+        page = list(reversed(rows[skip:max(total - offset, 0)]))
+    return [(row.kind, row.id) for row in page], total
+
+
+def _newest_first(row) -> tuple:
+    """The list's order, newest first when sorted in reverse: a call before a lookup of the same moment."""
+    return row.at, -row.kind, row.id
+
+
+def _ordered(session: Session, stmt, limit: int | None, *, newest_first: bool) -> list:
+    """(at, kind, id) of the first ``limit`` entries of ``stmt`` from the newest end or the oldest."""
+    listed = stmt.subquery()
+    order = (listed.c.at.desc(), listed.c.id.desc()) if newest_first else (listed.c.at, listed.c.id)
+    ordered = select(listed.c.at, listed.c.kind, listed.c.id).order_by(*order)
+    if limit is not None:
+        ordered = ordered.limit(limit)
+    return session.execute(ordered).all()
+
+
+def _check_outcome(outcome: str, unlogged_too: bool = False) -> None:
+    if outcome and outcome not in DISPOSITIONS and not (unlogged_too and outcome == UNLOGGED):
+        raise _unknown_outcome(outcome)
+
+
+def matching_call_ids(session: Session, identity: Identity, args: dict[str, str]) -> list[int]:
+    """Ids of the calls visible to ``identity`` that match the query parameters, newest first."""
+    return [key for _kind, key in calls_page(session, identity, args, None)[0]]
+
+
+def calls_page(session: Session, identity: Identity, args: dict[str, str],
+               bounds: tuple[int, int] | None) -> tuple[list[tuple[int, int]], int]:
+    """The keys of one page of the calls list (all of it when ``bounds`` is None) and its size."""
+    _check_outcome(args.get("outcome") or "")
+    return _entries(session, [_call_select(session, identity, args, args.get("outcome") or "")], args, bounds)
 
 
 def calls_json(session: Session, call_ids: list[int]) -> list[dict[str, Any]]:
@@ -109,92 +220,67 @@ def calls_json(session: Session, call_ids: list[int]) -> list[dict[str, Any]]:
     return [call_json(found[i]) for i in call_ids if i in found]
 
 
-def query_calls(session: Session, identity: Identity, args: dict[str, str]) -> list[dict[str, Any]]:
-    """Every call visible to ``identity``, newest first, filtered by the query parameters."""
-    return calls_json(session, matching_call_ids(session, identity, args))
+def conversations_page(session: Session, identity: Identity, args: dict[str, str],
+                       bounds: tuple[int, int] | None) -> tuple[list[tuple[int, int]], int]:
+    """The review list: every conversation about a client, one entry per client, newest first:
+    the call rows and the clients looked up without one (``outcome=unlogged``: the calls without an
+    outcome and those). The keys of one page (all when ``bounds`` is None) and the list's size."""
+    outcome = args.get("outcome") or ""
+    _check_outcome(outcome, unlogged_too=True)
+    selects = [_call_select(session, identity, args, outcome)]
+    if outcome in ("", UNLOGGED):
+        selects.append(_unlogged_select(session, identity, args))
+    return _entries(session, selects, args, bounds)
 
 
-# --- conversations -----------------------------------------------------------------------------
+def entries_json(session: Session, keys: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """The list entries of these keys (``conversations_page``), in that order."""
+    calls = {entry["id"]: entry for entry in calls_json(session, [key for kind, key in keys if kind == CALL])}
+    lookups = _lookups_json(session, [key for kind, key in keys if kind == LOOKUP])
+    found = {CALL: calls, LOOKUP: lookups}
+    return [found[kind][key] for kind, key in keys if key in found[kind]]
 
-def _unlogged_json(lookup: ClientLookup, client: Client | None, agent: User | None) -> dict[str, Any]:
-    """A conversation in which the agent pulled up ``client`` but logged no outcome for them."""
+
+def query_conversations(session: Session, identity: Identity, args: dict[str, str]) -> list[dict[str, Any]]:
+    """The whole review list (``conversations_page``) as entries."""
+    return entries_json(session, conversations_page(session, identity, args, None)[0])
+
+
+def _lookups_json(session: Session, lookup_ids: list[int]) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for batch in batched(lookup_ids):
+        rows = session.execute(select(LookupRecord, Client.name, User.login, User.name)
+                               .join(Client, LookupRecord.client_id == Client.id)
+                               .join(User, LookupRecord.agent_id == User.id)
+                               .where(LookupRecord.id.in_(batch))).all()
+        found.update((row[0].id, _unlogged_json(*row)) for row in rows)
+    return found
+
+
+def _unlogged_json(lookup: LookupRecord, client: str, login: str, agent_name: str) -> dict[str, Any]:
+    """A conversation in which the agent pulled up a client but logged no outcome for them."""
     return {
-        "id": None, "conversation_id": lookup.conversation_id,
-        "client": client.name if client else None, "client_id": lookup.client_id,
-        "agent": agent.login if agent else lookup.login, "agent_name": agent.name if agent else None,
+        "id": None, "conversation_id": lookup.conversation_id, "client": client, "client_id": lookup.client_id,
+        "agent": login, "agent_name": agent_name,
         "outcome": None, "logged": False, "outcome_label": labels.unlogged(),
         "objections": [], "opening_style": None, "products": [], "amount": None, "notes": None,
-        "started_at": lookup.first_at.isoformat(timespec="seconds") if lookup.first_at else None,
-        "ended_at": None,
+        "started_at": lookup.first_at.isoformat(timespec="seconds"), "ended_at": None,
     }
 
 
-def unlogged_lookups(session: Session, identity: Identity,
-                     lookups: list[ClientLookup] | None = None) -> list[dict[str, Any]]:
-    """Clients looked up in a conversation (tracker store) that have no call row there, as
-    ``identity`` may list them: the conversation's owner or a supervisor (bot.access)."""
-    lookups = client_lookups() if lookups is None else lookups
-    readable = access.readable_conversations(session, identity, {lookup.conversation_id for lookup in lookups})
-    lookups = [lookup for lookup in lookups if lookup.conversation_id in readable]
-    if not lookups:
-        return []
-    logged = crm.logged_clients(session, {lookup.conversation_id for lookup in lookups})
-    pending = [lookup for lookup in lookups if (lookup.conversation_id, lookup.client_id) not in logged]
-    if not pending:
-        return []
-    clients: dict[int, Client] = {}
-    for batch in batched({lookup.client_id for lookup in pending}):
-        clients.update((c.id, c) for c in session.scalars(select(Client).where(Client.id.in_(batch))).unique())
-    owners = crm.conversation_owners(session, {lookup.conversation_id for lookup in pending})
-    users = {u.login: u for u in session.scalars(select(User))}
-    entries = []
-    for lookup in pending:
-        owner = owners.get(lookup.conversation_id) or lookup.login
-        client, agent = clients.get(lookup.client_id), users.get(owner or "")
-        # A forgotten outcome only where one was due: the owner could log it (their own client,
-        # an agent, not a supervisor's look) and the client may be called at all.
-        if client is None or agent is None or client.do_not_call or not access.may_write_client(
-                Identity(agent.login, agent.role, agent.name), client):
-            continue
-        entries.append(_unlogged_json(lookup, client, agent))
-    return entries
+def unlogged_lookups(session: Session, identity: Identity, conversation_id: str | None = None) -> list[dict[str, Any]]:
+    """Clients looked up (in one conversation, or in any) without a call row there, as ``identity``
+    may list them (``_unlogged_select``), newest first."""
+    stmt = _unlogged_select(session, identity, {}, conversation_id).subquery()
+    ids = list(session.scalars(select(stmt.c.id).order_by(stmt.c.at.desc(), stmt.c.id.desc())))
+    found = _lookups_json(session, ids)
+    return [found[i] for i in ids if i in found]
 
 
-def query_conversations(session: Session, identity: Identity, args: dict[str, str],
-                        lookups: list[ClientLookup] | None = None) -> list[dict[str, Any]]:
-    """Every conversation about a client, one entry per client, newest first: the logged call rows
-    and the clients looked up without a logged outcome (``outcome=unlogged`` lists only those)."""
-    outcome = args.get("outcome") or ""
-    if outcome and outcome != UNLOGGED and outcome not in DISPOSITIONS:
-        raise _unknown_outcome(outcome)
-    entries = []
-    calls = query_calls(session, identity, {**args, "outcome": "" if outcome == UNLOGGED else outcome})
-    entries += [c for c in calls if outcome != UNLOGGED or not c["logged"]]
-    if outcome in ("", UNLOGGED):
-        entries += _filtered(unlogged_lookups(session, identity, lookups), args)
-    entries.sort(key=lambda e: (e["started_at"] or "", e["id"] or 0), reverse=True)
-    return entries
-
-
-def _filtered(entries: list[dict[str, Any]], args: dict[str, str]) -> list[dict[str, Any]]:
-    """The list filters of ``query_calls`` applied to entries without a call row."""
-    start, end = parse_date(args.get("from")), parse_date(args.get("to"))
-    matching = conversation_ids_matching(args["q"]) if args.get("q") else None
-    kept = []
-    for entry in entries:
-        started = datetime.fromisoformat(entry["started_at"]) if entry["started_at"] else None
-        if args.get("client") and args["client"] not in (entry["client"] or ""):
-            continue
-        if args.get("agent") and entry["agent"] != args["agent"]:
-            continue
-        if start and (started is None or started < start):
-            continue
-        if end and (started is None or started >= datetime.combine(end.date(), time.min) + timedelta(days=1)):
-            continue
-        if matching is not None and entry["conversation_id"] not in matching:
-            continue
-        kept.append(entry)
-    return kept
+def unlogged_per_agent(session: Session, identity: Identity) -> dict[int, int]:
+    """How many conversations about a client lack a call row, per agent id (``_unlogged_select``)."""
+    stmt = _unlogged_select(session, identity, {}).add_columns(LookupRecord.agent_id.label("agent_id")).subquery()
+    return dict(session.execute(select(stmt.c.agent_id, func.count()).group_by(stmt.c.agent_id)).all())
 
 
 # --- follow-ups and the phone-reveal audit -------------------------------------------------------

@@ -228,11 +228,16 @@ def contact_limits() -> ContactLimits:
     )
 
 
+def tracker_url() -> str:
+    """Rasa's tracker store (SALESBOT_TRACKER_URL), read alone: a migration needs it, not the secret."""
+    return os.environ.get("SALESBOT_TRACKER_URL") or _sqlite_default("tracker.sqlite3")
+
+
 def get_settings() -> Settings:
     """Read the settings now (cheap; called where needed so tests can set env vars)."""
     return Settings(
         db_url=os.environ.get("SALESBOT_DB_URL") or _sqlite_default("crm.sqlite3"),
-        tracker_url=os.environ.get("SALESBOT_TRACKER_URL") or _sqlite_default("tracker.sqlite3"),
+        tracker_url=tracker_url(),
         redis_url=redis_url(),
         secret=_secret(),
         bank_name=os.environ.get("SALESBOT_BANK_NAME", "星海银行"),

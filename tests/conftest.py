@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings as hypothesis_settings
 
+from bench.postgres import Cluster
+
 ROOT = Path(__file__).resolve().parent.parent
 # make test-fast runs the property tests with a fifth of the examples (tests/test_bad_input.py).
 hypothesis_settings.register_profile("fast", max_examples=20)
@@ -278,61 +280,17 @@ def pytest_collection_modifyitems(session, config, items):
             item.add_marker(pytest.mark.model)
 
 
-def _postgres_bin(name: str) -> Path:
-    """A PostgreSQL server program from Debian's packages (the newest installed version)."""
-    found = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parent.parent.name))
-    assert found, "PostgreSQL is missing: apt-get install -y postgresql (make test installs it)"
-    return found[-1]
-
-
 @pytest.fixture(scope="module")
 def postgres_server():
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (free port); yields a function that creates a
-    database and returns its URL. PostgreSQL refuses to run as root: as root it runs as the
-    `postgres` user, in a data directory of its own under /tmp (pytest's are root-only)."""
-    import shutil
-    import tempfile
-
-    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    home = Path(tempfile.mkdtemp(prefix="salesbot-pg-"))
-    if as_postgres:
-        shutil.chown(home, "postgres", "postgres")
-    port = free_port()
-    data = home / "data"
-    subprocess.run([*as_postgres, str(_postgres_bin("initdb")), "-D", str(data), "-U", "postgres", "-A", "trust",
-                    "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"], check=True, stdout=subprocess.DEVNULL)
-    # Durability off: a test cluster, thrown away afterwards.
-    options = (f"-p {port} -k {home} -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    pg_ctl = [*as_postgres, str(_postgres_bin("pg_ctl")), "-D", str(data)]
-    base = f"postgresql://postgres@127.0.0.1:{port}"
-
-    def start() -> None:
-        subprocess.run([*pg_ctl, "-l", str(home / "postgres.log"), "-o", options, "-w", "start"], check=True,
-                       stdout=subprocess.DEVNULL)
-
-    def stop() -> None:
-        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
-
-    def create_database(name: str) -> str:
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT", future=True)
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        engine.dispose()
-        return f"{base}/{name}"
-
-    # Tests of outages stop and start the server (create_database.stop(), .start()).
-    create_database.stop, create_database.start = stop, start
-    start()
+    """A throwaway PostgreSQL cluster (bench/postgres.py); yields it: called with a name, it creates a
+    database and returns its URL. Tests of outages stop and start the server (``.stop()``, ``.start()``)."""
+    cluster = Cluster()
+    cluster.start()
     try:
-        yield create_database
+        yield cluster
     finally:
-        stop()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copy(home / "postgres.log", ARTIFACTS / "postgres.log")
-        shutil.rmtree(home, ignore_errors=True)
+        cluster.remove(keep_log=ARTIFACTS / "postgres.log")
 
 
 @pytest.fixture(scope="module")

@@ -95,6 +95,12 @@ async def _store_old_conversation(servers, sender: str) -> None:
         BotUttered("张三，一般客户。"), ActionExecuted("action_listen"),
     ]
     await store.save(DialogueStateTracker.from_events(sender, events, slots=domain.slots))
+    # What the upgrade that moved lookups into the CRM (migration 0016) copies from such history.
+    from bot.crm import record_lookups
+    from bot.transcripts import client_lookups
+
+    with sessions(f"sqlite:///{servers['crm']}").begin() as session:
+        assert record_lookups(session, client_lookups(f"sqlite:///{servers['tracker']}", sender)) == 1
 
 
 @pytest.mark.e2e

@@ -138,7 +138,7 @@ def test_prepare_without_demo_loads_no_history(crm_url):
 
 def test_the_dashboard_has_conversion_tables(session):
     load_demo_history(session, WORKDAY_MORNING)
-    conversion = dashboard_data(session, SUPERVISOR, lookups=[])["conversion"]
+    conversion = dashboard_data(session, SUPERVISOR)["conversion"]
     by_opening, by_segment = conversion["by_opening"], conversion["by_segment"]
     assert len(by_opening) >= 5 and len(by_segment) >= 2
     deals = [c for c in generate(CLIENTS, WORKDAY_MORNING).calls if c.disposition == "deal"]
@@ -148,7 +148,7 @@ def test_the_dashboard_has_conversion_tables(session):
         assert row["rate"] is None or 0 <= row["rate"] <= 1
     assert any(r["deals"] and r["rate"] > 0 for r in by_segment)
     # An agent's table counts their own calls only.
-    own = dashboard_data(session, Identity("agent01", "agent", "李明"), lookups=[])["conversion"]
+    own = dashboard_data(session, Identity("agent01", "agent", "李明"))["conversion"]
     assert sum(r["calls"] for r in own["by_segment"]) < sum(r["calls"] for r in by_segment)
 
 

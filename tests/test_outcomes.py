@@ -202,3 +202,32 @@ def test_a_deal_below_the_products_minimum_is_refused(session):
         _log(session, zhang, "deal", deal_product="LARGE_CD", amount=50000)
     assert _snapshot(session, zhang) == before
     assert _log(session, zhang, "deal", deal_product="LARGE_CD", amount=200000).product.code == "LARGE_CD"
+
+
+def test_the_dashboards_counts_follow_every_logged_and_corrected_outcome(session):
+    """The dashboard reads counts kept as outcomes are logged (bot.call_counts): after logging and
+    correcting calls they equal the counts computed again from the call rows, and a corrected outcome
+    counts once, as what it became."""
+    from bot import call_counts
+    from bot.analytics import dashboard_data
+    from bot.auth import Identity
+
+    zhang, li = _client(session, "张三"), _client(session, "李四")
+    log_call(session, conversation_id="count-1", agent_id=zhang.agent_id, client=zhang, outcome="interested",
+             started_at=WORKDAY_MORNING, now=WORKDAY_MORNING, objections=["objection_busy", "objection_busy"],
+             opening_style="direct", products=[])
+    log_call(session, conversation_id="count-2", agent_id=li.agent_id, client=li, outcome="refused",
+             started_at=WORKDAY_MORNING, now=WORKDAY_MORNING, objections=["objection_price"],
+             opening_style="self_intro", products=[])
+    # The first call corrected: 有意向 -> 成交 (the call's objections and opening, as the chat passes them).
+    log_call(session, conversation_id="count-1", agent_id=zhang.agent_id, client=zhang, outcome="deal",
+             deal_product="PLATINUM_CARD", started_at=WORKDAY_MORNING, now=WORKDAY_MORNING,
+             objections=["objection_busy"], opening_style="direct", products=[])
+    kept = call_counts.read(session, None)
+    call_counts.rebuild(session)
+    assert sorted(map(sorted, kept.values())) == sorted(map(sorted, call_counts.read(session, None).values()))
+    board = dashboard_data(session, Identity("super01", "supervisor", "郑主管"))
+    direct = {row["key"]: row for row in board["conversion"]["by_opening"]}["direct"]
+    assert (direct["calls"], direct["deals"], direct["interested"]) == (1, 1, 0)
+    assert board["objections"] == {"objection_busy": 1, "objection_price": 1}  # an objection counts once a call
+    assert sum(row["calls"] for row in board["conversion"]["by_segment"]) >= 2

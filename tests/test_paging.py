@@ -14,9 +14,10 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from bot.crm import record_lookups
 from bot.db import engine_for, sessions
 from bot.models import Call, Client, User
-from bot.transcripts import _metadata, events
+from bot.transcripts import _metadata, client_lookups, events
 from tests.test_accounts import bearer, live_app, token_for, web  # noqa: F401 - fixtures
 
 MANY = 40_000  # more conversations than SQLite binds variables in one statement
@@ -87,6 +88,9 @@ def crowded_tracker(crm_url):
                                                               "name": "current_client_id", "value": str(client)})})
     with engine.begin() as connection:
         connection.execute(events.insert(), rows)
+    # As the upgrade that moved lookups into the CRM (migration 0016) copies them.
+    with sessions(crm_url).begin() as session:
+        assert record_lookups(session, client_lookups()) >= MANY
     return MANY
 
 

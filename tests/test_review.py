@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.analytics import dashboard_data
 from bot.auth import Identity
+from bot.crm import record_lookups
 from bot.db import engine_for, sessions
 from bot.models import Call, Client, ConversationOwner, User
 from bot.queries import query_conversations
@@ -80,6 +81,9 @@ def history(crm_url, monkeypatch):
     tracker.say("conv-c", "agent02", "查一下王华")
     tracker.look_up("conv-c", ids["王华"])
     tracker.look_up("conv-c", ids["陈刚"])
+    # History from before lookups were kept in the CRM: copied as the upgrade (migration 0016) does.
+    with sessions(crm_url).begin() as session:
+        record_lookups(session, client_lookups())
     return ids
 
 
@@ -156,3 +160,74 @@ def test_the_transcript_page_shows_every_client_of_the_conversation(history, web
     assert "<h1>通话记录：李四、张三</h1>" in page and "未记录结果" in page
     own, _reply = browser_login(web, "agent02", "demo-agent")
     assert own.get(f"{web}/review/conversations/conv-a", timeout=30).status_code == 403
+
+
+async def test_a_lookup_in_the_chat_is_listed_until_its_outcome_is_logged(crm_url, session):
+    """The lookup action keeps the lookup in the CRM: the review list shows the conversation at once
+    (未记录结果), the same entry becomes the call row when the outcome is logged, and a look at
+    another agent's client is no conversation about it."""
+    from actions.lookup import ActionLookupClient
+    from actions.outcome import ActionLogOutcome
+    from bot.models import LookupRecord
+    from bot.profile import Profile
+    from tests.actions_helper import Conversation
+
+    call = Conversation(sender_id="live-lookup", login="agent01")
+    await call.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+    await call.run(ActionLookupClient(), "再查一下张三", "lookup_client", client_name="张三")  # still one
+    peek = Conversation(sender_id="peek", login="agent02")
+    await peek.run(ActionLookupClient(), "查一下张三", "lookup_client", client_name="张三")
+    with sessions(crm_url).begin() as fresh:
+        assert [(r.conversation_id, r.first_at.hour) for r in fresh.scalars(select(LookupRecord))] == [
+            ("live-lookup", 10)]  # the clock of the tests: 10:00
+        assert [e[:4] for e in _entries(fresh, AGENT01)] == [("live-lookup", "张三", None, False)]
+        assert dashboard_data(fresh, SUPERVISOR)["unlogged"] == {"李明": 1}
+        assert _entries(fresh, AGENT02) == []
+    await call.run(ActionLogOutcome(), "记一下，客户有意向", "log_outcome", outcome="interested")
+    with sessions(crm_url).begin() as fresh:
+        assert [e[:4] for e in _entries(fresh, SUPERVISOR)] == [("live-lookup", "张三", "interested", True)]
+        assert dashboard_data(fresh, SUPERVISOR)["unlogged"] == {}
+        # The call keeps the segments it was logged in: the dashboard's conversion groups by them.
+        client = fresh.scalars(select(Client).where(Client.name == "张三")).one()
+        assert fresh.scalars(select(Call.segments)).one() == ",".join(Profile.from_row(client).segments) != ""
+        by_segment = dashboard_data(fresh, SUPERVISOR)["conversion"]["by_segment"]
+        assert {r["label"] for r in by_segment if r["calls"]} == set(Profile.from_row(client).segment_labels)
+
+
+def test_the_upgrade_copies_the_lookups_of_earlier_conversations(tmp_path, monkeypatch):
+    """Conversations from before lookups were kept in the CRM stay in the review list: migration 0016
+    copies them from the tracker store's slot events once, attributed to the conversation's owner."""
+    from bot import migrate
+    from bot.demo_data import load_demo_data
+    crm, tracker_url = f"sqlite:///{tmp_path / 'old.sqlite3'}", f"sqlite:///{tmp_path / 'tracker.sqlite3'}"
+    monkeypatch.setenv("SALESBOT_TRACKER_URL", tracker_url)
+    migrate.upgrade(crm, "0015")
+    with sessions(crm).begin() as old:
+        load_demo_data(old)
+        ids = {c.name: c.id for c in old.scalars(select(Client))}
+        old.add(ConversationOwner(conversation_id="before-a",
+                                  user_id=old.scalars(select(User.id).where(User.login == "agent01")).one()))
+    tracker = Tracker(tracker_url)
+    tracker.say("before-a", "agent01", "查一下张三")
+    tracker.look_up("before-a", ids["张三"])
+    tracker.say("before-b", "agent02", "查一下朱丽")  # no owner row: whom its first message came from
+    tracker.look_up("before-b", ids["朱丽"])
+    migrate.upgrade(crm)
+    with sessions(crm).begin() as session:
+        assert _entries(session, SUPERVISOR) == [("before-a", "张三", None, False), ("before-b", "朱丽", None, False)]
+        assert [e[:2] for e in _entries(session, AGENT02)] == [("before-b", "朱丽")]
+        # Copied once: copying again finds every lookup kept already.
+        assert record_lookups(session, client_lookups(tracker_url)) == 0
+
+
+def test_every_page_is_the_slice_of_the_whole_list(history, session):
+    """Pages are read from the newest end or, in the older half, from the oldest: either way a page is
+    exactly that slice of the whole list, with the whole list's size."""
+    from bot.queries import conversations_page
+
+    for identity, args in ((SUPERVISOR, {}), (AGENT02, {}), (SUPERVISOR, {"outcome": "unlogged"})):
+        whole, size = conversations_page(session, identity, args, None)
+        for offset in range(size + 2):
+            for limit in (1, 2, 3, 50):
+                page, total = conversations_page(session, identity, args, (offset, limit))
+                assert (page, total) == (whole[offset:offset + limit], size), (identity.login, args, offset, limit)

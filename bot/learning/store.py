@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from bot.learning.bandit import Choice, Control, Labels, choose
 from bot.learning.estimates import HALF_LIFE_DAYS, Evidence, Outcome, evidence
-from bot.models import ALL_SEGMENTS, LEARNING_KINDS, Call, CallChoice, Client, LearningControl
+from bot.models import ALL_SEGMENTS, LEARNING_KINDS, Call, CallChoice, LearningControl
 from bot.outcomes import REACHED
 from bot.playbook import OPENING_STYLES, playbook
-from bot.profile import OTHER_SEGMENT, Profile, segment_choices
+from bot.profile import OTHER_SEGMENT, Profile, profiles_of, segment_choices
 
 OPENING, PRODUCT, ANSWER = LEARNING_KINDS
 # Calls older than four half-lives weigh under 1/16: left out, so the aggregate stays small.
@@ -69,14 +69,14 @@ def opening_outcomes(session: Session, now: datetime, days: float = HISTORY_DAYS
     rows = [Outcome(segment, style, disposition, _day(at), count)
             for segment, style, disposition, at, count in recorded]
     older = session.execute(
-        select(Client, Call.opening_style, Call.disposition, Call.started_at).join(Call, Call.client_id == Client.id)
+        select(Call.client_id, Call.opening_style, Call.disposition, day, func.count())
         .where(Call.started_at >= since, Call.opening_style.in_(OPENING_STYLES), Call.segment.is_(None),
-               Call.disposition.in_(sorted(REACHED))))
-    segments: dict[int, str] = {}
-    for client, style, disposition, at in older:
-        if client.id not in segments:
-            segments[client.id] = Profile.from_row(client).main_segment
-        rows.append(Outcome(segments[client.id], style, disposition, at))
+               Call.disposition.in_(sorted(REACHED)), Call.client_id.is_not(None))
+        .group_by(Call.client_id, Call.opening_style, Call.disposition, day)).all()
+    profiles = profiles_of(session, {row[0] for row in older})
+    for client_id, style, disposition, at, count in older:
+        if client_id in profiles:
+            rows.append(Outcome(profiles[client_id].main_segment, style, disposition, _day(at), count))
     return rows
 
 

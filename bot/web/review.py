@@ -26,7 +26,7 @@ from bot.crm import conversation_calls, product_names
 from bot.models import Call, User
 from bot.playbook import intent_titles
 from bot.queries import call_json, opening_titles, unlogged_lookups
-from bot.transcripts import client_lookups, transcript
+from bot.transcripts import transcript
 from bot.web.api.common import conversation_route, in_session
 from bot.web.rehearsal_api import rehearsal_detail
 from bot.web.session import current_identity, session_claims
@@ -138,14 +138,14 @@ def _phone(identity, call: Call) -> dict[str, Any] | None:
             and access.may_reveal_phone(identity, call.client)}
 
 
-def _conversation(session: Session, identity, conversation_id: str, lookups):
+def _conversation(session: Session, identity, conversation_id: str):
     """Every call row of the conversation (one per client) with the phone as the user may see it,
     and the clients looked up in it without a logged outcome; None if the user may not read it."""
     if not access.may_read_conversation(session, identity, conversation_id):
         return None
     calls = [{**call_json(call), "phone": _phone(identity, call)}
              for call in conversation_calls(session, conversation_id)]
-    unlogged = unlogged_lookups(session, identity, lookups)
+    unlogged = unlogged_lookups(session, identity, conversation_id)
     names = {u.login: u.name for u in session.scalars(select(User))}
     return calls, unlogged, names, product_names(session)
 
@@ -156,8 +156,7 @@ async def conversation_page(request: Request, conversation_id: str):
     identity = await current_identity(request)
     if identity is None:
         return response.redirect("/")
-    lookups = await asyncio.to_thread(client_lookups, conversation_id=conversation_id)
-    found = await in_session(_conversation, identity, conversation_id, lookups)
+    found = await in_session(_conversation, identity, conversation_id)
     if found is None:
         return error_page(request, identity, 403, "无权查看",
                           "这是其他坐席的会话，您无权查看。如需查看，请联系主管。")

@@ -12,15 +12,24 @@ from bot import access, crm, masking
 from bot.auth import Identity
 from bot.csv_export import csv_header, csv_rows
 from bot.db import batched
-from bot.queries import call_json, calls_json, matching_call_ids, query_conversations, query_followups
-from bot.transcripts import client_lookups, transcript
+from bot.queries import (
+    call_json,
+    calls_json,
+    calls_page,
+    conversations_page,
+    entries_json,
+    matching_call_ids,
+    query_followups,
+)
+from bot.transcripts import transcript
 from bot.web.api.common import (
     api,
     conversation_route,
     error_json,
     in_session,
     list_reply,
-    page_json,
+    listed_json,
+    page_bounds,
     real_crm_only,
     refusal,
     request_args,
@@ -36,7 +45,8 @@ async def list_calls(request: Request, identity: Identity):
     args = request_args(request)
 
     def work(session: Session):
-        return page_json(session, identity, matching_call_ids(session, identity, args), args, calls_json)
+        page, total = calls_page(session, identity, args, page_bounds(args))
+        return listed_json(session, identity, [key for _kind, key in page], total, calls_json)
 
     return await list_reply(work)
 
@@ -48,10 +58,10 @@ async def list_conversations(request: Request, identity: Identity):
     """The review list: every conversation about a client (logged or not), one entry per client,
     paged like ``/api/calls``."""
     args = request_args(request)
-    lookups = await asyncio.to_thread(client_lookups)
 
     def work(session: Session):
-        return page_json(session, identity, query_conversations(session, identity, args, lookups), args)
+        page, total = conversations_page(session, identity, args, page_bounds(args))
+        return listed_json(session, identity, page, total, entries_json)
 
     return await list_reply(work)
 

@@ -69,9 +69,15 @@ def page_json(session: Session, identity: Identity, rows: list[Any], args: dict[
     """One page of ``rows`` (``load`` turns a page of keys into entries), as ``identity`` may read
     it (bot.masking), with the size of the whole list in ``X-Total-Count``."""
     offset, limit = page_bounds(args)
-    page = rows[offset:offset + limit]
+    return listed_json(session, identity, rows[offset:offset + limit], len(rows), load)
+
+
+def listed_json(session: Session, identity: Identity, page: list[Any], total: int,
+                load=None) -> response.HTTPResponse:
+    """A page the database cut already (``load`` turns its keys into entries), as ``identity`` may
+    read it, with the size of the whole list in ``X-Total-Count``."""
     entries = load(session, page) if load is not None else page
-    return response.json(masking.for_reader(session, identity, entries), headers={"X-Total-Count": str(len(rows))})
+    return response.json(masking.for_reader(session, identity, entries), headers={"X-Total-Count": str(total)})
 
 
 def json_body(request: Request) -> dict[str, Any]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from sanic import response
 from sanic.request import Request
 
@@ -11,7 +9,6 @@ from bot import access
 from bot.analytics import dashboard_data
 from bot.auth import Identity
 from bot.queries import phone_reveals
-from bot.transcripts import client_lookups
 from bot.web.api.common import api, in_session, real_crm_only, refusal
 from bot.web.session import require_identity
 
@@ -29,5 +26,4 @@ async def list_phone_reveals(request: Request, identity: Identity):
 @require_identity
 @real_crm_only
 async def dashboard(request: Request, identity: Identity):
-    lookups = await asyncio.to_thread(client_lookups)
-    return response.json(await in_session(dashboard_data, identity, lookups))
+    return response.json(await in_session(dashboard_data, identity))
