@@ -288,7 +288,7 @@ def measure(steps: tuple[float, ...] = STEPS, scale: float = 1.0, log_dir: Path 
 
 LABELS = {
     "review_first_page": "review list, first page (supervisor)",
-    "review_filtered": "review list, filtered: one agent, 有意向, last 30 days",
+    "review_filtered": "review list, filtered: one agent, interested, last 30 days",
     "review_agent": "review list, first page (an agent: their own)",
     "review_last_page": "review list, last page (supervisor)",
     "calls_first_page": "call list API `/api/calls`, first page",

@@ -189,7 +189,8 @@ class Call(Base):
     # The review list and the CSV read calls newest first, everyone's or one agent's.
     __table_args__ = (UniqueConstraint("conversation_id", "client_id", name="uq_calls_conversation_client"),
                       Index("ix_calls_started", "started_at", "id"),
-                      Index("ix_calls_agent_started", "agent_id", "started_at"))
+                      Index("ix_calls_agent_started", "agent_id", "started_at"),
+                      Index("ix_calls_client_started", "client_id", "started_at"))
 
     id = Column(Integer, primary_key=True)
     conversation_id = Column(String(128), nullable=False, index=True)

@@ -60,6 +60,10 @@ class ProductInfo:
         )
 
 
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 @dataclass(frozen=True)
 class Profile:
     id: int
@@ -88,10 +92,17 @@ class Profile:
     risk_assessed_at: datetime | None = None
 
     @classmethod
-    def from_row(cls, client: Client) -> Profile:
-        def num(value: Any) -> float | None:
-            return None if value is None else float(value)
+    def contribution_of(cls, client: Client) -> Profile:
+        """Only what the tier reads (the contribution figures): a book of thousands of clients is
+        graded without reading everyone's holdings."""
+        return cls(id=client.id, name=client.name, phone="", gender=None, age=None, occupation=None, company=None,
+                   annual_income=None, assets=_num(client.assets), card_spend=_num(client.card_spend_per_year),
+                   stage=client.stage, do_not_call=client.do_not_call, agent_login=None, agent_name=None,
+                   referrer=None, note=None, deposits=_num(client.deposits), loan_balance=_num(client.loan_balance))
 
+    @classmethod
+    def from_row(cls, client: Client) -> Profile:
+        num = _num
         return cls(
             id=client.id,
             name=client.name,

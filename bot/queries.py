@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Text, cast, func, literal, null, select, union_all
+from sqlalchemy import Text, and_, cast, func, literal, null, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from bot import access, clock, crm, labels, masking
@@ -50,12 +50,15 @@ def client_json(identity: Identity, client: Client) -> dict[str, Any]:
 
 
 def call_json(call: Call) -> dict[str, Any]:
+    return _call_entry(call, call.client.name if call.client else None, call.agent.login if call.agent else None,
+                       call.agent.name if call.agent else None)
+
+
+def _call_entry(call: Any, client: str | None, login: str | None, agent_name: str | None) -> dict[str, Any]:
+    """A call as the lists show it; ``call``: the row, or a row of its columns (``calls_json``)."""
     return {
-        "id": call.id, "conversation_id": call.conversation_id,
-        "client": call.client.name if call.client else None,
-        "client_id": call.client_id,
-        "agent": call.agent.login if call.agent else None,
-        "agent_name": call.agent.name if call.agent else None,
+        "id": call.id, "conversation_id": call.conversation_id, "client": client, "client_id": call.client_id,
+        "agent": login, "agent_name": agent_name,
         "outcome": call.disposition, "logged": call.disposition is not None,
         "outcome_label": DISPOSITION_LABELS.get(call.disposition) if call.disposition else labels.unlogged(),
         "objections": list(call.objections or []), "opening_style": call.opening_style,
@@ -205,6 +208,26 @@ def matching_call_ids(session: Session, identity: Identity, args: dict[str, str]
     return [key for _kind, key in calls_page(session, identity, args, None)[0]]
 
 
+ExportMark = tuple[datetime, int]  # (started_at, id) of the last call exported
+
+
+def export_call_ids(session: Session, identity: Identity, args: dict[str, str], after: ExportMark | None,
+                    size: int = 2000) -> tuple[list[int], ExportMark | None]:
+    """The next ``size`` calls of the export after ``after`` (None: from the newest), newest first, read
+    along the (started_at, id) index: the first rows go out at once, whatever the list's length. Returns
+    their ids and the mark to go on from (None: the end). The full-text filter ``q`` reads the whole list."""
+    _check_outcome(args.get("outcome") or "")
+    if args.get("q"):
+        ids = [] if after is not None else matching_call_ids(session, identity, args)
+        return ids, None
+    listed = _call_select(session, identity, args, args.get("outcome") or "")
+    if after is not None:
+        listed = listed.where(or_(Call.started_at < after[0], and_(Call.started_at == after[0], Call.id < after[1])))
+    rows = session.execute(listed.order_by(Call.started_at.desc(), Call.id.desc()).limit(size)).all()
+    mark = (rows[-1].at, rows[-1].id) if len(rows) == size else None
+    return [row.id for row in rows], mark
+
+
 def calls_page(session: Session, identity: Identity, args: dict[str, str],
                bounds: tuple[int, int] | None) -> tuple[list[tuple[int, int]], int]:
     """The keys of one page of the calls list (all of it when ``bounds`` is None) and its size."""
@@ -213,11 +236,17 @@ def calls_page(session: Session, identity: Identity, args: dict[str, str],
 
 
 def calls_json(session: Session, call_ids: list[int]) -> list[dict[str, Any]]:
-    """The calls with these ids, in that order (loaded in bounded batches)."""
-    found: dict[int, Call] = {}
+    """The calls with these ids, in that order (read in bounded batches, only the columns shown: an
+    export reads a year of calls this way)."""
+    columns = (Call.id, Call.conversation_id, Call.client_id, Call.disposition, Call.objections, Call.opening_style,
+               Call.products, Call.amount, Call.notes, Call.started_at, Call.ended_at,
+               Client.name.label("client_name"), User.login.label("login"), User.name.label("agent_name"))
+    found: dict[int, dict[str, Any]] = {}
     for batch in batched(call_ids):
-        found.update((c.id, c) for c in session.scalars(select(Call).where(Call.id.in_(batch))).unique())
-    return [call_json(found[i]) for i in call_ids if i in found]
+        rows = session.execute(select(*columns).join(Client, Call.client_id == Client.id, isouter=True)
+                               .join(User, Call.agent_id == User.id, isouter=True).where(Call.id.in_(batch)))
+        found.update((row.id, _call_entry(row, row.client_name, row.login, row.agent_name)) for row in rows)
+    return [found[i] for i in call_ids if i in found]
 
 
 def conversations_page(session: Session, identity: Identity, args: dict[str, str],

@@ -31,10 +31,11 @@ from sqlalchemy.orm import Session, aliased, lazyload, selectinload
 from bot import access, contact_policy, crm, guidance, labels
 from bot.auth import Identity
 from bot.contact_policy import CALLBACK_STYLE, ContactDecision
+from bot.db import batched
 from bot.guidance import CallState, Context, LastCall, ProductInfo, Profile
 from bot.learning import store as learning
 from bot.learning.store import Learnt
-from bot.models import Call, Client, FollowUp, MarketingContact, Product, User
+from bot.models import Call, Client, FollowUp, Holding, MarketingContact, Product, User
 from bot.outcomes import REACHED
 from bot.playbook import playbook
 from bot.settings import ContactLimits, contact_limits, get_settings
@@ -200,12 +201,65 @@ def callback_reason(followup: FollowUp, product_names: dict[str, str]) -> str:
 
 # --- reading the agent's book: a handful of queries ---------------------------------------------------
 
-def _own_clients(session: Session, agent: User) -> dict[int, Client]:
-    """The agent's clients with their holdings (and the holdings' products), in one go."""
-    # The agent is the one User of them all (already in the session): no join with every row.
-    stmt = select(Client).where(Client.agent_id == agent.id).options(selectinload(Client.holdings),
-                                                                      lazyload(Client.agent))
-    return {c.id: c for c in session.scalars(stmt).unique()}
+@dataclass(frozen=True)
+class _Product:
+    category: str
+    name: str
+
+
+@dataclass(frozen=True)
+class _Holding:
+    id: int
+    matures_at: date | None
+    amount: float | None
+    product: _Product
+
+
+@dataclass(frozen=True)
+class _BookEntry:
+    """What choosing a client's row reads of them (``_kind_of``, the tier, the contact policy): a book of
+    thousands is read as plain rows, and only the clients listed are loaded whole (``_clients``)."""
+
+    id: int
+    name: str
+    stage: str
+    do_not_call: bool
+    dnc_source: str | None
+    birth_date: date | None
+    marketing_consent: bool | None
+    assigned_at: datetime | None
+    assets: float | None
+    card_spend_per_year: float | None
+    deposits: float | None
+    loan_balance: float | None
+    holdings: tuple[_Holding, ...] = ()
+
+
+_BOOK_COLUMNS = (Client.id, Client.name, Client.stage, Client.do_not_call, Client.dnc_source, Client.birth_date,
+                 Client.marketing_consent, Client.assigned_at, Client.assets, Client.card_spend_per_year,
+                 Client.deposits, Client.loan_balance)
+
+
+def _own_clients(session: Session, agent: User) -> dict[int, _BookEntry]:
+    """The agent's clients as ``_BookEntry`` rows, with the holdings that may mature (two queries)."""
+    holdings: dict[int, list[_Holding]] = defaultdict(list)
+    for row in session.execute(
+            select(Holding.client_id, Holding.id, Holding.matures_at, Holding.amount, Product.category, Product.name)
+            .join(Product, Holding.product_id == Product.id)
+            .where(Holding.client_id.in_(_own_ids(agent)), Product.category.in_(MATURING_CATEGORIES),
+                   Holding.matures_at.is_not(None))):
+        holdings[row.client_id].append(_Holding(row.id, row.matures_at, row.amount, _Product(row.category, row.name)))
+    return {row.id: _BookEntry(*row, holdings=tuple(holdings.get(row.id, ())))
+            for row in session.execute(select(*_BOOK_COLUMNS).where(Client.agent_id == agent.id))}
+
+
+def _clients(session: Session, client_ids: set[int]) -> dict[int, Client]:
+    """The listed clients, whole (their holdings and products), in bounded batches."""
+    found: dict[int, Client] = {}
+    for batch in batched(sorted(client_ids)):
+        stmt = select(Client).where(Client.id.in_(batch)).options(selectinload(Client.holdings))
+        found.update((client.id, client) for client in session.scalars(stmt).unique())
+    return found
 
 
 def _own_ids(agent: User):
@@ -224,16 +278,28 @@ def _due_followups(session: Session, agent: User, today: date) -> dict[int, Foll
     return found
 
 
-def _last_calls(session: Session, agent: User) -> dict[int, LastCall]:
-    """Each of the agent's clients' latest call row (whoever made it), as the opening reads it."""
+def _last_calls(session: Session, agent: User) -> dict[int, tuple[datetime, int]]:
+    """Each of the agent's clients' latest call row (whoever made it): (when, its id). What the opening
+    reads of it (``_full_last_calls``) is read for the rows shown only."""
     latest = select(Call.client_id, func.max(Call.started_at).label("at")).where(
         Call.client_id.in_(_own_ids(agent))).group_by(Call.client_id).subquery()
-    rows = session.execute(select(Call.client_id, Call.started_at, Call.disposition, Call.objections,
-                                  Call.products, Call.opening_style, Call.id)
+    # Both sides narrowed to the agent's clients: the join never reads the rest of a year of calls.
+    rows = session.execute(select(Call.client_id, Call.started_at, Call.id)
                            .join(latest, and_(Call.client_id == latest.c.client_id, Call.started_at == latest.c.at))
+                           .where(Call.client_id.in_(_own_ids(agent)))
                            .order_by(Call.id))
-    return {row.client_id: LastCall(row.started_at, row.disposition, tuple(row.objections or ()),
-                                    tuple(row.products or ()), row.opening_style) for row in rows}
+    return {row.client_id: (row.started_at, row.id) for row in rows}
+
+
+def _full_last_calls(session: Session, call_ids: list[int]) -> dict[int, LastCall]:
+    """client id -> the call of ``call_ids`` as the opening reads it."""
+    found: dict[int, LastCall] = {}
+    for batch in batched(call_ids):
+        for row in session.execute(select(Call.client_id, Call.started_at, Call.disposition, Call.objections,
+                                          Call.products, Call.opening_style).where(Call.id.in_(batch))):
+            found[row.client_id] = LastCall(row.started_at, row.disposition, tuple(row.objections or ()),
+                                            tuple(row.products or ()), row.opening_style)
+    return found
 
 
 def _recent(session: Session, agent: User, now: datetime, limits: ContactLimits,
@@ -310,7 +376,7 @@ class _Candidate:
     overdue_followup: datetime | None = None
 
 
-def _kind_of(client: Client, now: datetime, followup: FollowUp | None, last: LastCall | None,
+def _kind_of(client: _BookEntry, now: datetime, followup: FollowUp | None, last_at: datetime | None,
              product_names: dict[str, str]) -> _Candidate | None:
     """The first kind that applies to the client (KINDS order), or None."""
     texts, today = _texts(), now.date()
@@ -332,19 +398,19 @@ def _kind_of(client: Client, now: datetime, followup: FollowUp | None, last: Las
         reason = texts["birthday_today"] if birthday == today else texts["birthday"].format(
             date=_day(birthday), weekday=WEEKDAYS[birthday.weekday()])
         return _Candidate("birthday", (birthday,), reason, birthday)
-    if last is None:
+    if last_at is None:
         assigned = client.assigned_at
         reason = texts["new_assigned"].format(date=_day(assigned)) if assigned else texts["new"]
         return _Candidate("new", (assigned is None, assigned or now, client.id), reason)
-    if dormant_since(last.started_at, today):
-        profile = Profile.from_row(client)
+    if dormant_since(last_at, today):
+        profile = Profile.contribution_of(client)
         if profile.tier_code in VALUABLE_TIERS:
-            return _Candidate("dormant", (last.started_at, client.id), texts["dormant"].format(
-                tier=profile.tier, days=(today - last.started_at.date()).days, date=_day(last.started_at)))
+            return _Candidate("dormant", (last_at, client.id), texts["dormant"].format(
+                tier=profile.tier, days=(today - last_at.date()).days, date=_day(last_at)))
     return None
 
 
-def _left_out_reason(client: Client) -> str:
+def _left_out_reason(client: _BookEntry) -> str:
     texts = _texts()
     if client.dnc_source:
         return texts["do_not_call_source"].format(name=client.name, source=client.dnc_source)
@@ -363,48 +429,56 @@ def call_list(session: Session, agent: User, now: datetime, *, limit: int | None
     last_calls = _last_calls(session, agent)
     history, contacts = _recent(session, agent, now, limits, exclude_conversation)
     product_names = dict(session.execute(select(Product.code, Product.name)).all())
-    unfinished = _unfinished(clients, _unfinished_contacts(session, now, exclude_conversation, agent=agent), now)
-    waiting = {u.client.id for u in unfinished}
+    unfinished = _unfinished(clients, _unfinished_contacts(session, now, exclude_conversation, agent=agent))
+    waiting = set(unfinished)
 
-    rows: list[tuple[Client, _Candidate, ContactDecision]] = []
-    left_out: list[tuple[tuple[Any, ...], LeftOut]] = []
+    rows: list[tuple[_BookEntry, _Candidate, ContactDecision]] = []
+    left_out: list[tuple[tuple[Any, ...], _BookEntry, _Candidate, str, tuple[str, ...], datetime | None]] = []
     for client in clients.values():
         if client.id in waiting:
             continue  # the outcome comes first: the client is on the unfinished list
-        found = _kind_of(client, now, followups.get(client.id), last_calls.get(client.id), product_names)
+        last = last_calls.get(client.id)
+        found = _kind_of(client, now, followups.get(client.id), last[0] if last else None, product_names)
         if found is None:
             continue
         order = (KINDS.index(found.kind), *found.order)
         if client.do_not_call:
-            left_out.append((order, LeftOut(client, found.kind, _left_out_reason(client), ("do_not_call",))))
+            left_out.append((order, client, found, _left_out_reason(client), ("do_not_call",), None))
             continue
         decision = contact_policy.judge(client.name, history.get(client.id, []), contacts.get(client.id, []),
                                         now=now, agreed_callback=found.agreed_callback, limits=limits)
         if decision.allowed or set(decision.rules) <= {"hours"} or decision.agreed_callback is not None:
             rows.append((client, found, decision))
         else:
-            left_out.append((order, LeftOut(client, found.kind, decision.reason or "", decision.rules,
-                                            decision.next_allowed)))
+            left_out.append((order, client, found, decision.reason or "", decision.rules, decision.next_allowed))
     rows.sort(key=lambda row: (KINDS.index(row[1].kind), *row[1].order))
-    left_out.sort(key=lambda pair: pair[0])
+    left_out.sort(key=lambda entry: entry[0])
     counts = {kind: 0 for kind in KINDS}
     for _client, found, _decision in rows:
         counts[found.kind] += 1
     shown = rows if limit is None else rows[:limit]
-    items = _with_openings(session, agent, now, shown, last_calls)
-    return CallList(agent, items, [entry for _order, entry in left_out], unfinished,
+    whole = _clients(session, {entry.id for entry, _found, _decision in shown} | {entry[1].id for entry in left_out}
+                     | waiting)
+    last_shown = _full_last_calls(session, [last_calls[entry.id][1] for entry, _found, _decision in shown
+                                            if entry.id in last_calls])
+    listed = [(whole[entry.id], found, decision) for entry, found, decision in shown]
+    items = _with_openings(session, agent, now, listed, last_shown)
+    left = [LeftOut(whole[entry.id], found.kind, reason, rules, next_allowed)
+            for _order, entry, found, reason, rules, next_allowed in left_out]
+    waiting_calls = [Unfinished(whole[client_id], contact.conversation_id, contact.at,
+                                _texts()["unfinished"].format(time=describe(contact.at, now)))
+                     for client_id, contact in unfinished.items()]
+    return CallList(agent, items, left, waiting_calls,
                     progress_today(session, agent, today), calling_hours(now, limits), counts)
 
 
-def _unfinished(clients: dict[int, Client], contacts: Iterable[MarketingContact], now: datetime) -> list[Unfinished]:
-    """The latest unfinished call per client, latest first."""
-    found: dict[int, Unfinished] = {}
+def _unfinished(clients: dict[int, _BookEntry], contacts: Iterable[MarketingContact]) -> dict[int, MarketingContact]:
+    """The latest unfinished call per client of the book (client id -> it), latest first."""
+    latest: dict[int, MarketingContact] = {}
     for contact in contacts:
-        client = clients.get(contact.client_id)
-        if client is not None and client.id not in found:
-            found[client.id] = Unfinished(client, contact.conversation_id, contact.at,
-                                          _texts()["unfinished"].format(time=describe(contact.at, now)))
-    return list(found.values())
+        if contact.client_id in clients:
+            latest.setdefault(contact.client_id, contact)
+    return latest
 
 
 def calling_hours(now: datetime, limits: ContactLimits) -> CallingHours:

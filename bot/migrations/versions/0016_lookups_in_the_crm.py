@@ -53,6 +53,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column('segments', sa.String(length=160), nullable=True))
     op.create_index('ix_calls_started', 'calls', ['started_at', 'id'])
     op.create_index('ix_calls_agent_started', 'calls', ['agent_id', 'started_at'])
+    op.create_index('ix_calls_client_started', 'calls', ['client_id', 'started_at'])
 
 
 def _copy_tracker_lookups() -> None:
@@ -69,6 +70,7 @@ def _copy_tracker_lookups() -> None:
 
 def downgrade() -> None:
     op.drop_table('call_counts')
+    op.drop_index('ix_calls_client_started', table_name='calls')
     op.drop_index('ix_calls_agent_started', table_name='calls')
     op.drop_index('ix_calls_started', table_name='calls')
     with op.batch_alter_table('calls') as batch:

@@ -18,7 +18,7 @@ from bot.queries import (
     calls_page,
     conversations_page,
     entries_json,
-    matching_call_ids,
+    export_call_ids,
     query_followups,
 )
 from bot.transcripts import transcript
@@ -73,14 +73,18 @@ async def export_calls(request: Request, identity: Identity):
     """Every logged call the user may see (no cap), streamed a batch at a time."""
     args = request_args(request)
     try:
-        call_ids = await in_session(matching_call_ids, identity, args)
+        call_ids, mark = await in_session(export_call_ids, identity, args, None)
     except ValueError as error:
         return error_json(str(error), 400)
     reply = await request.respond(content_type="text/csv; charset=utf-8",
                                   headers={"Content-Disposition": 'attachment; filename="calls.csv"'})
     await reply.send(csv_header())
-    for batch in batched(call_ids):
-        await reply.send(await in_session(csv_rows, identity, batch))
+    while True:
+        for batch in batched(call_ids):
+            await reply.send(await in_session(csv_rows, identity, batch))
+        if mark is None:
+            break
+        call_ids, mark = await in_session(export_call_ids, identity, args, mark)
     await reply.eof()
 
 
