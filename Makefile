@@ -70,7 +70,7 @@ test-fast: $(STAMP)
 
 # Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
 # `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.
-bench: $(STAMP)
+bench: $(STAMP) $(POSTGRES)
 	$(BIN)/python -m bench $(if $(filter 1,$(PROFILE)),--profile)
 
 # Style, then the import contract in pyproject.toml (layers, no cycles).

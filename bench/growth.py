@@ -69,8 +69,9 @@ def _array(values: tuple[str, ...]) -> str:
 
 
 def _pick(values: tuple[str, ...], expr: str) -> str:
-    """The element of ``values`` chosen by the integer expression ``expr`` (deterministic)."""
-    return f"({_array(values)})[(1 + (({expr}) % {len(values)}))::int]"
+    """The element of ``values`` chosen by the integer expression ``expr`` (deterministic, spread evenly)."""
+    # Hashed, so that two picks from one row number are independent (n % 8 and n % 50 would share parity).
+    return f"({_array(values)})[(1 + abs(hashint8(({expr})::bigint)) % {len(values)})::int]"
 
 
 def users(url: str, password: str) -> None:
@@ -206,12 +207,15 @@ class Timer:
 def _measure_step(web: str, password: str, sizes: dict[str, int], now: datetime) -> dict[str, Any]:
     supervisor, agent = Timer(web, "gsuper", password), Timer(web, "gagent07", password)
     month = (now - timedelta(days=30)).date().isoformat()
+    total = int(supervisor.http.get(f"{web}/api/conversations", params={"limit": 1}, timeout=600)
+                .headers["X-Total-Count"])
     results = {
         "review_first_page": supervisor.time("/api/conversations", {"limit": 50}),
         "review_filtered": supervisor.time("/api/conversations", {"agent": "gagent07", "outcome": "interested",
                                                                    "from": month, "limit": 50}),
         "review_agent": agent.time("/api/conversations", {"limit": 50}),
-        "review_last_page": supervisor.time("/api/conversations", {"limit": 50, "offset": sizes["calls"] - 50}),
+        "review_last_page": supervisor.time("/api/conversations", {"limit": 50, "offset": max(total - 50, 0)}),
+        "review_middle_page": supervisor.time("/api/conversations", {"limit": 50, "offset": total // 2}, rounds=5),
         "calls_first_page": supervisor.time("/api/calls", {"limit": 50}),
         "transcript": supervisor.time(f"/api/conversations/g-{sizes['calls'] // 2}"),
         "dashboard": supervisor.time("/api/dashboard", rounds=10),
@@ -291,6 +295,7 @@ LABELS = {
     "review_filtered": "review list, filtered: one agent, interested, last 30 days",
     "review_agent": "review list, first page (an agent: their own)",
     "review_last_page": "review list, last page (supervisor)",
+    "review_middle_page": "review list, the middle page (supervisor; the worst offset)",
     "calls_first_page": "call list API `/api/calls`, first page",
     "transcript": "one transcript",
     "dashboard": "dashboard (supervisor: everyone)",
@@ -314,7 +319,8 @@ def markdown_lines(result: dict[str, Any] | None) -> list[str]:
         f"{FULL['unlogged']:,} conversations with a client looked up and no outcome, {FULL['followups']:,} follow-ups, "
         f"{FULL['events_per_call']} tracker events per call conversation. CRM and tracker store are two databases "
         "of one PostgreSQL cluster; the web app in its own process; p95 of "
-        f"{ROUNDS} requests after a warm-up (10 for the dashboard and the call list, 3 for the full-text search).",
+        f"{ROUNDS} requests after a warm-up (10 for the dashboard and the call list, 5 for the middle page, 3 for the "
+        "full-text search).",
         "",
         "| data | " + " | ".join(f"{s['fraction']:.0%}" for s in steps) + " |",
         "|---|" + "---:|" * len(steps),

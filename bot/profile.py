@@ -260,9 +260,14 @@ def _yuan(amount: float | None) -> str:
 def _grade(p: Profile) -> tuple[str, str, str]:
     """(code, label, why): the highest tier any known contribution figure reaches (seed 000:
     grade clients by what they contribute). Unknown figures are left out, never read as 0."""
+    return _graded(tuple(getattr(p, d) for d in _config().tiers["dimensions"]))
+
+
+@lru_cache(maxsize=65_536)  # the call list grades an agent's whole book after every reply in the widget
+def _graded(figures: tuple[float | None, ...]) -> tuple[str, str, str]:
     cfg = _config().tiers
     dimensions: dict[str, str] = cfg["dimensions"]
-    known = {d: getattr(p, d) for d in dimensions if getattr(p, d) is not None}
+    known = {d: v for d, v in zip(dimensions, figures, strict=True) if v is not None}
     if not known:
         return "missing", cfg["missing_label"], cfg["missing_why"]
     unknown = [label for d, label in dimensions.items() if d not in known]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, lazyload, selectinload
 
 from bot import access, contact_policy, crm, guidance, labels
@@ -278,43 +278,43 @@ def _due_followups(session: Session, agent: User, today: date) -> dict[int, Foll
     return found
 
 
-def _last_calls(session: Session, agent: User) -> dict[int, tuple[datetime, int]]:
-    """Each of the agent's clients' latest call row (whoever made it): (when, its id). What the opening
-    reads of it (``_full_last_calls``) is read for the rows shown only."""
-    latest = select(Call.client_id, func.max(Call.started_at).label("at")).where(
-        Call.client_id.in_(_own_ids(agent))).group_by(Call.client_id).subquery()
-    # Both sides narrowed to the agent's clients: the join never reads the rest of a year of calls.
-    rows = session.execute(select(Call.client_id, Call.started_at, Call.id)
-                           .join(latest, and_(Call.client_id == latest.c.client_id, Call.started_at == latest.c.at))
-                           .where(Call.client_id.in_(_own_ids(agent)))
-                           .order_by(Call.id))
-    return {row.client_id: (row.started_at, row.id) for row in rows}
+def _last_calls(session: Session, agent: User) -> dict[int, datetime]:
+    """When each of the agent's clients was last called (whoever called); what the opening reads of
+    that call (``_full_last_calls``) is read for the rows shown only."""
+    return dict(session.execute(select(Call.client_id, func.max(Call.started_at))
+                                .where(Call.client_id.in_(_own_ids(agent))).group_by(Call.client_id)).all())
 
 
-def _full_last_calls(session: Session, call_ids: list[int]) -> dict[int, LastCall]:
-    """client id -> the call of ``call_ids`` as the opening reads it."""
-    found: dict[int, LastCall] = {}
-    for batch in batched(call_ids):
-        for row in session.execute(select(Call.client_id, Call.started_at, Call.disposition, Call.objections,
-                                          Call.products, Call.opening_style).where(Call.id.in_(batch))):
-            found[row.client_id] = LastCall(row.started_at, row.disposition, tuple(row.objections or ()),
-                                            tuple(row.products or ()), row.opening_style)
-    return found
+def _full_last_calls(session: Session, client_ids: list[int]) -> dict[int, LastCall]:
+    """client id -> their latest call row (the latest id among calls of one moment), as the opening reads it."""
+    found: dict[int, tuple[tuple[datetime, int], LastCall]] = {}
+    for batch in batched(client_ids):
+        for row in session.execute(select(Call.id, Call.client_id, Call.started_at, Call.disposition, Call.objections,
+                                          Call.products, Call.opening_style).where(Call.client_id.in_(batch))):
+            key = (row.started_at, row.id)
+            if row.client_id not in found or found[row.client_id][0] < key:
+                found[row.client_id] = (key, LastCall(row.started_at, row.disposition, tuple(row.objections or ()),
+                                                      tuple(row.products or ()), row.opening_style))
+    return {client_id: last for client_id, (_key, last) in found.items()}
 
 
 def _recent(session: Session, agent: User, now: datetime, limits: ContactLimits,
-            exclude_conversation: str | None) -> tuple[dict[int, list[Call]], dict[int, list[MarketingContact]]]:
+            exclude_conversation: str | None) -> tuple[dict[int, list[Any]], dict[int, list[MarketingContact]]]:
     """Per client, what the contact policy reads (contact_policy.judge): the calls since the
-    cooling-off period began (a week at least) and the marketing contacts of the last week."""
+    cooling-off period began (a week at least, rows of the columns it reads) and the marketing
+    contacts of the last week."""
     since = now - max(contact_policy.WEEK, timedelta(days=limits.cooling_off_days))
-    calls = select(Call).where(Call.client_id.in_(_own_ids(agent)), Call.started_at >= since).options(lazyload("*"))
+    # The columns the policy reads, as plain rows (a month of a whole book's calls).
+    calls = select(Call.id, Call.client_id, Call.conversation_id, Call.started_at, Call.disposition, Call.objections,
+                   Call.products, Call.opening_style) \
+        .where(Call.client_id.in_(_own_ids(agent)), Call.started_at >= since)
     contacts = select(MarketingContact).where(MarketingContact.client_id.in_(_own_ids(agent)),
                                               MarketingContact.at >= now - contact_policy.WEEK)
     if exclude_conversation:
         calls = calls.where(Call.conversation_id != exclude_conversation)
         contacts = contacts.where(MarketingContact.conversation_id != exclude_conversation)
-    history: dict[int, list[Call]] = defaultdict(list)
-    for call in session.scalars(calls.order_by(Call.started_at, Call.id)).unique():
+    history: dict[int, list[Any]] = defaultdict(list)
+    for call in session.execute(calls.order_by(Call.started_at, Call.id)):
         history[call.client_id].append(call)
     recent: dict[int, list[MarketingContact]] = defaultdict(list)
     for contact in session.scalars(contacts.order_by(MarketingContact.at, MarketingContact.id)):
@@ -437,8 +437,7 @@ def call_list(session: Session, agent: User, now: datetime, *, limit: int | None
     for client in clients.values():
         if client.id in waiting:
             continue  # the outcome comes first: the client is on the unfinished list
-        last = last_calls.get(client.id)
-        found = _kind_of(client, now, followups.get(client.id), last[0] if last else None, product_names)
+        found = _kind_of(client, now, followups.get(client.id), last_calls.get(client.id), product_names)
         if found is None:
             continue
         order = (KINDS.index(found.kind), *found.order)
@@ -459,8 +458,7 @@ def call_list(session: Session, agent: User, now: datetime, *, limit: int | None
     shown = rows if limit is None else rows[:limit]
     whole = _clients(session, {entry.id for entry, _found, _decision in shown} | {entry[1].id for entry in left_out}
                      | waiting)
-    last_shown = _full_last_calls(session, [last_calls[entry.id][1] for entry, _found, _decision in shown
-                                            if entry.id in last_calls])
+    last_shown = _full_last_calls(session, [entry.id for entry, _found, _decision in shown if entry.id in last_calls])
     listed = [(whole[entry.id], found, decision) for entry, found, decision in shown]
     items = _with_openings(session, agent, now, listed, last_shown)
     left = [LeftOut(whole[entry.id], found.kind, reason, rules, next_allowed)
