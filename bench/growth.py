@@ -361,14 +361,16 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
     steps = result["steps"]
     calls = [s["sizes"]["calls"] for s in steps]
-    figure, axis = plt.subplots(figsize=(8, 4.5), dpi=110)
-    for key, label in LABELS.items():
-        axis.plot(calls, [s["timings"][key]["p95"] * 1000 for s in steps], marker="o", label=label)
-    axis.axhline(TARGET_MS, color="grey", linestyle="--", linewidth=1)
+    figure, axis = plt.subplots(figsize=(11, 4.8), dpi=110)
+    colours = plt.get_cmap("tab10")
+    for number, (key, label) in enumerate(LABELS.items()):
+        axis.plot(calls, [s["timings"][key]["p95"] * 1000 for s in steps], marker="os^D"[number % 4],
+                  color=colours(number % 10), linestyle="-" if number < 10 else "--", label=label)
+    axis.axhline(TARGET_MS, color="grey", linestyle=":", linewidth=1, label=f"target {TARGET_MS} ms")
     axis.set_xlabel("calls in the CRM (clients, lookups, follow-ups and tracker events grow with them)")
     axis.set_ylabel("p95 (ms)")
     axis.set_yscale("log")
-    axis.legend(fontsize=7, loc="upper left")
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     axis.grid(True, alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
