@@ -61,7 +61,7 @@ def prepare(verbose: bool = True, demo: bool | None = None) -> None:
         filled = fill_call_segments(session)
         call_counts.rebuild(session)  # the dashboard's counts, in step with the calls
     if verbose and filled:
-        print(f"Segments recorded for {filled} calls logged before they were kept")
+        print(f"Segments recorded for {filled} calls that had none (logged before they were kept, or loaded as demo)")
     if verbose:
         if added is not None:
             print(f"CRM ready ({safe_url(settings.db_url)}); demo rows added: {added}")
