@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Text, cast, delete, func, select
+from sqlalchemy import Text, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -70,6 +70,9 @@ def rebuild(session: Session) -> int:
     """The counts computed again from every logged call (one grouped scan); returns the rows written. A call
     logged before its segments were kept counts in its client's segments of today."""
     session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        # No outcome is counted between reading the calls and writing the counts: its bump waits for this.
+        session.execute(text("LOCK TABLE call_counts IN EXCLUSIVE MODE"))
     columns = (Call.agent_id, Call.disposition, Call.opening_style, Call.segments, cast(Call.objections, Text))
     logged = (Call.disposition.is_not(None), Call.agent_id.is_not(None))
     grouped = session.execute(select(*columns, func.count()).where(*logged, Call.segments.is_not(None))

@@ -378,10 +378,24 @@ def lookup_rows(db: Session | Connection, lookups: Iterable[Any]) -> list[dict[s
 
 
 def record_lookups(db: Session | Connection, lookups: Iterable[Any]) -> int:
-    """Keep the tracker store's lookups the CRM has no row for (``lookup_rows``); the rows added."""
+    """Keep the tracker store's lookups the CRM has no row for (``lookup_rows``); the rows added. A
+    conversation without an owner row goes to whom its first message was attributed, as
+    bot.access.claim_conversation would bind it: the list and the transcript page then agree."""
     rows = lookup_rows(db, lookups)
-    if rows:
-        db.execute(LookupRecord.__table__.insert(), rows)
+    if not rows:
+        return 0
+    unowned = {row["conversation_id"]: row["agent_id"] for row in rows if row["agent_id"] is not None}
+    for batch in batched(set(unowned)):
+        for (owned,) in db.execute(select(ConversationOwner.conversation_id)
+                                   .where(ConversationOwner.conversation_id.in_(batch))).all():
+            unowned.pop(owned, None)
+    for batch in batched(set(unowned)):
+        for (called,) in db.execute(select(Call.conversation_id).where(Call.conversation_id.in_(batch))).all():
+            unowned.pop(called, None)  # owned by its call row's agent (``conversation_owners``)
+    if unowned:
+        db.execute(ConversationOwner.__table__.insert(),
+                   [{"conversation_id": c, "user_id": u, "created_at": clock.now()} for c, u in unowned.items()])
+    db.execute(LookupRecord.__table__.insert(), rows)
     return len(rows)
 
 

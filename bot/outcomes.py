@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 
@@ -224,7 +224,13 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     # A number typed in a note is stored masked: the note goes to lists, exports and supervisors.
     notes = mask_phones(notes) if notes else notes
     previous = crm.call_for(session, conversation_id, client.id)
-    counted_before = Counted.of(previous) if previous is not None else None  # upsert_call changes the row
+    profile = Profile.from_row(client)
+    # What the row counted for before (upsert_call changes it); a row logged before segments were kept
+    # counted in the client's segments, as call_counts.rebuild counts it.
+    counted_before = None
+    if previous is not None:
+        before_segments = previous.segments if previous.segments is not None else ",".join(profile.segments)
+        counted_before = replace(Counted.of(previous), segments=before_segments)
     # Deals in other conversations: re-logging this call's deal is not a second deal.
     previous_deals = crm.count_deals(session, client.id) - (
         1 if previous is not None and previous.disposition == "deal" else 0)
@@ -233,7 +239,6 @@ def log_call(session: Session, *, conversation_id: str, agent_id: int, client: C
     discussed = list(products)
     if sold is not None and sold.code not in discussed:
         discussed.append(sold.code)  # the call row names what was sold, discussed or not
-    profile = Profile.from_row(client)
     call, created = crm.upsert_call(
         session, conversation_id, client.id, agent_id=agent_id,
         started_at=previous.started_at if previous else started_at, ended_at=now, disposition=outcome,

@@ -216,6 +216,12 @@ def test_the_upgrade_copies_the_lookups_of_earlier_conversations(tmp_path, monke
     with sessions(crm).begin() as session:
         assert _entries(session, SUPERVISOR) == [("before-a", "张三", None, False), ("before-b", "朱丽", None, False)]
         assert [e[:2] for e in _entries(session, AGENT02)] == [("before-b", "朱丽")]
+        # Without an owner row it went to whom its first message came from, so its page opens for them.
+        from bot import access
+
+        assert session.get(ConversationOwner, "before-b").user.login == "agent02"
+        assert access.may_read_conversation(session, AGENT02, "before-b")
+        assert not access.may_read_conversation(session, AGENT01, "before-b")
         # Copied once: copying again finds every lookup kept already.
         assert record_lookups(session, client_lookups(tracker_url)) == 0
 
