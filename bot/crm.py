@@ -342,11 +342,13 @@ def settle_lookup(session: Session, call: Call) -> None:
         LookupRecord.call_id.is_(None)).values(call_id=call.id).execution_options(synchronize_session=False))
 
 
-def lookup_rows(db: Session | Connection, lookups: Iterable[Any]) -> list[dict[str, Any]]:
+def lookup_rows(db: Session | Connection, lookups: Iterable[Any]
+                ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Rows for ``client_lookups`` of the lookups found in the tracker store's history
     (``bot.transcripts.client_lookups``) that the CRM has none for: conversations from before lookups
     were kept in the CRM. Each is attributed to its conversation's owner (``conversation_owners``),
-    else to whom its first message was attributed. ``db``: a session or a plain connection (a migration)."""
+    else to whom its first message was attributed. ``db``: a session or a plain connection (a migration).
+    Also returns the conversations that had no owner, with the user they were attributed to."""
     pending = [lookup for lookup in lookups if lookup.first_at is not None]
     known: set[tuple[str, int]] = set()
     for batch in batched({lookup.conversation_id for lookup in pending}):
@@ -355,7 +357,7 @@ def lookup_rows(db: Session | Connection, lookups: Iterable[Any]) -> list[dict[s
             .where(LookupRecord.conversation_id.in_(batch))).all())
     pending = [lookup for lookup in pending if (lookup.conversation_id, lookup.client_id) not in known]
     if not pending:
-        return []
+        return [], {}
     owners = conversation_owners(db, {lookup.conversation_id for lookup in pending})
     users = {login: user_id for login, user_id in db.execute(select(User.login, User.id)).all()}
     clients: set[int] = set()
@@ -374,24 +376,18 @@ def lookup_rows(db: Session | Connection, lookups: Iterable[Any]) -> list[dict[s
         owner = owners.get(lookup.conversation_id) or lookup.login
         rows.append({"conversation_id": lookup.conversation_id, "client_id": lookup.client_id,
                      "agent_id": users.get(owner or ""), "first_at": lookup.first_at, "call_id": calls.get(key)})
-    return rows
+    unowned = {row["conversation_id"]: row["agent_id"] for row in rows
+               if row["conversation_id"] not in owners and row["agent_id"] is not None}
+    return rows, unowned
 
 
 def record_lookups(db: Session | Connection, lookups: Iterable[Any]) -> int:
     """Keep the tracker store's lookups the CRM has no row for (``lookup_rows``); the rows added. A
     conversation without an owner row goes to whom its first message was attributed, as
     bot.access.claim_conversation would bind it: the list and the transcript page then agree."""
-    rows = lookup_rows(db, lookups)
+    rows, unowned = lookup_rows(db, lookups)
     if not rows:
         return 0
-    unowned = {row["conversation_id"]: row["agent_id"] for row in rows if row["agent_id"] is not None}
-    for batch in batched(set(unowned)):
-        for (owned,) in db.execute(select(ConversationOwner.conversation_id)
-                                   .where(ConversationOwner.conversation_id.in_(batch))).all():
-            unowned.pop(owned, None)
-    for batch in batched(set(unowned)):
-        for (called,) in db.execute(select(Call.conversation_id).where(Call.conversation_id.in_(batch))).all():
-            unowned.pop(called, None)  # owned by its call row's agent (``conversation_owners``)
     if unowned:
         db.execute(ConversationOwner.__table__.insert(),
                    [{"conversation_id": c, "user_id": u, "created_at": clock.now()} for c, u in unowned.items()])
