@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from bot.clarify import sweep
-from bot.rasa_ext.nlu_eval import parsed_lines, pipeline_thresholds
+from bot.nlu_eval import parsed_lines, pipeline_thresholds
 from bot.settings import PROJECT_ROOT
 
 SETS = {"realistic": "tests/nlu_realistic.yml", "clean": "tests/nlu_holdout.yml",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 TARGET_RATE = 10.0
 P95_TARGET_MS, P99_TARGET_MS = 60, 150
 CAPACITY_RATIO_TARGET = 0.80
-RASA_RSS_TARGET = 1.5 * 1024**3
+RASA_RSS_TARGET = 1.0 * 1024**3  # issue 23: under 1.0 GB with the full model
 NOTES = Path(__file__).resolve().parent / "NOTES.md"
 
 
@@ -135,7 +135,7 @@ def markdown(ours: BotResult, minimal: BotResult, settings: Settings, context: d
         (f"capacity >= {CAPACITY_RATIO_TARGET:.0%} of the minimal bot's", f"{ratio:.0%}",
          ratio >= CAPACITY_RATIO_TARGET),
         ("zero errors", str(_errors(ours)), _errors(ours) == 0),
-        ("Rasa server resident memory < 1.5 GB", _mb(rasa_rss), bool(rasa_rss) and rasa_rss < RASA_RSS_TARGET),
+        ("Rasa server resident memory < 1.0 GB", _mb(rasa_rss), bool(rasa_rss) and rasa_rss < RASA_RSS_TARGET),
     ]
     lines = [
         "# Benchmark",

@@ -11,13 +11,14 @@ test-artifacts/compliance-report.txt (printed at the end of the run).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from test_facts import _context, _lines_for, demo  # noqa: F401 - demo is the fixture the render test uses
 
-from bot.compliance import PROMISE_KINDS, findings, promises, rules
+from bot.compliance import PROMISE_KINDS, classifier, findings, promises, rules
 from bot.compliance.facts import fact_findings
 from bot.playbook import find_forbidden, playbook
 from bot.rehearsal import scoring
@@ -118,6 +119,22 @@ def test_precision_and_recall_on_the_held_out_sets(measured, name):
     precision, recall = measured[name]
     floor_precision, floor_recall = FLOORS[name]
     assert precision >= floor_precision and recall >= floor_recall, (name, precision, recall)
+
+
+def test_the_kept_model_is_refitted_when_a_labelled_sentence_changes(tmp_path):
+    """Every process reads the fitted judge from .cache/ by a digest of what it is made from: a
+    sentence a person adds (or any change to the rules or the code) names a new file, so it is fitted
+    again rather than read stale; the same files name the same one."""
+    package = Path(classifier.__file__).resolve().parent
+    copy = tmp_path / "compliance"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert classifier.made_from(copy) == classifier.made_from(package)
+    labelled = copy / "labelled" / "dev.yml"
+    labelled.write_text(labelled.read_text(encoding="utf-8") + "- text: 跟您保证稳赚不赔\n  label: violation\n"
+                        "  kind: guarantee_return\n", encoding="utf-8")
+    assert classifier.made_from(copy) != classifier.made_from(package)
+    assert classifier._model() is classifier._model()  # one per process
+    assert (classifier.CACHE_DIR / f"compliance-{classifier.made_from()}.pkl").exists()
 
 
 def test_the_model_finds_promises_the_rules_do_not_know_and_leaves_honest_lines_alone():

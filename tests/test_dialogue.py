@@ -12,7 +12,7 @@ import os
 import pytest
 
 from bot.clarify import tradeoff
-from bot.rasa_ext.nlu_eval import evaluate, parsed_lines, pipeline_thresholds
+from bot.nlu_eval import evaluate, parsed_lines, pipeline_thresholds
 from tests.conftest import ARTIFACTS, ROOT
 
 # The clean held-out split (same style as the training data) and the realistic one (how agents
@@ -131,3 +131,26 @@ async def test_line_problems_are_told_from_near_intents_on_realistic_lines(agent
     scores = json.loads((ARTIFACTS / "rasa-test-nlu-call-problems" / "intent_report.json").read_text(encoding="utf-8"))
     assert scores["call_problem"]["precision"] >= CALL_PROBLEM_MIN and \
         scores["call_problem"]["recall"] >= CALL_PROBLEM_MIN, report
+
+
+async def test_the_model_loaded_for_answering_answers_as_rasas_own_load_does(agent, trained_model, monkeypatch):
+    """bot/rasa_ext/model_load.py reads DIET's weights without Rasa's one-example training run: every
+    held-out line gets the same ranking and entities as from a model loaded Rasa's way."""
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+    from rasa.utils.tensorflow.models import RasaModel
+
+    from bot.rasa_ext import model_load
+
+    assert RasaModel.load.__func__ is model_load._load  # the agent under test was loaded the fast way
+    monkeypatch.setattr(RasaModel, "load", classmethod(model_load._rasa_load))
+    rasas = Agent.load(model_path=str(trained_model))
+
+    def reading(parse: dict) -> tuple:
+        return ([(i["name"], round(i["confidence"], 4)) for i in parse["intent_ranking"]],
+                sorted((e["entity"], str(e["value"])) for e in parse["entities"]))
+
+    lines = [e.get("text") for e in load_data("tests/nlu_holdout.yml").intent_examples]
+    differ = [line for line in lines
+              if reading(await agent.parse_message(line)) != reading(await rasas.parse_message(line))]
+    assert not differ, differ[:5]

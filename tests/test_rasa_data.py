@@ -80,3 +80,18 @@ def test_training_is_skipped_only_while_every_input_is_unchanged(tmp_path, monke
     assert training.training_inputs_digest() == before
     (tmp_path / "data" / "nlu" / "new.yml").write_text("version: \"3.1\"\n", encoding="utf-8")
     assert training.training_inputs_digest() != before
+
+
+def test_only_new_floor_lines_are_fine_tuned_and_every_few_rounds_trained_in_full():
+    from bot.training import FINETUNE_ROUNDS, plan
+
+    trained = {"inputs": "with-floor-1", "base": "data-1", "finetuned": 0}
+    assert plan(trained, "with-floor-1", "data-1") == "current"
+    assert plan(trained, "with-floor-2", "data-1") == "finetune"  # only the floor's lines changed
+    assert plan(trained, "with-floor-2", "data-1", force=True) == "full"
+    assert plan(trained, "with-floor-2", "data-2") == "full"  # data/, config or code changed
+    assert plan(trained, "data-1", "data-1") == "full"  # the floor's lines are gone: none may stay learnt
+    assert plan({}, "with-floor-1", "data-1") == "full"  # no model yet
+    assert plan({**trained, "finetuned": FINETUNE_ROUNDS - 1}, "with-floor-2", "data-1") == "finetune"
+    assert plan({**trained, "finetuned": FINETUNE_ROUNDS}, "with-floor-2", "data-1") == "full"  # new words
+    assert plan({"inputs": "with-floor-1"}, "with-floor-2", "data-1") == "full"  # stamped before fine-tuning

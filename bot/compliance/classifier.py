@@ -4,14 +4,22 @@ pattern is still found by its resemblance to labelled examples.
 A logistic regression over character 1-3-grams of the prepared text (simplified, IME typos of kernel
 words corrected: bot.compliance.promises.prepare) and 1-2-grams of its fuzzy pinyin (typos the rules
 never listed sound the same). It is trained in-process from the labelled sentences in
-``labelled/*.yml`` (about 4,000; deterministic, a few seconds at start-up), so a sentence a person
-adds there takes effect at the next start. The threshold was chosen by 5-fold cross-validation on those
-sentences (docs/compliance.md); the held-out set in tests/data was never used to choose anything.
+``labelled/*.yml`` (about 4,000; deterministic, about ten seconds), so a sentence a person adds there
+takes effect at the next start. The fitted model is kept in ``.cache/`` under the project, named by a
+digest of what it is made from (this package's code and data, the library versions): every later
+process (each service, each `salesbot` command) reads it in a fraction of a second instead.
+The threshold was chosen by 5-fold cross-validation on those sentences (docs/compliance.md); the
+held-out set in tests/data was never used to choose anything.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import sys
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +28,7 @@ from typing import Any
 import yaml
 
 from bot.compliance.promises import disclaimed, prepare, sound
+from bot.settings import PROJECT_ROOT
 
 LABELLED_DIR = Path(__file__).resolve().parent / "labelled"
 MODEL_FILE = Path(__file__).resolve().parent / "model.yml"  # the topic gate (see there)
@@ -74,9 +83,39 @@ class _Model:
         return hstack([self.chars.transform(prepared), self.sounds.transform([_sounds(p) for p in prepared])]).tocsr()
 
 
+CACHE_DIR = PROJECT_ROOT / ".cache"
+
+
+def made_from(package: Path = LABELLED_DIR.parent) -> str:
+    """A digest of everything the fitted model depends on (``package``: its code, rules and labelled
+    sentences; the Python and library versions): equal digests, same model."""
+    import numpy
+    import scipy
+    import sklearn
+
+    digest = hashlib.sha256(f"{sys.version}|{sklearn.__version__}|{scipy.__version__}|{numpy.__version__}".encode())
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yml")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]
+
+
 @lru_cache(maxsize=1)
 def _model() -> _Model:
-    return fit(labelled())
+    path = CACHE_DIR / f"compliance-{made_from()}.pkl"
+    try:
+        return pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        pass
+    model = fit(labelled())
+    try:  # written whole or not at all: processes starting together may each write it
+        CACHE_DIR.mkdir(exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=CACHE_DIR, suffix=".tmp")
+        with os.fdopen(handle, "wb") as out:
+            pickle.dump(model, out)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only checkout fits the model in every process, as before
+    return model
 
 
 def fit(data: list[dict[str, Any]]) -> _Model:

@@ -161,6 +161,8 @@ class PhoneTalkFeaturizer(SparseFeaturizer, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.vocabulary = vocabulary or {}
+        # Fine-tuning keeps the trained model's input width: a new vocabulary would not fit it.
+        self.finetune_mode = execution_context.is_finetuning
 
     @classmethod
     def create(cls, config: dict[str, Any], model_storage: ModelStorage, resource: Resource,
@@ -179,6 +181,8 @@ class PhoneTalkFeaturizer(SparseFeaturizer, GraphComponent):
         return cls(config, model_storage, resource, execution_context, vocabulary)
 
     def train(self, training_data: TrainingData) -> Resource:
+        if self.finetune_mode and self.vocabulary:
+            return self._resource
         counts: dict[str, int] = {}
         for example in training_data.training_examples:
             text = example.get(TEXT)
