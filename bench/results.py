@@ -20,6 +20,7 @@ class Settings:
     keep: bool = False
     profile: bool = False
     bots: tuple[str, ...] = ("salesbot", "minimal")
+    sides: bool = True  # the call list, import, learning and growth benchmarks beside serving
 
     @classmethod
     def from_env(cls, profile_flag: bool) -> Settings:
@@ -35,6 +36,7 @@ class Settings:
             keep=os.environ.get("BENCH_KEEP") == "1",
             profile=profile_flag or os.environ.get("PROFILE") == "1",
             bots=tuple(b.strip() for b in os.environ.get("BENCH_BOTS", "salesbot,minimal").split(",") if b.strip()),
+            sides=os.environ.get("BENCH_SIDES", "1") != "0",
         )
 
 

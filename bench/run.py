@@ -10,7 +10,8 @@ Settings (environment): BENCH_SECONDS (per rate, default 30), BENCH_CAPACITY_SEC
 (default BENCH_SECONDS), BENCH_RATES (default 2,10,30), BENCH_CONCURRENCY (default 16),
 BENCH_WARMUP_SECONDS (default 10), BENCH_NLU_ROUNDS (default 5; 0 skips it), BENCH_TRAIN=1 (also time a
 forced training of our model, ~12 minutes), BENCH_KEEP=1 (keep the temporary directory),
-BENCH_BOTS (default salesbot,minimal; one of them alone for a quicker profiling round).
+BENCH_BOTS (default salesbot,minimal; one of them alone for a quicker profiling round), BENCH_SIDES=0
+(serving only: no call list, import, learning or growth benchmark; the report then is partial).
 ``--profile`` (make bench PROFILE=1) records py-spy profiles during the 10 msg/s phase.
 """
 
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         if "minimal" in settings.bots and settings.nlu_rounds:
             minimal.nlu = nlu_latency(minimal_model, all_texts(MINIMAL_FLOWS), settings.nlu_rounds,
                                       OUT_DIR / "logs" / "nlu-minimal.log")
-        if "salesbot" in settings.bots:
+        if "salesbot" in settings.bots and settings.sides:
             log(f"call list: GET /api/call-list, an agent with {call_list.CLIENTS:,} clients (its own CRM)")
             context["call_list"] = call_list.measure(log_dir=OUT_DIR / "logs")
             log(f"import: a {imports.ROWS:,}-row .xlsx of clients, read, checked and written (its own CRM)")
@@ -191,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             context["learning"] = learning_sim.measure()
             log("growth: a year of a 50-agent team on PostgreSQL, the pages timed at three sizes (~10 minutes)")
             context["growth"] = growth.measure(log_dir=OUT_DIR / "logs", picture=growth.DOC_PICTURE)
+        if "salesbot" in settings.bots:
             asyncio.run(bench_salesbot(ours, model, workdir, settings))
         if "minimal" in settings.bots:
             asyncio.run(bench_minimal(minimal, minimal_model, workdir, settings))
@@ -201,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     context["load_after"] = report.load_average()
     text = report.markdown(ours, minimal, settings, context)
     print(text)
-    # Only a full run (both bots) replaces the committed report.
-    doc = DOC if set(settings.bots) >= {"salesbot", "minimal"} else OUT_DIR / "benchmark-partial.md"
+    # Only a full run (both bots, every part) replaces the committed report.
+    doc = DOC if set(settings.bots) >= {"salesbot", "minimal"} and settings.sides else OUT_DIR / "benchmark-partial.md"
     doc.write_text(text, encoding="utf-8")
     (OUT_DIR / "results.json").write_text(json.dumps(
         {"settings": asdict(settings), "context": context, "bots": [report.as_dict(ours), report.as_dict(minimal)]},

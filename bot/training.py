@@ -59,8 +59,9 @@ def _floor_data() -> floor.FloorData | None:
 
 # A model is fine-tuned, not trained afresh, when only the floor's lines changed since it was trained:
 # its weights start from the model and see a fifth of the epochs (about 3 minutes where a full training
-# takes 5 to 10). Fine-tuning keeps the vocabulary of the last full training (new words in floor lines
-# are read through their characters and pinyin only), so after this many rounds the next one is full.
+# takes 5 to 10); the featurizers append the floor lines' new words and pinyin to their vocabularies.
+# Each round starts from the last one's weights (Rasa calls fine-tuning experimental): after this many
+# rounds the next training is full, so that drift cannot accumulate.
 FINETUNE_EPOCH_FRACTION = 0.2
 FINETUNE_ROUNDS = 5
 
@@ -107,8 +108,6 @@ def train(force: bool = False, models_dir: Path | None = None,
     extra = [str(data.path)] if data is not None and data.examples else []
     cmd = [rasa_executable(), "train", "--config", "config.yml", "--domain", "domain.yml", "--data", "data", *extra,
            "--out", str(models), "--fixed-model-name", "salesbot"]
-    if force:
-        cmd.append("--force")
     models.mkdir(parents=True, exist_ok=True)
     # One training at a time per checkout: a second `salesbot train` (another test run, make run)
     # waits, then finds the inputs unchanged instead of training the same model beside it.
@@ -129,14 +128,17 @@ def train(force: bool = False, models_dir: Path | None = None,
         stamp.unlink(missing_ok=True)
         if finetune:
             print(f"只有现场学习的语句有变化：在现有模型上微调（第 {int(before.get('finetuned', 0)) + 1} 次）")
-            # Rasa unpacks the model it starts from before it writes the new one in its place.
-            tuned = subprocess.run([*cmd, "--finetune", str(model), "--epoch-fraction", str(FINETUNE_EPOCH_FRACTION)],
-                                   cwd=PROJECT_ROOT, env=service_env())
+            # Rasa unpacks the model it starts from before it writes the new one in its place. Without
+            # Rasa's training cache: its keys do not say whether a step fine-tuned (from which model) or
+            # trained afresh, so a featurizer's vocabulary could be taken from the wrong kind of run.
+            tuned = subprocess.run([*cmd, "--force", "--finetune", str(model),
+                                    "--epoch-fraction", str(FINETUNE_EPOCH_FRACTION)],
+                                   cwd=PROJECT_ROOT, env={**service_env(), "RASA_MAX_CACHE_SIZE": "0"})
             if tuned.returncode != 0:  # e.g. Rasa finds the model and the data no longer fit together
                 print("微调未成功，改为完整训练")
-                finetune = False
+                finetune, force = False, True
         if not finetune:
-            subprocess.run(cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
+            subprocess.run([*cmd, "--force"] if force else cmd, cwd=PROJECT_ROOT, env=service_env(), check=True)
         rounds = int(before.get("finetuned", 0)) + 1 if finetune else 0
         stamp.write_text(json.dumps({"inputs": inputs, "base": base, "finetuned": rounds}) + "\n")
         if report:

@@ -142,9 +142,14 @@ async def test_the_model_loaded_for_answering_answers_as_rasas_own_load_does(age
 
     from bot.rasa_ext import model_load
 
-    assert RasaModel.load.__func__ is model_load._load  # the agent under test was loaded the fast way
+    def diet(loaded) -> RasaModel:
+        nodes = loaded.processor.graph_runner._instantiated_nodes.values()
+        return next(n._component.model for n in nodes if type(n._component).__name__ == "DIETClassifier")
+
+    assert getattr(diet(agent), model_load.ANSWERING_ONLY, False)  # not Rasa's way as a fallback
     monkeypatch.setattr(RasaModel, "load", classmethod(model_load._rasa_load))
     rasas = Agent.load(model_path=str(trained_model))
+    assert not getattr(diet(rasas), model_load.ANSWERING_ONLY, False)
 
     def reading(parse: dict) -> tuple:
         return ([(i["name"], round(i["confidence"], 4)) for i in parse["intent_ranking"]],

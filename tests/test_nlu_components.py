@@ -223,3 +223,31 @@ def test_the_agents_own_lines_and_the_customers_callback_times_are_left_alone():
     assert _gate("算了", [("deny", 0.9), ("objection_not_interested", 0.1)])[0]["name"] == "deny"
     relayed_time = [("schedule_callback", 0.7), ("objection_busy", 0.3)]
     assert _gate("客户说明天下午三点再打", relayed_time)[1] == relayed_time
+
+
+def test_fine_tuning_keeps_each_pinyin_feature_in_its_column_and_appends_new_ones(tmp_path):
+    """A fine-tuned DIET reads its inputs by column: a known feature must stay where the model learnt
+    it, a floor line's new sounds come after (as Rasa's CountVectorsFeaturizer does)."""
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    from bot.nlu.phone_features import PhoneTalkFeaturizer
+
+    def data(*texts: str) -> TrainingData:
+        return TrainingData([Message(data={"text": t, "intent": "x"}) for t in texts])
+
+    storage, resource = LocalModelStorage(tmp_path), Resource("phone")
+    config = {**PhoneTalkFeaturizer.get_default_config(), "min_count": 1}
+    first = PhoneTalkFeaturizer.create(config, storage, resource, ExecutionContext(GraphSchema({}), "t"))
+    first.train(data("客户说他在开会", "利率太低了"))
+    tuned = PhoneTalkFeaturizer.load(config, storage, resource,
+                                     ExecutionContext(GraphSchema({}), "t", is_finetuning=True))
+    tuned.train(data("客户说他在开会", "利率太低了", "伊讲 duoduo 勒 忙煞了"))
+    assert {name: tuned.vocabulary[name] for name in first.vocabulary} == first.vocabulary
+    added = set(tuned.vocabulary) - set(first.vocabulary)
+    assert added and sorted(tuned.vocabulary[n] for n in added) == list(range(len(first.vocabulary),
+                                                                               len(tuned.vocabulary)))
+    fresh = PhoneTalkFeaturizer.create(config, storage, resource, ExecutionContext(GraphSchema({}), "t"))
+    fresh.train(data("客户说他在开会", "利率太低了", "伊讲 duoduo 勒 忙煞了"))
+    assert fresh.vocabulary != tuned.vocabulary and set(fresh.vocabulary) == set(tuned.vocabulary)

@@ -15,13 +15,16 @@ held-out set in tests/data was never used to choose anything.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import re
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ import yaml
 
 from bot.compliance.promises import disclaimed, prepare, sound
 from bot.settings import PROJECT_ROOT
+
+logger = logging.getLogger(__name__)
 
 LABELLED_DIR = Path(__file__).resolve().parent / "labelled"
 MODEL_FILE = Path(__file__).resolve().parent / "model.yml"  # the topic gate (see there)
@@ -84,38 +89,71 @@ class _Model:
 
 
 CACHE_DIR = PROJECT_ROOT / ".cache"
+# What ``prepare`` and ``_sounds`` read besides this package: text normalisation and its libraries.
+_ALSO_MADE_FROM = (PROJECT_ROOT / "bot" / "text.py",)
+_LIBRARIES = ("numpy", "scipy", "scikit-learn", "pypinyin", "opencc", "PyYAML")
 
 
 def made_from(package: Path = LABELLED_DIR.parent) -> str:
     """A digest of everything the fitted model depends on (``package``: its code, rules and labelled
-    sentences; the Python and library versions): equal digests, same model."""
-    import numpy
-    import scipy
-    import sklearn
-
-    digest = hashlib.sha256(f"{sys.version}|{sklearn.__version__}|{scipy.__version__}|{numpy.__version__}".encode())
-    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yml")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    sentences; bot/text.py; the Python and library versions): equal digests, same model."""
+    digest = hashlib.sha256(sys.version.encode())
+    for library in _LIBRARIES:
+        try:
+            digest.update(f"|{library}={metadata.version(library)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"|{library}=-".encode())
+    files = sorted(p for p in package.rglob("*") if p.suffix in (".py", ".yml"))
+    for path in [*files, *_ALSO_MADE_FROM]:
+        name = path.relative_to(package) if path.is_relative_to(package) else path.name
+        digest.update(str(name).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
+
+
+def _trusted(path: Path) -> bool:
+    """Only a cache file and folder of this user that nobody else may write are read: unpickling
+    runs code, so a file another account could have put there is fitted again instead."""
+    for item in (path.parent, path):
+        status = item.stat()
+        if status.st_uid != os.getuid() or status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            return False
+    return True
 
 
 @lru_cache(maxsize=1)
 def _model() -> _Model:
     path = CACHE_DIR / f"compliance-{made_from()}.pkl"
     try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        if _trusted(path):
+            return pickle.loads(path.read_bytes())
+    except FileNotFoundError:
         pass
+    except Exception:  # noqa: BLE001 - a damaged or foreign file: fit again and replace it
+        logger.warning("the kept compliance model %s could not be read; fitting it again", path)
     model = fit(labelled())
-    try:  # written whole or not at all: processes starting together may each write it
-        CACHE_DIR.mkdir(exist_ok=True)
+    _keep(model, path)
+    return model
+
+
+def _keep(model: _Model, path: Path) -> None:
+    """Write the fitted model whole or not at all (processes starting together may each write it), and
+    drop the ones fitted from earlier versions."""
+    temporary = None
+    try:
+        CACHE_DIR.mkdir(mode=0o700, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=CACHE_DIR, suffix=".tmp")
         with os.fdopen(handle, "wb") as out:
             pickle.dump(model, out)
         os.replace(temporary, path)
+        temporary = None
+        for old in CACHE_DIR.glob("compliance-*.pkl"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError:
         pass  # a read-only checkout fits the model in every process, as before
-    return model
+    finally:
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)
 
 
 def fit(data: list[dict[str, Any]]) -> _Model:

@@ -161,7 +161,8 @@ class PhoneTalkFeaturizer(SparseFeaturizer, GraphComponent):
         self._model_storage = model_storage
         self._resource = resource
         self.vocabulary = vocabulary or {}
-        # Fine-tuning keeps the trained model's input width: a new vocabulary would not fit it.
+        # Fine-tuning starts DIET from trained weights: known features keep their columns, new ones
+        # are appended (as Rasa's CountVectorsFeaturizer does; DIET widens its input to match).
         self.finetune_mode = execution_context.is_finetuning
 
     @classmethod
@@ -181,8 +182,6 @@ class PhoneTalkFeaturizer(SparseFeaturizer, GraphComponent):
         return cls(config, model_storage, resource, execution_context, vocabulary)
 
     def train(self, training_data: TrainingData) -> Resource:
-        if self.finetune_mode and self.vocabulary:
-            return self._resource
         counts: dict[str, int] = {}
         for example in training_data.training_examples:
             text = example.get(TEXT)
@@ -191,7 +190,13 @@ class PhoneTalkFeaturizer(SparseFeaturizer, GraphComponent):
             for name in set(sentence_features(text)):
                 counts[name] = counts.get(name, 0) + 1
         keep = sorted(n for n, c in counts.items() if c >= self._config["min_count"] or n.startswith("relay:"))
-        self.vocabulary = {name: index for index, name in enumerate(keep)}
+        if self.finetune_mode and self.vocabulary:
+            known = dict(self.vocabulary)
+            for name in keep:
+                known.setdefault(name, len(known))
+            self.vocabulary = known
+        else:
+            self.vocabulary = {name: index for index, name in enumerate(keep)}
         with self._model_storage.write_to(self._resource) as model_dir:
             dump_obj_as_json_to_file(model_dir / "vocabulary.json", self.vocabulary)
         return self._resource

@@ -1,8 +1,8 @@
 """Extensions loaded by the Rasa server (custom channels, the rehearsal policy).
 
 Rasa imports this package when it loads our channels (credentials.yml) or policy (config.yml), and
-any model of ours names the policy, so the package is imported before a model's components load:
-that is where a custom action that cannot reach the action server is made to say so, and where
+every model `salesbot train` makes names the policy, so the package is imported before a model's
+components load: that is where a custom action that cannot reach the action server is made to say so, and where
 models are loaded for answering only (model_load.py).
 """
 

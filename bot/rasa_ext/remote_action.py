@@ -15,22 +15,25 @@ server takes once, within a minute; no static secret ever travels.
 
 It also checks the action server's replies with a schema validator built once:
 Rasa's ``jsonschema.validate`` rebuilds it for every reply (about 15 ms, a third of the Rasa
-server's time per message under load, measured with py-spy by `make bench PROFILE=1`).
+server's time per message under load, measured with py-spy by `make bench PROFILE=1`), and sends
+every request over kept-alive connections: Rasa opens a new HTTP session (and connection) for each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
 import zlib
 from typing import Any
 
+import aiohttp
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.core.events import BotUttered
-from rasa.utils.endpoints import EndpointConfig
+from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 from bot import signing
 from bot.playbook import playbook
@@ -66,6 +69,28 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
     return True
 
 
+# Idle kept connections are dropped after this many seconds: before the action server's Sanic closes
+# them (KEEP_ALIVE_TIMEOUT, 5 s), so a request never goes out on a connection being closed under it.
+KEEP_ALIVE_SECONDS = 2.0
+
+
+class _Kept:
+    """``async with`` over a session that outlives the block (Rasa's ``request`` closes its own)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+
+# One session per event loop and endpoint URL: Rasa makes a new endpoint object for every action run.
+_sessions: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
+
+
 class SigningEndpoint(EndpointConfig):
     """The action endpoint of endpoints.yml, signing each request it sends (bot/signing.py).
 
@@ -87,6 +112,20 @@ class SigningEndpoint(EndpointConfig):
         """Derived once per endpoint: get_settings() may read the secret file, not a thing to do on
         every action call."""
         return signing.signing_key(get_settings().secret)
+
+    def session(self) -> _Kept:
+        """Rasa's session settings (headers, basic auth, time limit), one kept-alive session per loop."""
+        loop = asyncio.get_running_loop()
+        key = (id(loop), self.url)
+        kept = _sessions.get(key)
+        if kept is None or kept[0] is not loop or kept[1].closed:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) \
+                if self.basic_auth else None
+            session = aiohttp.ClientSession(headers=self.headers, auth=auth,
+                                            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+                                            connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_SECONDS))
+            _sessions[key] = kept = (loop, session)
+        return _Kept(kept[1])
 
     async def request(self, method: str = "post", subpath: str | None = None,
                       content_type: str | None = "application/json", compress: bool = False, **kwargs: Any) -> Any:
