@@ -95,3 +95,51 @@ def test_only_new_floor_lines_are_fine_tuned_and_every_few_rounds_trained_in_ful
     assert plan({**trained, "finetuned": FINETUNE_ROUNDS - 1}, "with-floor-2", "data-1") == "finetune"
     assert plan({**trained, "finetuned": FINETUNE_ROUNDS}, "with-floor-2", "data-1") == "full"  # new words
     assert plan({"inputs": "with-floor-1"}, "with-floor-2", "data-1") == "full"  # stamped before fine-tuning
+
+
+def test_stored_events_find_their_classes_as_rasa_finds_them():
+    """bot/rasa_ext/events.py remembers each type name's class: the same class as Rasa's own walk
+    over Event's subclasses, a stored tracker reads back equal, and unknown names keep Rasa's answer."""
+    from rasa.shared.core.events import ActionExecuted, Event, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext import events
+
+    events.install()
+    for cls in (UserUttered, SlotSet, ActionExecuted):
+        assert Event.resolve_by_type(cls.type_name) is events._rasa_resolve(cls.type_name) is cls
+    assert Event.resolve_by_type("no_such_event", UserUttered) is UserUttered
+    assert Event.resolve_by_type("topic") is None
+    with pytest.raises(ValueError):
+        Event.resolve_by_type("no_such_event")
+    stored = [ActionExecuted("action_listen").as_dict(), UserUttered("查一下张三", {"name": "lookup_client"}).as_dict(),
+              SlotSet("current_client_id", 3).as_dict()]
+    tracker = DialogueStateTracker.from_dict("s", stored, [])
+    assert [e.as_dict() for e in tracker.events] == stored
+
+
+def test_action_replies_are_judged_as_rasas_schema_judges_them():
+    """bot/rasa_ext/remote_action.py checks each event of a reply against its own kind's schema; a
+    reply passes exactly when Rasa's whole schema (``oneOf`` over every kind) passes it."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+
+    from bot.rasa_ext.remote_action import _response_validator, valid_reply
+
+    events = [e.as_dict() for e in (SlotSet("current_client_id", 3), SlotSet("stage", {"a": [1]}),
+                                    BotUttered("开场白", {"custom": {"type": "guidance"}}),
+                                    ActionExecuted("action_listen"), UserUttered("好的", {"name": "affirm"}),
+                                    SessionStarted())]
+    replies = [{"events": events, "responses": [{"text": "好", "buttons": [{"title": "是", "payload": "/affirm"}]}]},
+               {"events": []}, {}, {"responses": []},
+               {"events": [{"event": "slot", "name": "x"}]}, {"events": [{"event": "nope"}]},
+               {"events": {"event": "slot"}}, {"events": [{"event": "slot", "name": 3, "value": 1}]},
+               {"events": [{"event": "action", "confidence": "high"}]},
+               {"events": [{"event": "bot", "timestamp": "t"}]},
+               {"events": [1]}, [], "reply", {"responses": [1]}, {"events": [{"name": "x"}]},
+               {"events": [{**events[0], "metadata": 5}]}]
+    judged = [(valid_reply(r), _response_validator().is_valid(r)) for r in replies]
+    assert [mine for mine, _ in judged] == [rasas for _, rasas in judged]
+    assert sum(mine for mine, _ in judged) == 4  # the four well-formed replies, no more
+    with pytest.raises(Exception, match="Failed to validate Action server response"):
+        RemoteAction("action_x", None)._validate_action_result({"events": [{"event": "nope"}]})

@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from bot.compliance.promises import disclaimed, prepare, sound
+from bot.linear import for_answering
 from bot.settings import PROJECT_ROOT
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ def fit(data: list[dict[str, Any]]) -> _Model:
     is_violation = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(x, y)
     rows = [i for i, v in enumerate(y) if v]
     kind = LogisticRegression(C=C, max_iter=3000).fit(x[rows], [data[i]["kind"] for i in rows])
-    return _Model(chars, sounds, is_violation, kind)
+    return _Model(chars, sounds, for_answering(is_violation), for_answering(kind))
 
 
 @dataclass(frozen=True)

@@ -126,12 +126,18 @@ def _token_features(text: str) -> tuple[str, ...]:
 
 
 def sentence_features(text: str) -> list[str]:
+    return list(_sentence_features(text))
+
+
+# A line is read twice (this featurizer, then the second opinion's pinyin n-grams): once is enough.
+@lru_cache(maxsize=4096)
+def _sentence_features(text: str) -> tuple[str, ...]:
     found = syllables(text)
     names = [f"py:{s}" for s in found] + [f"fz:{_fuzzy(s)}" for s in found]
     names += [f"py2:{a}_{b}" for a, b in zip(found, found[1:], strict=False)]
     names += [f"fz2:{_fuzzy(a)}_{_fuzzy(b)}" for a, b in zip(found, found[1:], strict=False)]
     names.append(RELAYED if is_relayed(text) else OWN)
-    return names
+    return tuple(names)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

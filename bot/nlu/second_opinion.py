@@ -22,6 +22,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.linear import for_answering
 from bot.nlu.phone_features import sentence_features
 from bot.text import normalize
 
@@ -62,7 +63,8 @@ class SecondOpinion(GraphComponent):
         model = None
         try:
             with model_storage.read_from(resource) as model_dir:
-                model = pickle.loads((model_dir / "second_opinion.pkl").read_bytes())
+                vectorizer, classifier = pickle.loads((model_dir / "second_opinion.pkl").read_bytes())
+                model = (vectorizer, for_answering(classifier))
         except (ValueError, FileNotFoundError):
             pass
         return cls(config, model_storage, resource, model)
@@ -79,9 +81,9 @@ class SecondOpinion(GraphComponent):
             features = vectorizer.fit_transform([normalize(e.get(TEXT)) for e in examples])
             classifier = LogisticRegression(C=self.c, max_iter=2000)
             classifier.fit(features, [e.get(INTENT) for e in examples])
-            self.model = (vectorizer, classifier)
             with self._storage.write_to(self._resource) as model_dir:
-                (model_dir / "second_opinion.pkl").write_bytes(pickle.dumps(self.model))
+                (model_dir / "second_opinion.pkl").write_bytes(pickle.dumps((vectorizer, classifier)))
+            self.model = (vectorizer, for_answering(classifier))
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:

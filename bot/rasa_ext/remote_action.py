@@ -13,9 +13,10 @@ The same install signs every request to the action server (``SigningEndpoint``, 
 each one carries a fresh HMAC over its timestamp and the exact body bytes, which the action
 server takes once, within a minute; no static secret ever travels.
 
-It also checks the action server's replies with a schema validator built once:
-Rasa's ``jsonschema.validate`` rebuilds it for every reply (about 15 ms, a third of the Rasa
-server's time per message under load, measured with py-spy by `make bench PROFILE=1`), and sends
+It also checks the action server's replies with validators built once, each event against its own
+kind's schema: Rasa's ``jsonschema.validate`` rebuilds the validator for every reply (about 15 ms, a
+third of the Rasa server's time per message under load, measured with py-spy by `make bench
+PROFILE=1`) and tries every event against all 23 event schemas (4 ms a message after that), and sends
 every request over kept-alive connections: Rasa opens a new HTTP session (and connection) for each.
 """
 
@@ -59,8 +60,37 @@ def _response_validator():
     return validator(spec)
 
 
+@functools.lru_cache(maxsize=1)
+def _validators_by_event() -> tuple[Any, dict[str, Any]]:
+    """Rasa's reply schema split where it is costly: each event is checked against ``oneOf`` all 23
+    event schemas. Every one of them fixes ``event`` to its own name, so an event passes ``oneOf``
+    exactly when it passes the one schema its name picks (with the common part)."""
+    spec = RemoteAction.action_response_format_spec()
+    event = spec["properties"]["events"]["items"]
+    common = {key: value for key, value in event.items() if key != "oneOf"}
+    validator = validator_for(spec)
+    by_name = {kind["properties"]["event"]["const"]: validator({"allOf": [common, kind]}) for kind in event["oneOf"]}
+    outer = validator({**spec, "properties": {**spec["properties"], "events": {"type": "array"}}})
+    return outer, by_name
+
+
+def valid_reply(result: Any) -> bool:
+    """True when ``result`` passes Rasa's reply schema, checked event by event against its own kind."""
+    outer, by_name = _validators_by_event()
+    if not outer.is_valid(result):
+        return False
+    for event in result.get("events") or []:
+        check = by_name.get(event.get("event")) if isinstance(event, dict) else None
+        if check is None or not check.is_valid(event):
+            return False
+    return True
+
+
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    """Rasa's check of an action server reply (same errors, same message), with a cached validator."""
+    """Rasa's check of an action server reply (same errors, same message): a valid reply is passed
+    event by event (a tenth of the time), an invalid one gets Rasa's whole check and error."""
+    if valid_reply(result):
+        return True
     error = best_match(_response_validator().iter_errors(result))
     if error is not None:
         error.message += (". Failed to validate Action server response from API, make sure your response "
