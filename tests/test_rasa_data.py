@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -143,3 +144,57 @@ def test_action_replies_are_judged_as_rasas_schema_judges_them():
     assert sum(mine for mine, _ in judged) == 4  # the four well-formed replies, no more
     with pytest.raises(Exception, match="Failed to validate Action server response"):
         RemoteAction("action_x", None)._validate_action_result({"events": [{"event": "nope"}]})
+
+
+async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path):
+    """bot/rasa_ext/tracker_store.py reads fewer columns and trusts its own read's row count when it
+    saves: the same conversation handled by it and by Rasa's SQL store (a message, a second store on
+    the same table in between as a second Rasa server would, a new session, a save with no read
+    before it) leaves the same rows, and reads back the same tracker."""
+    import sqlite3
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext.tracker_store import LeanSQLTrackerStore
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+
+    def turn(text: str) -> list:
+        return [UserUttered(text, {"name": "lookup_client", "confidence": 0.9}), ActionExecuted("action_lookup_client"),
+                SlotSet("current_client_id", "1"), BotUttered(f"答：{text}"), ActionExecuted("action_listen")]
+
+    async def play(kind: type, path) -> list:
+        url = f"sqlite:///{path}"
+        one, two = kind(domain, host=url), kind(domain, host=url)
+        assert await one.retrieve("c") is None
+        tracker = DialogueStateTracker.from_events("c", [ActionExecuted("action_session_start"), SessionStarted(),
+                                                         ActionExecuted("action_listen"), *turn("查一下张三")],
+                                                   slots=domain.slots)
+        await one.save(tracker)
+        for store, text in ((two, "开场白"), (one, "客户说在开会"), (one, "记一下")):  # two servers, one table
+            tracker = await store.retrieve("c")
+            for event in turn(text):
+                tracker.update(event)
+            await store.save(tracker)
+        for event in turn("再查一次"):  # saved again without a read in between
+            tracker.update(event)
+        await store.save(tracker)
+        tracker = await one.retrieve("c")
+        for event in [ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+                      *turn("新的一天")]:
+            tracker.update(event)
+        await one.save(tracker)
+        with sqlite3.connect(path) as connection:
+            rows = connection.execute("SELECT type_name, intent_name, action_name, data FROM events ORDER BY id")
+            stored = [(t, i, a, {k: v for k, v in json.loads(d).items() if k != "timestamp"}) for t, i, a, d in rows]
+        back = await kind(domain, host=url).retrieve("c")
+        return [stored, [e.as_dict() for e in back.events] if back else None]
+
+    lean, rasas = await play(LeanSQLTrackerStore, tmp_path / "lean.db"), await play(SQLTrackerStore, tmp_path / "r.db")
+    assert len(lean[0]) == 36 and [(t, i, a) for t, i, a, _ in lean[0]] == [(t, i, a) for t, i, a, _ in rasas[0]]
+    assert [d for *_, d in lean[0]] == [d for *_, d in rasas[0]]
+    strip = [[{k: v for k, v in e.items() if k != "timestamp"} for e in events] for events in (lean[1], rasas[1])]
+    assert strip[0] == strip[1] and len(strip[0]) == 7  # the new session only, from its SessionStarted
