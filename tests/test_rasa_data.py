@@ -146,7 +146,7 @@ def test_action_replies_are_judged_as_rasas_schema_judges_them():
         RemoteAction("action_x", None)._validate_action_result({"events": [{"event": "nope"}]})
 
 
-async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path):
+async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path, monkeypatch):
     """bot/rasa_ext/tracker_store.py reads fewer columns and trusts its own read's row count when it
     saves: the same conversation handled by it and by Rasa's SQL store (a message, a second store on
     the same table in between as a second Rasa server would, a new session, a save with no read
@@ -158,7 +158,7 @@ async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path):
     from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
     from rasa.shared.core.trackers import DialogueStateTracker
 
-    from bot.rasa_ext.tracker_store import LeanSQLTrackerStore
+    from bot.rasa_ext import tracker_store
 
     domain = Domain.load(str(ROOT / "domain.yml"))
 
@@ -166,9 +166,9 @@ async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path):
         return [UserUttered(text, {"name": "lookup_client", "confidence": 0.9}), ActionExecuted("action_lookup_client"),
                 SlotSet("current_client_id", "1"), BotUttered(f"答：{text}"), ActionExecuted("action_listen")]
 
-    async def play(kind: type, path) -> list:
+    async def play(path) -> list:
         url = f"sqlite:///{path}"
-        one, two = kind(domain, host=url), kind(domain, host=url)
+        one, two = SQLTrackerStore(domain, host=url), SQLTrackerStore(domain, host=url)
         assert await one.retrieve("c") is None
         tracker = DialogueStateTracker.from_events("c", [ActionExecuted("action_session_start"), SessionStarted(),
                                                          ActionExecuted("action_listen"), *turn("查一下张三")],
@@ -190,10 +190,16 @@ async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path):
         with sqlite3.connect(path) as connection:
             rows = connection.execute("SELECT type_name, intent_name, action_name, data FROM events ORDER BY id")
             stored = [(t, i, a, {k: v for k, v in json.loads(d).items() if k != "timestamp"}) for t, i, a, d in rows]
-        back = await kind(domain, host=url).retrieve("c")
+        back = await SQLTrackerStore(domain, host=url).retrieve("c")
         return [stored, [e.as_dict() for e in back.events] if back else None]
 
-    lean, rasas = await play(LeanSQLTrackerStore, tmp_path / "lean.db"), await play(SQLTrackerStore, tmp_path / "r.db")
+    tracker_store.install()
+    lean = await play(tmp_path / "lean.db")
+    read = await SQLTrackerStore(domain, host=f"sqlite:///{tmp_path / 'lean.db'}").retrieve("c")
+    assert getattr(read, tracker_store.ROWS_READ) == 7  # the lean read was the one used
+    monkeypatch.setattr(SQLTrackerStore, "_retrieve", tracker_store._rasa_retrieve)
+    monkeypatch.setattr(SQLTrackerStore, "_additional_events", tracker_store._rasa_additional_events)
+    rasas = await play(tmp_path / "rasa.db")
     assert len(lean[0]) == 36 and [(t, i, a) for t, i, a, _ in lean[0]] == [(t, i, a) for t, i, a, _ in rasas[0]]
     assert [d for *_, d in lean[0]] == [d for *_, d in rasas[0]]
     strip = [[{k: v for k, v in e.items() if k != "timestamp"} for e in events] for events in (lean[1], rasas[1])]

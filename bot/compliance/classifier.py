@@ -90,8 +90,9 @@ class _Model:
 
 
 CACHE_DIR = PROJECT_ROOT / ".cache"
-# What ``prepare`` and ``_sounds`` read besides this package: text normalisation and its libraries.
-_ALSO_MADE_FROM = (PROJECT_ROOT / "bot" / "text.py",)
+# What the fitted model depends on besides this package: text normalisation (``prepare``, ``_sounds``)
+# and the coefficients' layout (kept in the file).
+_ALSO_MADE_FROM = (PROJECT_ROOT / "bot" / "text.py", PROJECT_ROOT / "bot" / "linear.py")
 _LIBRARIES = ("numpy", "scipy", "scikit-learn", "pypinyin", "opencc", "PyYAML")
 
 

@@ -80,15 +80,17 @@ def valid_reply(result: Any) -> bool:
     if not outer.is_valid(result):
         return False
     for event in result.get("events") or []:
-        check = by_name.get(event.get("event")) if isinstance(event, dict) else None
+        name = event.get("event") if isinstance(event, dict) else None
+        check = by_name.get(name) if isinstance(name, str) else None
         if check is None or not check.is_valid(event):
             return False
     return True
 
 
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    """Rasa's check of an action server reply (same errors, same message): a valid reply is passed
-    event by event (a tenth of the time), an invalid one gets Rasa's whole check and error."""
+    """Rasa's check of an action server reply (the same verdicts and errors; the message without
+    Rasa's link to its docs): a valid reply is passed event by event (a tenth of the time), an
+    invalid one gets Rasa's whole check."""
     if valid_reply(result):
         return True
     error = best_match(_response_validator().iter_errors(result))
@@ -121,6 +123,9 @@ class _Kept:
 _sessions: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
 
 
+_twins: dict[int, tuple[EndpointConfig, SigningEndpoint]] = {}
+
+
 class SigningEndpoint(EndpointConfig):
     """The action endpoint of endpoints.yml, signing each request it sends (bot/signing.py).
 
@@ -130,11 +135,17 @@ class SigningEndpoint(EndpointConfig):
 
     @classmethod
     def of(cls, endpoint: EndpointConfig) -> SigningEndpoint:
+        """The signing twin of ``endpoint``, one per endpoint: Rasa builds a RemoteAction for every action
+        run, always with the agent's one endpoint, so its key is derived once, not per action."""
         if isinstance(endpoint, cls):
             return endpoint
+        twin = _twins.get(id(endpoint))
+        if twin is not None and twin[0] is endpoint:
+            return twin[1]
         signed = cls(endpoint.url, endpoint.params, endpoint.headers, endpoint.basic_auth, endpoint.token,
                      endpoint.token_name, endpoint.cafile, **endpoint.kwargs)
         signed.type = endpoint.type
+        _twins[id(endpoint)] = (endpoint, signed)
         return signed
 
     @functools.cached_property
