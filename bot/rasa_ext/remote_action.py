@@ -119,12 +119,6 @@ class _Kept:
         return None
 
 
-# One session per event loop and endpoint URL: Rasa makes a new endpoint object for every action run.
-_sessions: dict[tuple[int, str], tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession]] = {}
-
-
-_twins: dict[int, tuple[EndpointConfig, SigningEndpoint]] = {}
-
 
 class SigningEndpoint(EndpointConfig):
     """The action endpoint of endpoints.yml, signing each request it sends (bot/signing.py).
@@ -139,13 +133,12 @@ class SigningEndpoint(EndpointConfig):
         run, always with the agent's one endpoint, so its key is derived once, not per action."""
         if isinstance(endpoint, cls):
             return endpoint
-        twin = _twins.get(id(endpoint))
-        if twin is not None and twin[0] is endpoint:
-            return twin[1]
-        signed = cls(endpoint.url, endpoint.params, endpoint.headers, endpoint.basic_auth, endpoint.token,
-                     endpoint.token_name, endpoint.cafile, **endpoint.kwargs)
-        signed.type = endpoint.type
-        _twins[id(endpoint)] = (endpoint, signed)
+        signed = getattr(endpoint, "_salesbot_signing", None)
+        if signed is None:
+            signed = cls(endpoint.url, endpoint.params, endpoint.headers, endpoint.basic_auth, endpoint.token,
+                         endpoint.token_name, endpoint.cafile, **endpoint.kwargs)
+            signed.type = endpoint.type
+            endpoint._salesbot_signing = signed
         return signed
 
     @functools.cached_property
@@ -155,17 +148,17 @@ class SigningEndpoint(EndpointConfig):
         return signing.signing_key(get_settings().secret)
 
     def session(self) -> _Kept:
-        """Rasa's session settings (headers, basic auth, time limit), one kept-alive session per loop."""
+        """Rasa's session settings (headers, basic auth, time limit) in one kept-alive session, made
+        again only in another event loop or once closed."""
         loop = asyncio.get_running_loop()
-        key = (id(loop), self.url)
-        kept = _sessions.get(key)
+        kept = self.__dict__.get("_kept")
         if kept is None or kept[0] is not loop or kept[1].closed:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) \
                 if self.basic_auth else None
             session = aiohttp.ClientSession(headers=self.headers, auth=auth,
                                             timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
                                             connector=aiohttp.TCPConnector(keepalive_timeout=KEEP_ALIVE_SECONDS))
-            _sessions[key] = kept = (loop, session)
+            self._kept = kept = (loop, session)
         return _Kept(kept[1])
 
     async def request(self, method: str = "post", subpath: str | None = None,
