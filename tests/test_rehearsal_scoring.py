@@ -107,9 +107,11 @@ def test_careful_compliant_trainee_scores_at_least_80():
     assert by_key["next_step"].points == WEIGHTS["next_step"]
 
 
-def test_mediocre_trainee_lands_between_45_and_75():
+def test_mediocre_trainee_lands_between_40_and_75():
+    # 45 to 75 before 2026-12-07: two of its three objections go unanswered, which now holds a call
+    # at the cap (40, the low end of the mediocre grades trainers gave in the graded sets).
     result = card(MEDIOCRE)
-    assert 45 <= result.total <= 75, result.readable()
+    assert 40 <= result.total <= 75, result.readable()
     assert result.flags == ()
     by_key = items(result)
     opening = by_key["opening"]
@@ -330,3 +332,52 @@ def test_each_item_lists_its_yes_no_checks_with_the_line_or_the_reason():
     text = result.readable()
     for check in opening.checks:
         assert check["label"] in text
+
+
+CARD_POINTS = ("机场贵宾厅权益，按权益规则达标后免费使用", "境外消费返现，最高百分之三，以活动规则为准",
+               "最长五十六天免息期，额度以审批结果为准")
+
+
+def _card_call(pitch: str) -> ScoreCard:
+    turns = [T("林女士您好，我是星海银行的客户经理李明，今天打电话想给您介绍白金信用卡，您现在方便吗？"),
+             C("是吗？我现在用的是别家的信用卡，还挺好用的。", "objection_has_provider"),
+             T(pitch)]
+    return score(turns, bank=BANK, product_name="白金信用卡", product_is_wealth=False, selling_points=CARD_POINTS)
+
+
+@pytest.mark.parametrize(("pitch", "false"), [
+    ("那挺好的，我也不是要您换卡。我们不一样的地方是境外消费返现，最高百分之三，以活动规则为准，您可以当作补充，您觉得呢？",
+     False),
+    ("那挺好的，我也不是要您换卡。我们不一样的地方是境外消费返现百分之八，全国最高，您可以当作补充，您觉得呢？", True),
+    ("那挺好的，我也不是要您换卡。我们不一样的地方是境外消费返现8%，您可以当作补充，您觉得呢？", True),
+    ("那挺好的，我也不是要您换卡。我们不一样的地方是境外消费返现，最高3%，以活动规则为准，您可以当作补充，"
+     "您觉得呢？", False),
+])
+def test_a_figure_the_products_facts_do_not_bear_out_is_a_false_fact(pitch, false):
+    """返现百分之八 where the CRM's selling point says 最高百分之三 costs the compliance points and
+    voids the answer; the true figure, in words or digits, costs nothing."""
+    result = _card_call(pitch)
+    compliance = items(result)["compliance"]
+    assert (compliance.points < WEIGHTS["compliance"]) == false, result.readable()
+    # The transcript tags a false fact with the promises (what a compliance officer reads first).
+    assert ("promise" in line_functions(
+        [Turn(TRAINEE, pitch)], bank=BANK, product_name="白金信用卡", product_is_wealth=False,
+        selling_points=CARD_POINTS)[0]) == false
+
+
+def test_a_call_that_leaves_most_objections_unanswered_is_held_at_the_cap_and_says_why():
+    """A good opening and courteous, compliant lines cannot pass when the customer's worries went
+    unanswered: the total stays at the cap and the objections item says so."""
+    turns = [CAREFUL[0],
+             C("我在别的银行买过理财了。", "objection_has_provider"),
+             T("谢谢您，请问您平时工作忙吗？"),
+             C("收益才三点几，比别的地方低多了吧。", "objection_price"),
+             T("不好意思，您说得对，谢谢您的耐心。请问您平时周末有空吗？"),
+             C("嗯，那怎么买？"),
+             T("您可以在星海银行手机银行里搜索“稳享理财”申请购买，也可以带身份证到网点办理，"
+               "理财非存款、产品有风险、投资须谨慎，风险等级R2。谢谢您！")]
+    result = card(turns)
+    objections = items(result)["objections"]
+    assert objections.points < WEIGHTS["objections"] / 2
+    assert sum(i.points for i in result.items) > CAP >= result.total == CAP
+    assert f"总分最高{CAP}分" in objections.feedback

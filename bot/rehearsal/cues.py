@@ -17,6 +17,47 @@ from bot.text import normalize
 from bot.timeparse import TIME_MENTION_RE
 
 _END = r"。！!？?；;…"
+
+# Percentages said in words or figures ("百分之八", "百分之二点八到三点二", "3.5%"): a rate, a
+# cash-back or a benchmark a trainee states, checked against the product's own facts (lexical: a number).
+_CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
+_CN = r"[零〇一二两三四五六七八九十]+(?:点[零〇一二三四五六七八九]+)?"
+_FIG = r"[0-9]+(?:\.[0-9]+)?"
+_PERCENT_RE = re.compile(rf"百分之({_CN}|{_FIG})(?:\s*(?:到|至|-|~|—)\s*(?:百分之)?({_CN}|{_FIG}))?"
+                         rf"|({_FIG})\s*%?\s*(?:到|至|-|~|—)\s*({_FIG})\s*%|({_FIG})\s*%")
+
+
+def _spoken(number: str) -> float | None:
+    """二十五 / 三点二 / 3.5 as a number (None if malformed)."""
+    if re.fullmatch(_FIG, number):
+        return float(number)
+    whole, _, decimals = number.partition("点")
+    if "十" in whole:
+        tens, _, ones = whole.partition("十")
+        if len(tens) > 1 or len(ones) > 1:
+            return None
+        value = (_CN_DIGIT.get(tens, 1) if tens else 1) * 10 + (_CN_DIGIT.get(ones, 0) if ones else 0)
+    elif whole:
+        value = int("".join(str(_CN_DIGIT[c]) for c in whole))
+    else:
+        return None
+    return value + (float("0." + "".join(str(_CN_DIGIT[c]) for c in decimals)) if decimals else 0.0)
+
+
+def percentages(text: str) -> list[float]:
+    """Every percentage ``text`` states (both ends of a range)."""
+    found = []
+    for match in _PERCENT_RE.finditer(normalize(text or "")):
+        found += [v for g in match.groups() if g and (v := _spoken(g)) is not None]
+    return found
+
+
+def overstates_figures(line: str, facts: tuple[str, ...]) -> bool:
+    """``line`` states a percentage above every one the product's facts state (返现百分之八 where
+    the facts say 最高百分之三); a product whose facts state none is not judged."""
+    known = [v for fact in facts for v in percentages(fact)]
+    return bool(known) and any(v > max(known) + 1e-9 for v in percentages(line))
+
 # A time to call again or to meet: the one recogniser, in bot/timeparse.py.
 TIME_RE = TIME_MENTION_RE
 IDENTITY_RE = re.compile(r"我(?:是|叫|姓)([^，,。！!？?；;：:]{0,20})")

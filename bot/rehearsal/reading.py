@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.compliance import REHEARSAL_LEARNED, findings
+from bot.rehearsal.cues import overstates_figures
 from bot.rehearsal.moves import moves_of
 from bot.text import normalize
 
@@ -87,8 +88,11 @@ def repeats(line: str, earlier: Sequence[str], similarity: float = REPEAT_SIMILA
 
 
 @lru_cache(maxsize=4096)
-def _read(line: str, objection: str | None, category: str | None) -> tuple[frozenset[str], tuple[str, ...], bool]:
+def _read(line: str, objection: str | None, category: str | None,
+          facts: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...], bool]:
     moves = moves_of(line, objection)
+    if overstates_figures(line, facts):
+        moves |= {"false_fact"}  # a figure the product's facts do not bear out
     said = findings(line, category, learned=REHEARSAL_LEARNED)
     forbidden = tuple(dict.fromkeys(f.phrase for f in said if f.kind != "pressure"))
     pressure = any(f.kind == "pressure" for f in said) or "pressure" in moves
@@ -96,11 +100,11 @@ def _read(line: str, objection: str | None, category: str | None) -> tuple[froze
 
 
 def read(line: str, objection: str | None, earlier: Sequence[str] = (), category: str | None = None,
-         heard: str = "") -> Reading:
+         heard: str = "", facts: tuple[str, ...] = ()) -> Reading:
     """The reading of trainee ``line``, said right after the customer said ``heard`` and raised
     ``objection`` (None: no objection), after the trainee's ``earlier`` lines, about a product of
-    ``category``."""
-    moves, forbidden, pressure = _read(line or "", objection, category)
+    ``category`` whose facts (selling points, as the CRM states them) are ``facts``."""
+    moves, forbidden, pressure = _read(line or "", objection, category, tuple(facts))
     content = len(_HAN.findall(_TAGS.sub("", normalize(line or ""))))
     echoes = bool(heard) and repeats(line or "", [heard], ECHO_SIMILARITY) is not None
     return Reading(moves, forbidden, pressure, repeats(line or "", earlier), content, echoes)

@@ -325,12 +325,13 @@ def reply(session: Session, trainee_line: str, rng: random.Random, *, bank: str 
     earlier = [t.text for t in session.turns if t.speaker == TRAINEE]
     turns = session.turns + (Turn(TRAINEE, trainee_line or ""),)
     category = _product(s.product).get("category")
+    facts = _product_facts_of(s.product)["selling_points"]
     if session.status == "opening":
-        return _opening(session, turns, s, read(trainee_line, None, earlier, category), rng)
+        return _opening(session, turns, s, read(trainee_line, None, earlier, category, facts=facts), rng)
 
     move = s.moves[session.move_index]
     raised = next((t.objection for t in reversed(session.turns) if t.speaker == CUSTOMER), None)
-    r = read(trainee_line, raised, earlier, category, _last_customer_line(session))
+    r = read(trainee_line, raised, earlier, category, _last_customer_line(session), facts)
     said = Said(len(turns), normalize(trainee_line or "").upper(), raised, r)
     ctx = _context(s.id, bank or get_settings().bank_name)
     dnc = playbook().do_not_call

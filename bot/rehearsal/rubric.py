@@ -148,6 +148,12 @@ def rubric() -> Rubric:
     return load_rubric()
 
 
+def unanswered(objection_points: int, max_points: int) -> bool:
+    """Most of the customer's objections went unanswered: the card's total is held at the cap (the
+    score card, and a total recomputed after a dispute, by this one rule)."""
+    return objection_points < rubric().items["objections"]["unanswered_share"] * max_points
+
+
 def answer_result(intent: str, answer: str, ctx: CueContext) -> tuple[float, list[str], list[str]]:
     """How the trainee's ``answer`` handles the objection ``intent``: (fraction of the technique's
     steps it uses, the steps missed, the don'ts done; any don't voids the answer)."""

@@ -34,7 +34,7 @@ from bot.rehearsal.model_lines import (
     risk_spoken,
 )
 from bot.rehearsal.reading import Reading
-from bot.rehearsal.rubric import answer_result, rubric
+from bot.rehearsal.rubric import answer_result, rubric, unanswered
 from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, Turn
 from bot.text import normalize
 
@@ -191,6 +191,8 @@ def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext)
     feedback = "；".join(notes) + "。"
     if models:
         feedback += text_of["advice"]
+    if unanswered(round(points), rubric().weights["objections"]):
+        feedback += text_of["unanswered"].format(cap=rubric().cap)
     return item("objections", points, feedback, "\n".join(models) or None, listed)
 
 

@@ -44,7 +44,9 @@ compliance            20      wealth product: the disclosure said at least once 
 
 Caps: any forbidden promise (bot.compliance.findings) said by the trainee is flagged by name
 and caps the total at 40; pitching after the customer asked not to be called again (勿扰后继续推销)
-is flagged and caps the total at 40 as well. Feedback names lines by their place in the whole
+is flagged and caps the total at 40 as well; so does leaving most objections unanswered (objection
+points under half: rubric.unanswered). A percentage above every one the product's facts state
+(返现百分之八 where the CRM says 最高百分之三) is a false fact. Feedback names lines by their place in the whole
 transcript (第3句 = the third turn, customer turns included).
 """
 
@@ -55,7 +57,7 @@ from collections.abc import Sequence
 from bot.rehearsal import scorers
 from bot.rehearsal.model_lines import context
 from bot.rehearsal.reading import read
-from bot.rehearsal.rubric import rubric
+from bot.rehearsal.rubric import rubric, unanswered
 from bot.rehearsal.scorers import Said, norm
 from bot.rehearsal.turns import SPEAKERS, TRAINEE, ScoreCard, Turn
 
@@ -64,9 +66,10 @@ LINE_FUNCTIONS = ("identity", "purpose", "benefit", "question", "technique", "pr
                   "hollow")
 
 
-def said_lines(turns: Sequence[Turn], *, wealth: bool) -> list[Said]:
+def said_lines(turns: Sequence[Turn], *, wealth: bool, facts: tuple[str, ...] = ()) -> list[Said]:
     """The trainee's lines, each with its place in the transcript (1-based), its normalised text, the
-    objection it answers (the customer's last words) and its reading (bot.rehearsal.reading)."""
+    objection it answers (the customer's last words) and its reading (bot.rehearsal.reading; ``facts``:
+    the product's selling points, which bound the figures a line may state)."""
     out: list[Said] = []
     pending: str | None = None
     heard = ""
@@ -76,7 +79,7 @@ def said_lines(turns: Sequence[Turn], *, wealth: bool) -> list[Said]:
         if turn.speaker != TRAINEE:
             pending, heard = turn.objection, turn.text or ""
             continue
-        out.append(Said(index, norm(turn), pending, read(turn.text or "", pending, earlier, category, heard)))
+        out.append(Said(index, norm(turn), pending, read(turn.text or "", pending, earlier, category, heard, facts)))
         heard = ""
         earlier.append(turn.text or "")
         pending = None
@@ -90,7 +93,7 @@ def line_functions(turns: Sequence[Turn], *, bank: str, product_name: str, produ
     forbidden or reckless promise, pressures, repeats an earlier line, or says nothing usable. This is
     how a rehearsal reads every message: as a line said to the customer, never as a request to the
     assistant."""
-    by_turn = {said.place: said for said in said_lines(turns, wealth=product_is_wealth)}
+    by_turn = {said.place: said for said in said_lines(turns, wealth=product_is_wealth, facts=selling_points)}
     result: list[tuple[str, ...]] = []
     for index, _turn in enumerate(turns, 1):
         said = by_turn.get(index)
@@ -122,7 +125,7 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
             raise ValueError(f"unknown speaker {turn.speaker!r}: expected one of {SPEAKERS}")
     r = rubric()
     ctx = context(bank, product_name, product_is_wealth, selling_points, risk_level)
-    trainee = said_lines(turns, wealth=product_is_wealth)
+    trainee = said_lines(turns, wealth=product_is_wealth, facts=selling_points)
     forbidden = list(dict.fromkeys(phrase for said in trainee for phrase in said.reading.forbidden))
     if not trainee:
         items = tuple(
@@ -143,7 +146,7 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
     )
     flags = tuple(forbidden) + ((r.dnc_flag,) if scorers.dnc_pitches(turns, ctx) else ())
     total = sum(item.points for item in items)
-    if flags:
+    if flags or unanswered(items[2].points, items[2].max_points):
         total = min(total, r.cap)
     ending = r.unfinished.get(outcome or "")
     cap = None
