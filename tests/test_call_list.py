@@ -7,7 +7,7 @@ rows a test makes are on the list.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import count
 
 import pytest
@@ -469,3 +469,18 @@ async def test_an_opening_proposes_nothing(crm_url):
     conversation = await _looked_up("张三")
     opening = await conversation.run(ActionSuggestOpening(), "开场白怎么说", "request_opening")
     assert "proposal" not in opening[0]["custom"]
+
+
+@pytest.mark.parametrize(("last", "listed"), [
+    (NOW - timedelta(days=90), True),
+    (datetime.combine(TODAY - timedelta(days=90), time(0, 0, 1)), True),
+    (datetime.combine(TODAY - timedelta(days=90), time(23, 59)), True),  # 90 days by the calendar
+    (datetime.combine(TODAY - timedelta(days=89), time(0, 0)), False),
+    (NOW - timedelta(days=89), False),
+])
+def test_a_valuable_client_is_read_and_listed_from_the_90th_day_without_a_call(session, last, listed):
+    """The book is read without the clients called lately (in the query); the cut-off day is the rule's."""
+    agent = _agent(session)
+    rich = _client(session, agent, "丑久未联系", assets=2_000_000)
+    _call(session, rich, agent, last)
+    assert (("丑久未联系", "dormant") in _rows(call_list(session, agent, NOW))) is listed
