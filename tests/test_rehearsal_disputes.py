@@ -18,7 +18,7 @@ from bot.auth import Identity
 from bot.db import sessions
 from bot.models import DISPUTE_STATUSES, Rehearsal, RehearsalDispute, User
 from bot.rehearsal import records
-from bot.rehearsal.rubric import rubric, unanswered
+from bot.rehearsal.rubric import rubric
 from bot.rehearsal.turns import ItemScore, ScoreCard
 from tests.conftest import DEMO_PASSWORDS, ROOT, WORKDAY_MORNING
 from tests.test_accounts import browser_login, live_app, token_for, web  # noqa: F401 - fixtures
@@ -39,13 +39,13 @@ def card(points: dict[str, int] | None = None, flags: tuple[str, ...] = (), endi
     """A six-item card (the rubric's weights); ``points`` overrides an item's points. The total is
     the sum, capped as the scorer caps it, unless given."""
     maxima = {"opening": 20, "questions": 15, "objections": 25, "next_step": 15, "courtesy": 5, "compliance": 20}
-    given = {"opening": 20, "questions": 5, "objections": 15, "next_step": 0, "courtesy": 5, "compliance": 20,
+    given = {"opening": 20, "questions": 10, "objections": 10, "next_step": 0, "courtesy": 5, "compliance": 20,
              **(points or {})}
     items = tuple(ItemScore(key, f"{key}标题", given[key], top, f"{key}点评", f"{key}参考话术")
                   for key, top in maxima.items())
     if total is None:
         total = sum(given.values())
-        if flags or unanswered(given["objections"], maxima["objections"]):
+        if flags:
             total = min(total, rubric().cap)
         if ending_cap is not None:
             total = min(total, ending_cap)
@@ -211,7 +211,7 @@ def test_accepting_gives_the_item_its_full_points_and_records_the_change(db, fro
     step = next(item for item in stored.items if item["key"] == "next_step")
     assert step["points"] == step["max_points"] == 15
     others = {item["key"]: item["points"] for item in stored.items if item["key"] != "next_step"}
-    assert others == {"opening": 20, "questions": 5, "objections": 15, "courtesy": 5, "compliance": 20}
+    assert others == {"opening": 20, "questions": 10, "objections": 10, "courtesy": 5, "compliance": 20}
 
 
 def test_an_accepted_dispute_moves_the_progress_average(db):
@@ -230,13 +230,10 @@ def test_an_accepted_dispute_moves_the_progress_average(db):
     (card(ending_cap=30), "objections", 30, 30),
     # Both: the lower cap wins (ending 30 below the rubric's 40).
     (card({"compliance": 0}, flags=("保本保收益",), ending_cap=30), "next_step", 30, 30),
-    (card({"opening": 0, "compliance": 0}, flags=("保本保收益",), ending_cap=50), "objections", 25, 35),
+    (card({"opening": 0, "compliance": 0}, flags=("保本保收益",), ending_cap=50), "objections", 25, 40),
     # Below both caps the total is the sum.
     (card({"opening": 0, "questions": 0, "compliance": 0}, flags=("保本保收益",), ending_cap=45), "next_step",
-     20, 35),
-    # Most objections unanswered holds the total at 40 (60 of items); an accepted objections dispute lifts it.
-    (card({"objections": 10}), "objections", 40, 75),
-    (card({"objections": 10}), "next_step", 40, 40),
+     15, 30),
 ])
 def test_accepting_recomputes_the_total_under_the_cards_caps(db, score, item, before, after):
     rehearsal = save(db, score=score)
@@ -265,8 +262,8 @@ def test_two_accepted_disputes_add_up(db):
     records.resolve_dispute(db, SUPERVISOR, second.id, True, "")
     db.expire_all()
     row = db.get(RehearsalDispute, second.id)
-    assert (row.points_before, row.points_after, row.total_before, row.total_after) == (15, 25, 80, 90)
-    assert db.get(Rehearsal, rehearsal.id).total == 90
+    assert (row.points_before, row.points_after, row.total_before, row.total_after) == (10, 25, 80, 95)
+    assert db.get(Rehearsal, rehearsal.id).total == 95
 
 
 def test_rejecting_needs_a_comment_and_changes_no_score(db):

@@ -19,9 +19,13 @@ HOLDOUT = ROOT / "tests" / "data" / "rehearsal_moves_holdout.yml"
 # Long, multi-part lines in experienced trainers' style, by a third writer; never trained on.
 HOLDOUT_2 = ROOT / "tests" / "data" / "rehearsal_moves_holdout_2.yml"
 REPORT = ROOT / "test-artifacts" / "rehearsal-moves-report.txt"
+# Answers aimed at another objection than the one raised, beside answers to it (418 pairs): the model's
+# known weakness, measured (answers_objection's precision on it is the figure to raise).
+HOLDOUT_3 = ROOT / "tests" / "data" / "rehearsal_moves_holdout_3.yml"
 # The shipped model on the held-out pairs (2026-12-07): macro-F1 0.802 on the first set (off_topic and
 # pressure weakest, about 0.6). The floors only catch a regression.
-MIN_MACRO_F1 = {HOLDOUT: 0.76, HOLDOUT_2: 0.74}  # the second: 0.791 at its first run
+# The third at its first run: 0.770 (answers_objection 0.67); 0.749 once the evasive replies were learnt.
+MIN_MACRO_F1 = {HOLDOUT: 0.76, HOLDOUT_2: 0.74, HOLDOUT_3: 0.72}  # the second: 0.791 at its first run
 pytestmark = pytest.mark.slow  # training the model takes about 5 s: make test only
 
 
@@ -41,7 +45,7 @@ def _macro_f1(path: Path) -> tuple[float, list[str]]:
 
 
 def test_held_out_macro_f1():
-    results = {path: _macro_f1(path) for path in (HOLDOUT, HOLDOUT_2)}
+    results = {path: _macro_f1(path) for path in (HOLDOUT, HOLDOUT_2, HOLDOUT_3)}
     REPORT.parent.mkdir(exist_ok=True)
     REPORT.write_text("\n".join(line for _macro, lines in results.values() for line in lines) + "\n",
                       encoding="utf-8")

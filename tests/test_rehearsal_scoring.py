@@ -107,11 +107,9 @@ def test_careful_compliant_trainee_scores_at_least_80():
     assert by_key["next_step"].points == WEIGHTS["next_step"]
 
 
-def test_mediocre_trainee_lands_between_40_and_75():
-    # 45 to 75 before 2026-12-07: two of its three objections go unanswered, which now holds a call
-    # at the cap (40, the low end of the mediocre grades trainers gave in the graded sets).
+def test_mediocre_trainee_lands_between_45_and_75():
     result = card(MEDIOCRE)
-    assert 40 <= result.total <= 75, result.readable()
+    assert 45 <= result.total <= 75, result.readable()
     assert result.flags == ()
     by_key = items(result)
     opening = by_key["opening"]
@@ -354,30 +352,15 @@ def _card_call(pitch: str) -> ScoreCard:
      "您觉得呢？", False),
 ])
 def test_a_figure_the_products_facts_do_not_bear_out_is_a_false_fact(pitch, false):
-    """返现百分之八 where the CRM's selling point says 最高百分之三 costs the compliance points and
-    voids the answer; the true figure, in words or digits, costs nothing."""
+    """返现百分之八 where the CRM's selling point says 最高百分之三 costs the compliance points and caps
+    the call like a forbidden promise; the true figure, in words or digits, costs nothing."""
     result = _card_call(pitch)
     compliance = items(result)["compliance"]
     assert (compliance.points < WEIGHTS["compliance"]) == false, result.readable()
+    # Flagged by its words and capped like a forbidden promise.
+    assert any(flag.startswith("虚构数字") for flag in result.flags) == false
+    assert (result.total <= CAP) if false else result.total > CAP
     # The transcript tags a false fact with the promises (what a compliance officer reads first).
     assert ("promise" in line_functions(
         [Turn(TRAINEE, pitch)], bank=BANK, product_name="白金信用卡", product_is_wealth=False,
         selling_points=CARD_POINTS)[0]) == false
-
-
-def test_a_call_that_leaves_most_objections_unanswered_is_held_at_the_cap_and_says_why():
-    """A good opening and courteous, compliant lines cannot pass when the customer's worries went
-    unanswered: the total stays at the cap and the objections item says so."""
-    turns = [CAREFUL[0],
-             C("我在别的银行买过理财了。", "objection_has_provider"),
-             T("谢谢您，请问您平时工作忙吗？"),
-             C("收益才三点几，比别的地方低多了吧。", "objection_price"),
-             T("不好意思，您说得对，谢谢您的耐心。请问您平时周末有空吗？"),
-             C("嗯，那怎么买？"),
-             T("您可以在星海银行手机银行里搜索“稳享理财”申请购买，也可以带身份证到网点办理，"
-               "理财非存款、产品有风险、投资须谨慎，风险等级R2。谢谢您！")]
-    result = card(turns)
-    objections = items(result)["objections"]
-    assert objections.points < WEIGHTS["objections"] / 2
-    assert sum(i.points for i in result.items) > CAP >= result.total == CAP
-    assert f"总分最高{CAP}分" in objections.feedback

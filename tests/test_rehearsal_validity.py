@@ -9,19 +9,23 @@ score above 40. The figures go to test-artifacts/rehearsal-validity-report.txt, 
 `make test`.
 
 rehearsal_graded.yml (54, 2026-12-06) was used to develop the reading and the rubric: rho 0.541 and
-a gaming attempt at 69 on the code it was written against, 0.863 and 40 now. rehearsal_graded_2.yml
+a gaming attempt at 69 on the code it was written against, 0.863 and 40 before the fourth set. rehearsal_graded_2.yml
 (57, written by a second trainer 2026-12-07 who saw neither the first set nor the code, run once
 after the design was settled, blind): rho 0.527 and a gaming attempt at 80 on the old code, 0.843
-and 28 now, a little below the 0.85 the issue asks. rehearsal_graded_3.yml (36, a third trainer,
+and 28 before the fourth set. rehearsal_graded_3.yml (36, a third trainer,
 2026-12-07, run once blind after the last change): rho 0.461 and a gaming attempt at 82 on the old
-code, 0.731 and 35 now. rehearsal_graded_4.yml (54, a fourth trainer, 2026-12-07, run once blind):
+code, 0.731 and 35 before the fourth set. rehearsal_graded_4.yml (54, a fourth trainer, 2026-12-07, run once blind):
 rho 0.794 with two gaming attempts at 66 and 65 (card_lover_platinum-gaming-d17, invented figures;
--d18, question tags around dismissive non-answers). Two general rules followed from them (a percentage
-the product's facts do not bear out is a false fact; a call that left most objections unanswered is
-held at 40), after which the four sets stand at 0.872, 0.844, 0.727 and 0.802 with gaming at most 35,
-28, 35 and 40: the fourth set is no longer blind. An answer check that vetoed answers to another
-objection's family was tried the same day and not adopted: blind on the fourth set it ranked worse
-(0.769 against 0.794). The floors of the second to fourth sets only catch a regression.
+-d18, question tags around evasive non-answers). What followed from them: a percentage the product's
+facts do not bear out is flagged and capped like a forbidden promise, and the move model learnt from
+304 evasive replies beside real answers (bot/rehearsal/moves/train_3.yml); the fourth set is no longer
+blind. rehearsal_graded_5.yml (45, a fifth trainer, 2026-12-07) was first run blind on the code before
+these changes (rho 0.835, gaming at most 35) and on a variant that held every call with most
+objections unanswered at 40 (0.823: it capped five excellent and good calls, so it was dropped); the
+shipped code: 0.877, 0.835, 0.738, 0.809 and 0.853 on the five sets, gaming at most 35, 35, 35, 40 and
+35. An answer check that vetoed answers to another objection's family was tried the same day and not
+adopted: blind on the fourth set it ranked worse (0.769 against 0.794). The floors of the second to
+fifth sets only catch a regression.
 """
 
 from __future__ import annotations
@@ -38,17 +42,18 @@ from bot.rehearsal.scenarios import load_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-SETS = ("rehearsal_graded.yml", "rehearsal_graded_2.yml", "rehearsal_graded_3.yml", "rehearsal_graded_4.yml")
+SETS = ("rehearsal_graded.yml", "rehearsal_graded_2.yml", "rehearsal_graded_3.yml", "rehearsal_graded_4.yml",
+        "rehearsal_graded_5.yml")
 REPORT = ROOT / "test-artifacts" / "rehearsal-validity-report.txt"
 BANK = "星海银行"
 TARGET_RHO = 0.85  # what the issue asks
 MAX_GAMING = 40
 # The least rho each set must keep (a regression floor where the target is not reached).
 FLOORS = {"rehearsal_graded.yml": 0.85, "rehearsal_graded_2.yml": 0.82, "rehearsal_graded_3.yml": 0.70,
-          "rehearsal_graded_4.yml": 0.78}
+          "rehearsal_graded_4.yml": 0.78, "rehearsal_graded_5.yml": 0.82}
 # The issue asks for at least 40 transcripts in a set; the third trainer wrote 36 (a further check).
 MIN_TRANSCRIPTS = {"rehearsal_graded.yml": 40, "rehearsal_graded_2.yml": 40, "rehearsal_graded_3.yml": 36,
-                   "rehearsal_graded_4.yml": 40}
+                   "rehearsal_graded_4.yml": 40, "rehearsal_graded_5.yml": 40}
 pytestmark = pytest.mark.slow  # the move and compliance models train at first use
 
 

@@ -44,19 +44,25 @@ def _spoken(number: str) -> float | None:
     return value + (float("0." + "".join(str(_CN_DIGIT[c]) for c in decimals)) if decimals else 0.0)
 
 
+def _figures(text: str) -> list[tuple[str, list[float]]]:
+    """Each percentage phrase ``text`` states, with its values (both ends of a range)."""
+    return [(match.group(0), [v for g in match.groups() if g and (v := _spoken(g)) is not None])
+            for match in _PERCENT_RE.finditer(normalize(text or ""))]
+
+
 def percentages(text: str) -> list[float]:
     """Every percentage ``text`` states (both ends of a range)."""
-    found = []
-    for match in _PERCENT_RE.finditer(normalize(text or "")):
-        found += [v for g in match.groups() if g and (v := _spoken(g)) is not None]
-    return found
+    return [v for _phrase, values in _figures(text) for v in values]
 
 
-def overstates_figures(line: str, facts: tuple[str, ...]) -> bool:
-    """``line`` states a percentage above every one the product's facts state (返现百分之八 where
-    the facts say 最高百分之三); a product whose facts state none is not judged."""
+def invented_figures(line: str, facts: tuple[str, ...]) -> tuple[str, ...]:
+    """The percentages ``line`` states above every one the product's facts state (返现百分之八 where
+    the facts say 最高百分之三), by their words; a product whose facts state none is not judged."""
     known = [v for fact in facts for v in percentages(fact)]
-    return bool(known) and any(v > max(known) + 1e-9 for v in percentages(line))
+    if not known:
+        return ()
+    return tuple(phrase for phrase, values in _figures(line) if any(v > max(known) + 1e-9 for v in values))
+
 
 # A time to call again or to meet: the one recogniser, in bot/timeparse.py.
 TIME_RE = TIME_MENTION_RE

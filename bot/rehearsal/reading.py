@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.compliance import REHEARSAL_LEARNED, findings
-from bot.rehearsal.cues import overstates_figures
+from bot.rehearsal.cues import invented_figures
 from bot.rehearsal.moves import moves_of
 from bot.text import normalize
 
@@ -43,6 +43,7 @@ class Reading:
     repeats: int | None  # the earlier trainee line (0-based among the trainee's lines) this one repeats
     content: int  # characters that carry words
     echoes: bool = False  # only says the customer's own words back
+    invented: tuple[str, ...] = ()  # figures the product's facts do not bear out (返现百分之八), by their words
 
     @property
     def hollow(self) -> bool:
@@ -89,14 +90,15 @@ def repeats(line: str, earlier: Sequence[str], similarity: float = REPEAT_SIMILA
 
 @lru_cache(maxsize=4096)
 def _read(line: str, objection: str | None, category: str | None,
-          facts: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...], bool]:
+          facts: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...], bool, tuple[str, ...]]:
     moves = moves_of(line, objection)
-    if overstates_figures(line, facts):
-        moves |= {"false_fact"}  # a figure the product's facts do not bear out
+    invented = invented_figures(line, facts)
+    if invented:
+        moves |= {"false_fact"}
     said = findings(line, category, learned=REHEARSAL_LEARNED)
     forbidden = tuple(dict.fromkeys(f.phrase for f in said if f.kind != "pressure"))
     pressure = any(f.kind == "pressure" for f in said) or "pressure" in moves
-    return moves, forbidden, pressure
+    return moves, forbidden, pressure, invented
 
 
 def read(line: str, objection: str | None, earlier: Sequence[str] = (), category: str | None = None,
@@ -104,7 +106,7 @@ def read(line: str, objection: str | None, earlier: Sequence[str] = (), category
     """The reading of trainee ``line``, said right after the customer said ``heard`` and raised
     ``objection`` (None: no objection), after the trainee's ``earlier`` lines, about a product of
     ``category`` whose facts (selling points, as the CRM states them) are ``facts``."""
-    moves, forbidden, pressure = _read(line or "", objection, category, tuple(facts))
+    moves, forbidden, pressure, invented = _read(line or "", objection, category, tuple(facts))
     content = len(_HAN.findall(_TAGS.sub("", normalize(line or ""))))
     echoes = bool(heard) and repeats(line or "", [heard], ECHO_SIMILARITY) is not None
-    return Reading(moves, forbidden, pressure, repeats(line or "", earlier), content, echoes)
+    return Reading(moves, forbidden, pressure, repeats(line or "", earlier), content, echoes, invented)

@@ -35,7 +35,7 @@ from bot import access, clock
 from bot.auth import Identity
 from bot.models import ROLES, CoachingComment, Rehearsal, RehearsalDispute, User
 from bot.rehearsal.roleplay import ABANDONED, OUTCOMES
-from bot.rehearsal.rubric import rubric, unanswered
+from bot.rehearsal.rubric import rubric
 from bot.rehearsal.turns import SPEAKERS, ScoreCard
 from bot.text import blank
 
@@ -197,14 +197,11 @@ def comments_for(session: Session, identity: Identity | None, conversation_id: s
 
 # --- disputes --------------------------------------------------------------------------------
 
-def _capped(rehearsal: Rehearsal, items: Sequence[Mapping[str, Any]]) -> int:
-    """The total of ``items`` under the caps the scorer puts on a card (bot/rehearsal/scoring.py):
-    the rubric's cap when a forbidden phrase was flagged or most objections went unanswered, the
-    ending's cap for a hung-up or abandoned call."""
-    total = sum(int(item["points"]) for item in items)
-    objections = next((item for item in items if item.get("key") == "objections"), None)
-    if rehearsal.flags or (objections is not None
-                           and unanswered(int(objections["points"]), int(objections["max_points"]))):
+def _capped(rehearsal: Rehearsal, total: int) -> int:
+    """``total`` under the caps the scorer put on this card (bot/rehearsal/scoring.py): the
+    rubric's cap when a forbidden phrase was flagged, the ending's cap for a hung-up or abandoned
+    call."""
+    if rehearsal.flags:
         total = min(total, rubric().cap)
     if rehearsal.ending_cap is not None:
         total = min(total, rehearsal.ending_cap)
@@ -213,8 +210,8 @@ def _capped(rehearsal: Rehearsal, items: Sequence[Mapping[str, Any]]) -> int:
 
 def _recomputed_total(rehearsal: Rehearsal, items: Sequence[Mapping[str, Any]]) -> int:
     """The total of ``items`` (the card after a change) as the scorer would have capped it."""
-    cap = _capped(rehearsal, rehearsal.items or ())
-    total = _capped(rehearsal, items)
+    cap = _capped(rehearsal, sum(int(item["points"]) for item in rehearsal.items or ()))
+    total = _capped(rehearsal, sum(int(item["points"]) for item in items))
     if rehearsal.ending_cap is None and rehearsal.total is not None and rehearsal.total < cap:
         # Kept before the ending's cap was stored (revision 0011): the total was held under a cap
         # nobody recorded, and it stays held at what it was.

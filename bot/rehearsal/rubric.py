@@ -47,6 +47,7 @@ class Rubric:
     unfinished_floor: int
     unfinished: dict[str, str]  # outcome -> why the total is capped
     dnc_flag: str
+    invented_flag: str  # a figure the product's facts do not bear out ({phrase})
     model_values: dict[str, str]
     pitch_fallback: dict[str, str]
     card: dict[str, str]
@@ -132,6 +133,7 @@ def load_rubric(path: Path | str = RUBRIC_FILE) -> Rubric:
         unfinished_floor=int(raw["unfinished_floor"]),
         unfinished={str(k): str(v) for k, v in raw["unfinished"].items()},
         dnc_flag=str(raw["dnc_flag"]),
+        invented_flag=str(raw["invented_flag"]),
         model_values=model_values,
         pitch_fallback={str(k): str(v) for k, v in raw["pitch_fallback"].items()},
         card=card,
@@ -146,12 +148,6 @@ def load_rubric(path: Path | str = RUBRIC_FILE) -> Rubric:
 @lru_cache(maxsize=1)
 def rubric() -> Rubric:
     return load_rubric()
-
-
-def unanswered(objection_points: int, max_points: int) -> bool:
-    """Most of the customer's objections went unanswered: the card's total is held at the cap (the
-    score card, and a total recomputed after a dispute, by this one rule)."""
-    return objection_points < rubric().items["objections"]["unanswered_share"] * max_points
 
 
 def answer_result(intent: str, answer: str, ctx: CueContext) -> tuple[float, list[str], list[str]]:

@@ -34,7 +34,7 @@ from bot.rehearsal.model_lines import (
     risk_spoken,
 )
 from bot.rehearsal.reading import Reading
-from bot.rehearsal.rubric import answer_result, rubric, unanswered
+from bot.rehearsal.rubric import answer_result, rubric
 from bot.rehearsal.turns import CUSTOMER, TRAINEE, ItemScore, Turn
 from bot.text import normalize
 
@@ -149,11 +149,11 @@ def answer(said: Said | None, intent: str, ctx: ScoringContext) -> tuple[float, 
     heard = r.answers or (intent in playbook().callback_objections and r.does("offer_time")) or (
         intent == playbook().do_not_call and r.does("respects_refusal"))
     text_of = rubric().items["objections"]
+    offences = list(r.forbidden) + ([text_of["pressure"]] if r.pressure else [])
+    if donts or offences:  # named whether or not the line answers: a don't is the first thing to fix
+        return 0.0, "donts", donts + offences
     if not (heard or fraction >= text_of["steps_alone"]):
         return 0.0, "off_target", []
-    offences = list(r.forbidden) + ([text_of["pressure"]] if r.pressure else [])
-    if donts or offences:
-        return 0.0, "donts", donts + offences
     base = text_of["answered_share"]
     return base + (1 - base) * fraction, ("missed" if missed else "right"), missed
 
@@ -191,8 +191,6 @@ def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext)
     feedback = "；".join(notes) + "。"
     if models:
         feedback += text_of["advice"]
-    if unanswered(round(points), rubric().weights["objections"]):
-        feedback += text_of["unanswered"].format(cap=rubric().cap)
     return item("objections", points, feedback, "\n".join(models) or None, listed)
 
 

@@ -44,10 +44,9 @@ compliance            20      wealth product: the disclosure said at least once 
 
 Caps: any forbidden promise (bot.compliance.findings) said by the trainee is flagged by name
 and caps the total at 40; pitching after the customer asked not to be called again (勿扰后继续推销)
-is flagged and caps the total at 40 as well; so does leaving most objections unanswered (objection
-points under half: rubric.unanswered). A percentage above every one the product's facts state
-(返现百分之八 where the CRM says 最高百分之三) is a false fact. Feedback names lines by their place in the whole
-transcript (第3句 = the third turn, customer turns included).
+is flagged and caps the total at 40 as well, and so is a percentage above every one the product's
+facts state (返现百分之八 where the CRM says 最高百分之三: a false fact). Feedback names lines by
+their place in the whole transcript (第3句 = the third turn, customer turns included).
 """
 
 from __future__ import annotations
@@ -57,7 +56,7 @@ from collections.abc import Sequence
 from bot.rehearsal import scorers
 from bot.rehearsal.model_lines import context
 from bot.rehearsal.reading import read
-from bot.rehearsal.rubric import rubric, unanswered
+from bot.rehearsal.rubric import rubric
 from bot.rehearsal.scorers import Said, norm
 from bot.rehearsal.turns import SPEAKERS, TRAINEE, ScoreCard, Turn
 
@@ -144,9 +143,10 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
         scorers.scaled(scorers.score_courtesy(trainee, ctx), substance),
         scorers.scaled(scorers.score_compliance(trainee, ctx, forbidden), substance),
     )
-    flags = tuple(forbidden) + ((r.dnc_flag,) if scorers.dnc_pitches(turns, ctx) else ())
+    invented = dict.fromkeys(r.invented_flag.format(phrase=p) for said in trainee for p in said.reading.invented)
+    flags = tuple(forbidden) + tuple(invented) + ((r.dnc_flag,) if scorers.dnc_pitches(turns, ctx) else ())
     total = sum(item.points for item in items)
-    if flags or unanswered(items[2].points, items[2].max_points):
+    if flags:
         total = min(total, r.cap)
     ending = r.unfinished.get(outcome or "")
     cap = None
