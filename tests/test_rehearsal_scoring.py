@@ -11,6 +11,7 @@ import pytest
 
 from bot.guidance.filling import fill_template
 from bot.playbook import find_forbidden, playbook
+from bot.rehearsal.cues import invented_figures
 from bot.rehearsal.model_lines import context, objection_model
 from bot.rehearsal.rubric import rubric
 from bot.rehearsal.scoring import line_functions, score
@@ -364,3 +365,18 @@ def test_a_figure_the_products_facts_do_not_bear_out_is_a_false_fact(pitch, fals
     assert ("promise" in line_functions(
         [Turn(TRAINEE, pitch)], bank=BANK, product_name="白金信用卡", product_is_wealth=False,
         selling_points=CARD_POINTS)[0]) == false
+
+
+@pytest.mark.parametrize(("line", "invented"), [
+    ("返现百分之八", ("百分之八",)),
+    ("境外返现8%，很划算", ("8%",)),
+    ("百分之五的返现", ("百分之五",)),
+    ("返现最高百分之三，以活动规则为准", ()),
+    ("返现大概百分之二三吧", ()),  # "two or three per cent"
+    ("返现百分之三到十二月底", ()),  # the range's other end is a date, not a percentage
+    ("首付百分之三十就行", ()),  # not a rate of this product
+    ("我们百分之九十的客户都办了", ()),
+    ("不满意100%退款", ()),
+])
+def test_only_a_rate_above_the_products_facts_is_an_invented_figure(line, invented):
+    assert invented_figures(line, CARD_POINTS) == invented

@@ -21,33 +21,61 @@ _END = r"。！!？?；;…"
 # Percentages said in words or figures ("百分之八", "百分之二点八到三点二", "3.5%"): a rate, a
 # cash-back or a benchmark a trainee states, checked against the product's own facts (lexical: a number).
 _CN_DIGIT = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_CN = r"[零〇一二两三四五六七八九十]+(?:点[零〇一二三四五六七八九]+)?"
+_CN = r"[零〇一二两三四五六七八九十百]+(?:点[零〇一二三四五六七八九]+)?"
 _FIG = r"[0-9]+(?:\.[0-9]+)?"
-_PERCENT_RE = re.compile(rf"百分之({_CN}|{_FIG})(?:\s*(?:到|至|-|~|—)\s*(?:百分之)?({_CN}|{_FIG}))?"
+# The second end of a range is a percentage, not the next number said ("百分之三到十二月底").
+_NOT_UNIT = r"(?![0-9零〇一二两三四五六七八九十百]|[个月年日号天万元块点])"
+_PERCENT_RE = re.compile(rf"百分之({_CN}|{_FIG})(?:\s*(?:到|至|-|~|—)\s*(?:百分之)?({_CN}|{_FIG}){_NOT_UNIT})?"
                          rf"|({_FIG})\s*%?\s*(?:到|至|-|~|—)\s*({_FIG})\s*%|({_FIG})\s*%")
+# Only a rate is judged: the percentage's own clause names one before it or right after it
+# ("返现最高百分之八", "百分之五的收益"); 首付百分之三十 or 百分之九十的客户 are not a product's rate.
+_RATE_WORD_RE = re.compile(r"返现|返还|年化|利率|利息|收益|基准|回报|费率|手续费|分红|优惠")
+_CLAUSE_RE = re.compile(r"[，,。！!？?；;：:\n]")
 
 
-def _spoken(number: str) -> float | None:
-    """二十五 / 三点二 / 3.5 as a number (None if malformed)."""
+def _spoken(number: str) -> list[float]:
+    """二十五 / 三点二 / 3.5 / 一百二十 as numbers; 二三 ("two or three") as both; [] if malformed."""
     if re.fullmatch(_FIG, number):
-        return float(number)
+        return [float(number)]
     whole, _, decimals = number.partition("点")
+    if whole == "百":
+        return [100.0]
+    hundreds = 0
+    if "百" in whole:
+        head, _, whole = whole.partition("百")
+        if len(head) != 1 or head not in _CN_DIGIT:
+            return []
+        hundreds = _CN_DIGIT[head] * 100
+        whole = whole.lstrip("零〇")
     if "十" in whole:
         tens, _, ones = whole.partition("十")
         if len(tens) > 1 or len(ones) > 1:
-            return None
-        value = (_CN_DIGIT.get(tens, 1) if tens else 1) * 10 + (_CN_DIGIT.get(ones, 0) if ones else 0)
-    elif whole:
-        value = int("".join(str(_CN_DIGIT[c]) for c in whole))
+            return []
+        value = hundreds + (_CN_DIGIT.get(tens, 1) if tens else 1) * 10 + (_CN_DIGIT.get(ones, 0) if ones else 0)
+    elif len(whole) == 2 and not decimals and _CN_DIGIT.get(whole[1], -1) == _CN_DIGIT.get(whole[0], -9) + 1:
+        return [float(_CN_DIGIT[whole[0]]), float(_CN_DIGIT[whole[1]])]  # 百分之二三: two or three
+    elif len(whole) == 1:
+        value = hundreds + _CN_DIGIT[whole]
+    elif not whole and hundreds:
+        value = hundreds
     else:
-        return None
-    return value + (float("0." + "".join(str(_CN_DIGIT[c]) for c in decimals)) if decimals else 0.0)
+        return []
+    return [value + (float("0." + "".join(str(_CN_DIGIT[c]) for c in decimals)) if decimals else 0.0)]
 
 
-def _figures(text: str) -> list[tuple[str, list[float]]]:
-    """Each percentage phrase ``text`` states, with its values (both ends of a range)."""
-    return [(match.group(0), [v for g in match.groups() if g and (v := _spoken(g)) is not None])
-            for match in _PERCENT_RE.finditer(normalize(text or ""))]
+def _figures(text: str, *, rates_only: bool = False) -> list[tuple[str, list[float]]]:
+    """Each percentage phrase ``text`` states, with its values (both ends of a range); ``rates_only``:
+    those whose clause names a rate (``_RATE_WORD_RE``) before them or within four characters after."""
+    text = normalize(text or "")
+    found = []
+    for match in _PERCENT_RE.finditer(text):
+        if rates_only:
+            clause_start = max((m.end() for m in _CLAUSE_RE.finditer(text, 0, match.start())), default=0)
+            after = _CLAUSE_RE.split(text[match.end():match.end() + 4])[0]
+            if not (_RATE_WORD_RE.search(text[clause_start:match.start()]) or _RATE_WORD_RE.search(after)):
+                continue
+        found.append((match.group(0), [v for g in match.groups() if g for v in _spoken(g)]))
+    return found
 
 
 def percentages(text: str) -> list[float]:
@@ -56,12 +84,14 @@ def percentages(text: str) -> list[float]:
 
 
 def invented_figures(line: str, facts: tuple[str, ...]) -> tuple[str, ...]:
-    """The percentages ``line`` states above every one the product's facts state (返现百分之八 where
-    the facts say 最高百分之三), by their words; a product whose facts state none is not judged."""
+    """The rates ``line`` states above every percentage the product's facts state (返现百分之八 where
+    the facts say 最高百分之三), by their words; a product whose facts state none is not judged, nor
+    is 100 % or more (a refund, a share of clients: not a rate)."""
     known = [v for fact in facts for v in percentages(fact)]
     if not known:
         return ()
-    return tuple(phrase for phrase, values in _figures(line) if any(v > max(known) + 1e-9 for v in values))
+    return tuple(phrase for phrase, values in _figures(line, rates_only=True)
+                 if any(max(known) + 1e-9 < v < 100 for v in values))
 
 
 # A time to call again or to meet: the one recogniser, in bot/timeparse.py.
