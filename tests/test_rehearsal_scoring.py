@@ -380,3 +380,14 @@ def test_a_figure_the_products_facts_do_not_bear_out_is_a_false_fact(pitch, fals
 ])
 def test_only_a_rate_above_the_products_facts_is_an_invented_figure(line, invented):
     assert invented_figures(line, CARD_POINTS) == invented
+
+
+def test_a_call_that_ended_before_any_objection_earns_nothing_for_objections():
+    """No objection was answered because the customer hung up first: not 25 free points."""
+    turns = [T("唐科长，星海银行的，有款理财特别好，您一定要买。"), C("你们这种话我听多了，不聊了。")]
+    hung_up = score(turns, bank=BANK, product_name=PRODUCT, product_is_wealth=True, selling_points=POINTS,
+                    risk_level="R2", outcome="hung_up")
+    assert items(hung_up)["objections"].points == 0
+    assert "还没说出顾虑" in items(hung_up)["objections"].feedback
+    finished = card([T("您好，我是星海银行的李明，想介绍稳享理财，您方便吗？"), C("好的，你说。")])
+    assert items(finished)["objections"].points == WEIGHTS["objections"]

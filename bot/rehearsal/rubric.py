@@ -20,8 +20,9 @@ RUBRIC_FILE = Path(__file__).resolve().parent / "rubric.yml"
 FEEDBACK = {
     "opening": ("none", "full", "missed"),
     "questions": ("none", "unasked", "dumps", "full", "advice"),
-    "objections": ("none_raised", "no_answer", "donts", "missed", "right", "note", "dnc_pitch", "advice",
-                   "repeated", "hollow", "off_target", "pressure", "answered_share", "steps_alone"),
+    "objections": ("none_raised", "none_raised_unfinished", "no_answer", "donts", "missed", "right", "note",
+                   "dnc_pitch", "advice", "repeated", "hollow", "off_target", "pressure", "answered_share",
+                   "steps_alone"),
     "next_step": ("dnc_pitched", "dnc_right", "dnc_missing", "concrete", "vague", "none", "hung_up"),
     "courtesy": ("none", "use_nin", "more_polite", "rude", "full"),
     "compliance": ("forbidden_model", "forbidden", "not_wealth", "wrong_level", "full", "missed", "fault_penalty",

@@ -158,10 +158,13 @@ def answer(said: Said | None, intent: str, ctx: ScoringContext) -> tuple[float, 
     return base + (1 - base) * fraction, ("missed" if missed else "right"), missed
 
 
-def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext) -> ItemScore:
+def score_objections(turns: Sequence[Turn], trainee: Lines, ctx: ScoringContext,
+                     outcome: str | None = None) -> ItemScore:
     text_of = rubric().items["objections"]
     raised = [(i + 1, t.objection) for i, t in enumerate(turns) if t.speaker == CUSTOMER and t.objection]
     if not raised:
+        if outcome in rubric().unfinished:  # ended before the customer said what worried them: nothing earned
+            return item("objections", 0, text_of["none_raised_unfinished"], None)
         return item("objections", rubric().weights["objections"], text_of["none_raised"], None)
     fractions: list[float] = []
     notes: list[str] = []
@@ -337,6 +340,6 @@ def empty_model(key: str, turns: Sequence[Turn], ctx: ScoringContext) -> ItemSco
     if key == "compliance":
         return item("compliance", 0, "", risk_spoken(ctx) or pb.disclosure)
     if key == "objections":
-        return score_objections(turns, ctx) if any(t.objection for t in turns) else item(
+        return score_objections(turns, [], ctx) if any(t.objection for t in turns) else item(
             "objections", 0, "", objection_model("objection_busy", ctx))
     return item("next_step", 0, "", labelled(pb.interested, ctx))

@@ -138,7 +138,7 @@ def score(turns: list[Turn], *, bank: str, product_name: str, product_is_wealth:
     items = (
         scorers.score_opening(trainee, ctx),
         scorers.score_questions(trainee, ctx),
-        scorers.score_objections(turns, trainee, ctx),
+        scorers.score_objections(turns, trainee, ctx, outcome),
         scorers.score_next_step(turns, trainee, ctx, outcome),
         scorers.scaled(scorers.score_courtesy(trainee, ctx), substance),
         scorers.scaled(scorers.score_compliance(trainee, ctx, forbidden), substance),
