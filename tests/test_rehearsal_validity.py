@@ -23,9 +23,10 @@ blind. rehearsal_graded_5.yml (45, a fifth trainer, 2026-12-07) was first run bl
 these changes (rho 0.835, gaming at most 35) and on a variant that held every call with most
 objections unanswered at 40 (0.823: it capped five excellent and good calls, so it was dropped); the
 shipped code (also: a call that ended before any objection earns nothing for objections): 0.875,
-0.838, 0.738, 0.815 and 0.862 on the five sets, gaming at most 35, 35, 35, 40 and 35. An answer check that vetoed answers to another objection's family was tried the same day and not
-adopted: blind on the fourth set it ranked worse (0.769 against 0.794). The floors of the second to
-fifth sets only catch a regression.
+0.838, 0.738, 0.815 and 0.862 on the five sets, gaming at most 35, 35, 35, 40 and 35. An answer
+check that vetoed answers to another objection's family was tried the same day and not adopted: blind
+on the fourth set it ranked worse (0.769 against 0.794). The floors of the second to fifth sets only
+catch a regression.
 """
 
 from __future__ import annotations
