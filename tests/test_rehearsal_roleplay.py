@@ -380,3 +380,13 @@ def test_saying_the_customers_words_back_answers_nothing():
     session, replies, sessions = play(s.id, [GOOD[s.id][0], "您正在开会，什么事，快点说，明白，快点说。"])
     assert sessions[2].move_index == 0 and sessions[2].patience == s.patience - 1
     assert replies[1].startswith(("你说什么", "啊？"))
+
+
+def test_the_customer_doubts_an_invented_figure_by_its_words():
+    """返现百分之八 where the card's facts say at most 百分之三: the customer cools and says which claim."""
+    session, replies, sessions = play("card_lover_platinum", [
+        "林女士您好，我是星海银行的客户经理李明，想给您介绍白金信用卡，您现在方便吗？",
+        "别家的卡好用就先用着。我们这张境外消费返现百分之八，您可以当个补充，您觉得呢？",
+    ])
+    assert "百分之八" in replies[-1]
+    assert session.patience < sessions[1].patience and not session.ended

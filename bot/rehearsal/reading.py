@@ -53,6 +53,11 @@ class Reading:
                 or self.content < MIN_CONTENT)
 
     @property
+    def claims(self) -> tuple[str, ...]:
+        """What a customer hears as too good to be true, by its words: promises, then invented figures."""
+        return self.forbidden + self.invented
+
+    @property
     def offends(self) -> bool:
         return bool(self.forbidden) or self.pressure or bool(self.moves & (OFFENSIVE - {"pressure"}))
 

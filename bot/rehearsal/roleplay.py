@@ -278,11 +278,13 @@ def _offended(session: Session, turns: tuple[Turn, ...], s: Scenario, move: Move
               rng: random.Random) -> tuple[Session, str]:
     if _alarmed(s, r):
         return _hang_up(session, turns, s, rng)
-    if r.forbidden:
-        reaction = rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0])
-    else:
-        reaction = rng.choice(PUSHED_REACTIONS)
-    return _unsettled(session, turns, s, move, rng, reaction, cooler=True)
+    return _unsettled(session, turns, s, move, rng, _reaction(r, rng), cooler=True)
+
+
+def _reaction(r: Reading, rng: random.Random) -> str:
+    """What an offended customer says first: the claim they do not believe, by its words, or that
+    they feel pushed."""
+    return rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.claims[0]) if r.claims else rng.choice(PUSHED_REACTIONS)
 
 
 @lru_cache(maxsize=32)
@@ -306,9 +308,7 @@ def _opening(session: Session, turns: tuple[Turn, ...], s: Scenario, r: Reading,
     patience = session.patience - 1
     if patience <= 0 or _alarmed(s, r):
         return _hang_up(session, turns, s, rng)
-    reaction = (rng.choice(FORBIDDEN_REACTIONS).format(phrase=r.forbidden[0]) if r.forbidden
-                else rng.choice(PUSHED_REACTIONS))
-    line = reaction + s.opening_reaction
+    line = _reaction(r, rng) + s.opening_reaction
     new = replace(session, turns=turns + (Turn(CUSTOMER, line, raised),), patience=patience,
                   mood=_cooler(session.mood), status="in_call")
     return new, line
