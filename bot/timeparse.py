@@ -100,8 +100,8 @@ def _expand(text: str) -> str:
     return text
 
 
-def _number(text: str | None) -> int | None:
-    """12 / 十二 / 三十一 / 二〇三〇 to an int (None if absent or malformed)."""
+def spoken_int(text: str | None) -> int | None:
+    """12 / 十二 / 三十一 / 一百零五 / 二〇三〇 to an int (None if absent or malformed)."""
     if not text:
         return None
     if text.isascii() and text.isdigit():
@@ -218,8 +218,8 @@ def _spelled_dates(text: str, now: datetime) -> list[_Spelled]:
     found = []
     for match in _NUMERIC_DATE.finditer(text):
         found.append(_check_date(match.group(0), match.span(), int(match["year"]), int(match["month"]),
-                                 int(match["day"]), now, hour=_number(match["hour"]),
-                                 minute=_number(match["minute"])))
+                                 int(match["day"]), now, hour=spoken_int(match["hour"]),
+                                 minute=spoken_int(match["minute"])))
     for match in _SPELLED_DATE.finditer(text):
         if any(s.span[0] <= match.start() < s.span[1] for s in found):
             continue
@@ -227,11 +227,11 @@ def _spelled_dates(text: str, now: datetime) -> list[_Spelled]:
         if year_text in _RELATIVE_YEARS:
             year = now.year + _RELATIVE_YEARS[year_text]
         else:
-            year = _number(year_text)
+            year = spoken_int(year_text)
             if year is not None and year < 100:
                 year += 2000  # 27年3月5日
-        found.append(_check_date(match.group(0), match.span(), year, _number(match["month"]),
-                                 _number(match["day"]), now))
+        found.append(_check_date(match.group(0), match.span(), year, spoken_int(match["month"]),
+                                 spoken_int(match["day"]), now))
     for match in _YEAR.finditer(text):
         if not any(s.span[0] <= match.start() < s.span[1] for s in found):
             year = int(match["year"])
@@ -239,7 +239,7 @@ def _spelled_dates(text: str, now: datetime) -> list[_Spelled]:
                 far = ParsedTime(None, match.group(0), "too_far")
                 found.append(_Spelled(match.span(), match.group(0), problem=far))
     for match in _CLOCK.finditer(text):
-        hour, minute = _number(match["hour"]), _number(match["minute"])
+        hour, minute = spoken_int(match["hour"]), spoken_int(match["minute"])
         if hour is not None and hour > 24:
             found.append(_Spelled(match.span(), match.group(0), problem=_invalid(match.group(0), "hour", hour=hour)))
         elif minute is not None and minute > 59:

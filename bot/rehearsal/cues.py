@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bot.compliance import REHEARSAL_LEARNED
 from bot.compliance import promises as promises_in
 from bot.text import normalize
-from bot.timeparse import TIME_MENTION_RE
+from bot.timeparse import TIME_MENTION_RE, spoken_int
 
 _END = r"。！!？?；;…"
 
@@ -38,27 +38,10 @@ def _spoken(number: str) -> list[float]:
     if re.fullmatch(_FIG, number):
         return [float(number)]
     whole, _, decimals = number.partition("点")
-    if whole == "百":
-        return [100.0]
-    hundreds = 0
-    if "百" in whole:
-        head, _, whole = whole.partition("百")
-        if len(head) != 1 or head not in _CN_DIGIT:
-            return []
-        hundreds = _CN_DIGIT[head] * 100
-        whole = whole.lstrip("零〇")
-    if "十" in whole:
-        tens, _, ones = whole.partition("十")
-        if len(tens) > 1 or len(ones) > 1:
-            return []
-        value = hundreds + (_CN_DIGIT.get(tens, 1) if tens else 1) * 10 + (_CN_DIGIT.get(ones, 0) if ones else 0)
-    elif len(whole) == 2 and not decimals and _CN_DIGIT.get(whole[1], -1) == _CN_DIGIT.get(whole[0], -9) + 1:
+    if len(whole) == 2 and not decimals and _CN_DIGIT.get(whole[1], -1) == _CN_DIGIT.get(whole[0], -9) + 1:
         return [float(_CN_DIGIT[whole[0]]), float(_CN_DIGIT[whole[1]])]  # 百分之二三: two or three
-    elif len(whole) == 1:
-        value = hundreds + _CN_DIGIT[whole]
-    elif not whole and hundreds:
-        value = hundreds
-    else:
+    value = spoken_int(whole)
+    if value is None or any(c not in _CN_DIGIT for c in decimals):
         return []
     return [value + (float("0." + "".join(str(_CN_DIGIT[c]) for c in decimals)) if decimals else 0.0)]
 
