@@ -19,7 +19,6 @@ from bot import access, clock, crm, masking, outbox
 from bot.auth import identity_of_user
 from bot.db import sessions, unreachable
 from bot.guidance import CallState, Script
-from bot.learning import store as learning
 from bot.playbook import playbook
 
 logger = logging.getLogger(__name__)
@@ -107,8 +106,6 @@ class CrmAction(Action, metaclass=abc.ABCMeta):
             # note, a follow-up line, an echoed query) shows as this user may see it (bot.masking).
             dispatcher.messages[:] = masking.for_reader(session, identity, dispatcher.messages)
             events = events + state_events(before, scope.state)
-        if "call" in scope.writes:
-            learning.forget()  # committed: the next opening anywhere counts this call
         if writes is not None:
             writes.extend(scope.writes)
         return events

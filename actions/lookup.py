@@ -110,7 +110,8 @@ class ActionLookupClient(CrmAction):
     def _show(self, dispatcher: CollectingDispatcher, scope: CallScope, client) -> list[dict[str, Any]]:
         pb = playbook()
         profile = Profile.from_row(client)
-        last = crm.call_summary(crm.last_call(scope.session, client.id, scope.conversation_id))
+        last_call = crm.last_call(scope.session, client.id, scope.conversation_id)
+        last = crm.call_summary(last_call)
         card = client_card(profile, last, phone=access.phone_for(scope.identity, client))
         text = client_summary(profile, last)
         if not access.may_see_full_phone(scope.identity, client):
@@ -135,7 +136,7 @@ class ActionLookupClient(CrmAction):
             return events
         now = scope.context.now
         warnings = []
-        today = crm.called_today(scope.session, client.id, now, scope.conversation_id)
+        today = crm.called_today(last_call, now)
         if today is not None:
             warnings.append(pb.messages["called_today"].format(
                 name=client.name, time=today.started_at.strftime("%H:%M"),

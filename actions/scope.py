@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -92,31 +94,70 @@ def slot_client(session: Session, tracker: Tracker) -> Client | None:
 def build_scope(session: Session, tracker: Tracker, user: User, identity: Identity) -> CallScope:
     settings = get_settings()
     client = current_client(session, tracker, identity)
-    profile = Profile.from_row(client) if client else None
-    now = clock.now()
-    pending = crm.pending_callbacks(session, client.id, now, tracker.sender_id) if client else []
-    # The call-back opening ("您上次说正在忙，我们约好…") only for a callback due today that the
-    # customer agreed to; an overdue one or a follow-up the agent planned alone gets a note instead.
-    agreed = next((f for f in pending if f.due_at.date() == now.date() and _agreed_callback(session, f)), None)
-    last = crm.last_call(session, client.id, tracker.sender_id) if client else None
-    later = crm.open_followups(session, client.id) if client else []
-    context = Context(
-        bank=settings.bank_name,
-        hotline=settings.bank_hotline,
-        agent_name=user.name,
-        now=now,
-        profile=profile,
-        catalogue=_catalogue(session),
-        pending_callback=agreed.due_at if agreed else None,
-        callback_objection=_objection_of(session, agreed) if agreed else None,
-        overdue_followup=next((f.due_at for f in pending if f.due_at.date() < now.date()), None),
-        later_followup=next((f.due_at for f in later if f.due_at > now), None),
-        last_call=LastCall(last.started_at, last.disposition, tuple(last.objections or ()),
-                           tuple(last.products or ()), last.opening_style) if last else None,
-        cooling_off=contact_policy.cooling_off_for(session, client.id, now, tracker.sender_id) if client else (),
-        learnt=learning.learnt_for(session, profile, now, tracker.sender_id),
-    )
+    context = _CallContext(session, tracker.sender_id, client, bank=settings.bank_name, hotline=settings.bank_hotline,
+                           agent_name=user.name, now=clock.now(), profile=Profile.from_row(client) if client else None,
+                           catalogue=_catalogue(session))
     return CallScope(session, tracker, user, identity, client, context, call_state(tracker))
+
+
+class _CallContext(Context):
+    """The live call's Context. What the CRM holds about the client's history (follow-ups, the last call,
+    products in their cooling-off period, what the team's calls taught) is read on first use, in the
+    action's session: most turns (a lookup, a callback, an outcome) use none of it, and it was half of
+    every action's queries. Each part is read once per action and then kept, as the eager fields were."""
+
+    def __init__(self, session: Session, conversation_id: str, client: Client | None, **fields: Any) -> None:
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)  # frozen, as Context is
+        object.__setattr__(self, "_reads", (session, conversation_id, client))
+
+    @cached_property
+    def _pending(self) -> list:
+        session, conversation_id, client = self._reads
+        return crm.pending_callbacks(session, client.id, self.now, conversation_id) if client else []
+
+    @cached_property
+    def _agreed(self):
+        # The call-back opening ("您上次说正在忙，我们约好…") only for a callback due today that the
+        # customer agreed to; an overdue one or a follow-up the agent planned alone gets a note instead.
+        session = self._reads[0]
+        return next((f for f in self._pending if f.due_at.date() == self.now.date() and _agreed_callback(session, f)),
+                    None)
+
+    @cached_property
+    def pending_callback(self) -> datetime | None:
+        return self._agreed.due_at if self._agreed else None
+
+    @cached_property
+    def callback_objection(self) -> str | None:
+        return _objection_of(self._reads[0], self._agreed) if self._agreed else None
+
+    @cached_property
+    def overdue_followup(self) -> datetime | None:
+        return next((f.due_at for f in self._pending if f.due_at.date() < self.now.date()), None)
+
+    @cached_property
+    def later_followup(self) -> datetime | None:
+        session, _conversation_id, client = self._reads
+        later = crm.open_followups(session, client.id) if client else []
+        return next((f.due_at for f in later if f.due_at > self.now), None)
+
+    @cached_property
+    def last_call(self) -> LastCall | None:
+        session, conversation_id, client = self._reads
+        last = crm.last_call(session, client.id, conversation_id) if client else None
+        return LastCall(last.started_at, last.disposition, tuple(last.objections or ()), tuple(last.products or ()),
+                        last.opening_style) if last else None
+
+    @cached_property
+    def cooling_off(self) -> tuple[contact_policy.CoolingOff, ...]:
+        session, conversation_id, client = self._reads
+        return contact_policy.cooling_off_for(session, client.id, self.now, conversation_id) if client else ()
+
+    @cached_property
+    def learnt(self) -> learning.Learnt | None:
+        session, conversation_id, _client = self._reads
+        return learning.learnt_for(session, self.profile, self.now, conversation_id)
 
 
 def _catalogue(session: Session) -> tuple[ProductInfo, ...]:

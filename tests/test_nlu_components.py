@@ -251,3 +251,21 @@ def test_fine_tuning_keeps_each_pinyin_feature_in_its_column_and_appends_new_one
     fresh = PhoneTalkFeaturizer.create(config, storage, resource, ExecutionContext(GraphSchema({}), "t"))
     fresh.train(data("客户说他在开会", "利率太低了", "伊讲 duoduo 勒 忙煞了"))
     assert fresh.vocabulary != tuned.vocabulary and set(fresh.vocabulary) == set(tuned.vocabulary)
+
+
+def test_second_opinion_reads_a_line_as_its_feature_union_does():
+    """bot.linear.TextFeatures (the second opinion's features, read directly) gives the very matrix
+    scikit-learn's FeatureUnion gives, so the blended readings do not move."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    from bot.linear import TextFeatures
+    from bot.nlu.second_opinion import _pinyin
+
+    lines = ["查一下张三", "开场白怎么说", "客户说他在开会", "他嫌利率太低了", "帮我约明天下午三点回电"]
+    union = make_union(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True),
+                       TfidfVectorizer(analyzer=_pinyin, sublinear_tf=True)).fit(lines)
+    unseen = ["客户说利率低利率低", "查下李四", "open the pitch", "", "张三张三张三"]
+    ours, theirs = TextFeatures(union).transform(unseen), union.transform(unseen)
+    assert ours.shape == theirs.shape and ours.nnz > 0
+    assert abs(ours - theirs).max() < 1e-12

@@ -146,6 +146,55 @@ def test_action_replies_are_judged_as_rasas_schema_judges_them():
         RemoteAction("action_x", None)._validate_action_result({"events": [{"event": "nope"}]})
 
 
+async def test_a_kept_tracker_is_used_only_while_the_table_agrees(tmp_path):
+    """A server reuses the tracker it saved last for a conversation only while nothing else changed it: a
+    second server's turn, or a turn changed in memory and never saved, make it read the table again, and
+    what it returns is always what the table holds."""
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext import tracker_store
+
+    tracker_store.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    url = f"sqlite:///{tmp_path / 'kept.db'}"
+    one, two = SQLTrackerStore(domain, host=url), SQLTrackerStore(domain, host=url)
+
+    def turn(tracker, text: str) -> None:
+        for event in (UserUttered(text, {"name": "greet", "confidence": 0.9}), BotUttered(f"答：{text}"),
+                      ActionExecuted("action_listen")):
+            tracker.update(event)
+
+    async def table() -> list:
+        fresh = await SQLTrackerStore(domain, host=url).retrieve("c")
+        return [e.as_dict() for e in fresh.events]
+
+    tracker = DialogueStateTracker.from_events("c", [ActionExecuted("action_session_start"), SessionStarted(),
+                                                     ActionExecuted("action_listen")], slots=domain.slots)
+    await one.save(tracker)
+    first = await one.retrieve("c")  # read from the table, then kept
+    turn(first, "你好")
+    await one.save(first)
+    again = await one.retrieve("c")
+    assert again is first and [e.as_dict() for e in again.events] == await table()
+
+    other = await two.retrieve("c")  # a second server takes a turn
+    turn(other, "第二台")
+    await two.save(other)
+    after = await one.retrieve("c")
+    assert after is not first and [e.as_dict() for e in after.events] == await table()
+    assert any(getattr(e, "text", None) == "第二台" for e in after.events)
+
+    turn(after, "没有保存")  # changed, never saved (a failed turn)
+    read = await one.retrieve("c")
+    assert read is not after and not any(getattr(e, "text", None) == "没有保存" for e in read.events)
+    turn(read, "再来")
+    await one.save(read)
+    assert [e.as_dict() for e in (await one.retrieve("c")).events] == await table()
+
+
 async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path, monkeypatch):
     """bot/rasa_ext/tracker_store.py reads fewer columns and trusts its own read's row count when it
     saves: the same conversation handled by it and by Rasa's SQL store (a message, a second store on
@@ -199,8 +248,52 @@ async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path, monke
     assert getattr(read, tracker_store.ROWS_READ) == 7  # the lean read was the one used
     monkeypatch.setattr(SQLTrackerStore, "_retrieve", tracker_store._rasa_retrieve)
     monkeypatch.setattr(SQLTrackerStore, "_additional_events", tracker_store._rasa_additional_events)
+    monkeypatch.setattr(SQLTrackerStore, "save", tracker_store._rasa_save)
     rasas = await play(tmp_path / "rasa.db")
     assert len(lean[0]) == 36 and [(t, i, a) for t, i, a, _ in lean[0]] == [(t, i, a) for t, i, a, _ in rasas[0]]
     assert [d for *_, d in lean[0]] == [d for *_, d in rasas[0]]
     strip = [[{k: v for k, v in e.items() if k != "timestamp"} for e in events] for events in (lean[1], rasas[1])]
     assert strip[0] == strip[1] and len(strip[0]) == 7  # the new session only, from its SessionStarted
+
+
+def test_action_calls_carry_the_tracker_but_not_the_domain(monkeypatch):
+    """No action reads the domain: endpoints.yml's selective domain keeps Rasa from serialising all of it
+    into every action call (the action server still gets the whole tracker)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import read_endpoint_config
+
+    monkeypatch.setenv("SALESBOT_ACTION_URL", "http://127.0.0.1:5055/webhook")
+    monkeypatch.setenv("SALESBOT_TRACKER_URL", "sqlite:///unused.sqlite3")
+    endpoint = read_endpoint_config(str(ROOT / "endpoints.yml"), "action_endpoint")
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    call = RemoteAction("action_lookup_client", endpoint)._action_call_format(
+        DialogueStateTracker("c", domain.slots), domain)
+    assert "domain" not in call and call["tracker"]["sender_id"] == "c"
+
+
+async def test_a_first_session_start_needs_no_action_server_and_a_later_one_asks_it(monkeypatch):
+    """A brand-new conversation starts its session in the Rasa server (nothing to carry over, the same
+    events the custom action gives); after slots were set, the custom action decides what the new
+    session keeps, so the action server is asked (here unreachable: the agent is told so)."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, SlotSet
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.rasa_ext import remote_action
+
+    monkeypatch.setenv("SALESBOT_SECRET", "s" * 8 + "-a-test-secret-of-enough-bytes-0123456789")
+    remote_action.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    start = RemoteAction("action_session_start", EndpointConfig("http://127.0.0.1:9/webhook"))
+    fresh = DialogueStateTracker("new", domain.slots)
+    events = await start.run(None, None, fresh, domain)
+    assert [type(e) for e in events] == [SessionStarted, ActionExecuted] and events[1].action_name == "action_listen"
+
+    going_on = DialogueStateTracker.from_events("old", [SlotSet("current_client_id", "3")], slots=domain.slots)
+    asked = await start.run(None, None, going_on, domain)
+    assert [e.as_dict().get("data", {}).get("custom", {}).get("type") for e in asked] == [
+        remote_action.UNAVAILABLE_TYPE]

@@ -314,7 +314,7 @@ def _recent(session: Session, client_ids: list[int], now: datetime, limits: Cont
             exclude_conversation: str | None) -> tuple[dict[int, list[Any]], dict[int, list[MarketingContact]]]:
     """Per client of ``client_ids`` (those on the list), what the contact policy reads
     (contact_policy.judge): the calls since the cooling-off period began (a week at least, rows of the
-    columns it reads) and the marketing contacts of the last week. Read for the listed clients only,
+    columns it reads, crm.history_calls) and the marketing contacts of the last week. Read for the listed clients only,
     through the (client_id, started_at) and (client_id, at) indexes: a month of the team's calls is not
     read to find a book's few hundred."""
     since = now - max(contact_policy.WEEK, timedelta(days=limits.cooling_off_days))
@@ -322,15 +322,11 @@ def _recent(session: Session, client_ids: list[int], now: datetime, limits: Cont
     recent: dict[int, list[MarketingContact]] = defaultdict(list)
     for batch in batched(sorted(client_ids)):
         # The columns the policy reads, as plain rows.
-        calls = select(Call.id, Call.client_id, Call.conversation_id, Call.started_at, Call.disposition,
-                       Call.objections, Call.products, Call.opening_style) \
-            .where(Call.client_id.in_(batch), Call.started_at >= since)
         contacts = select(MarketingContact).where(MarketingContact.client_id.in_(batch),
                                                   MarketingContact.at >= now - contact_policy.WEEK)
         if exclude_conversation:
-            calls = calls.where(Call.conversation_id != exclude_conversation)
             contacts = contacts.where(MarketingContact.conversation_id != exclude_conversation)
-        for call in session.execute(calls.order_by(Call.started_at, Call.id)):
+        for call in session.execute(crm.history_calls(batch, since, exclude_conversation)):
             history[call.client_id].append(call)
         for contact in session.scalars(contacts.order_by(MarketingContact.at, MarketingContact.id)):
             recent[contact.client_id].append(contact)

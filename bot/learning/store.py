@@ -1,9 +1,11 @@
 """The learner's data in the CRM: the evidence from the logged calls, the supervisors' controls, and what the
 live bot needs for one client (``Learnt``). The guidance stays pure: it gets a ``Learnt`` in its Context.
 
-The evidence is an aggregate (calls per segment, style, outcome and day) over the last HISTORY_DAYS, so
-reading it costs the same with a year of calls as with a week's; it is kept per database for CACHE_SECONDS
-(or until an outcome or a control is written in this process), as a nightly job would keep it.
+The evidence is an aggregate (calls per segment, style, outcome and day) over the last HISTORY_DAYS: a small
+table, but reading it groups a year of the team's calls. It is kept per database for CACHE_SECONDS, as a
+nightly job would keep it, or until a supervisor's control is written in this process. A logged call counts
+from the next read: with a half-life of 90 days, one call more or less for five minutes moves no choice,
+while reading the aggregate again after every logged call would make a busy team's openings wait for it.
 """
 
 from __future__ import annotations
@@ -122,8 +124,8 @@ def product_evidence(session: Session, now: datetime) -> tuple[int, dict[tuple[s
 
 
 def forget() -> None:
-    """Drop the kept evidence: an outcome or a control was written and committed (the next read counts
-    it; a read already under way is not kept)."""
+    """Drop the kept evidence: a control was written and committed (the next read counts it; a read already
+    under way is not kept)."""
     global _generation
     with _lock:
         _cache.clear()

@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, INTENT_RANKING_KE
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.linear import for_answering
+from bot.linear import TextFeatures, for_answering
 from bot.nlu.phone_features import sentence_features
 from bot.text import normalize
 
@@ -64,7 +64,7 @@ class SecondOpinion(GraphComponent):
         try:
             with model_storage.read_from(resource) as model_dir:
                 vectorizer, classifier = pickle.loads((model_dir / "second_opinion.pkl").read_bytes())
-                model = (vectorizer, for_answering(classifier))
+                model = (TextFeatures(vectorizer), for_answering(classifier))
         except (ValueError, FileNotFoundError):
             pass
         return cls(config, model_storage, resource, model)
@@ -83,7 +83,7 @@ class SecondOpinion(GraphComponent):
             classifier.fit(features, [e.get(INTENT) for e in examples])
             with self._storage.write_to(self._resource) as model_dir:
                 (model_dir / "second_opinion.pkl").write_bytes(pickle.dumps((vectorizer, classifier)))
-            self.model = (vectorizer, for_answering(classifier))
+            self.model = (TextFeatures(vectorizer), for_answering(classifier))
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -18,6 +18,11 @@ kind's schema: Rasa's ``jsonschema.validate`` rebuilds the validator for every r
 third of the Rasa server's time per message under load, measured with py-spy by `make bench
 PROFILE=1`) and tries every event against all 23 event schemas (4 ms a message after that), and sends
 every request over kept-alive connections: Rasa opens a new HTTP session (and connection) for each.
+
+A conversation's very first session start stays in this process: with no slot ever set there is nothing
+for the custom ``action_session_start`` (actions/session.py) to carry over, and its reply would be Rasa's
+default one (the session starts, then listen); the round trip was a quarter of a first message's time.
+A later session start (a call going on after a pause) still asks the action server what it keeps.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ from typing import Any
 import aiohttp
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
-from rasa.shared.core.events import BotUttered
+from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, RemoteAction
+from rasa.shared.core.constants import ACTION_SESSION_START_NAME
+from rasa.shared.core.events import BotUttered, SlotSet
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 from bot import signing
@@ -191,6 +197,10 @@ def install() -> None:
 
     @functools.wraps(original)
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> list:
+        tracker = args[2] if len(args) > 2 else kwargs.get("tracker")
+        if self.name() == ACTION_SESSION_START_NAME and tracker is not None \
+                and not any(isinstance(event, SlotSet) for event in tracker.applied_events()):
+            return await ActionSessionStart().run(*args, **kwargs)
         try:
             return await original(self, *args, **kwargs)
         except ActionExecutionRejection:
