@@ -194,6 +194,24 @@ async def test_a_kept_tracker_is_used_only_while_the_table_agrees(tmp_path):
     await one.save(read)
     assert [e.as_dict() for e in (await one.retrieve("c")).events] == await table()
 
+    later = await one.retrieve("c")  # a new session (after a pause): the table gives that session only
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        later.update(event)
+    turn(later, "新的一段")
+    await one.save(later)
+    assert [e.as_dict() for e in (await one.retrieve("c")).events] == await table()
+
+    assert await one.retrieve("new") is None  # a new conversation, as Rasa's processor makes it
+    created = await one.create_tracker("new")
+    for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen")):
+        created.update(event)
+    turn(created, "第一句")
+    await one.save(created)
+    back = await one.retrieve("new")
+    fresh = await SQLTrackerStore(domain, host=url).retrieve("new")
+    assert [e.as_dict() for e in back.events] == [e.as_dict() for e in fresh.events]
+    assert [getattr(e, "text", None) for e in fresh.events if isinstance(e, UserUttered)] == ["第一句"]
+
 
 async def test_the_lean_tracker_store_keeps_the_rows_rasas_keeps(tmp_path, monkeypatch):
     """bot/rasa_ext/tracker_store.py reads fewer columns and trusts its own read's row count when it

@@ -47,8 +47,8 @@ KEEP = 128  # conversations whose tracker a server keeps (a team's calls in prog
 
 @dataclass
 class _Kept:
-    tracker: DialogueStateTracker
-    newest: int  # id of the conversation's newest row when it was kept
+    tracker: DialogueStateTracker | None  # None: the conversation had no rows when last read
+    newest: int | None  # id of the conversation's newest row when it was kept
     events: int  # len(tracker.events) then: a tracker changed since and not saved is not used
     rows: int  # rows of its session in the table
 
@@ -57,13 +57,13 @@ def _kept(store: SQLTrackerStore) -> OrderedDict[str, _Kept]:
     return store.__dict__.setdefault("_salesbot_kept", OrderedDict())
 
 
-def _keep(store: SQLTrackerStore, tracker: DialogueStateTracker, newest: int | None, rows: int | None) -> None:
+def _keep(store: SQLTrackerStore, sender_id: str, entry: _Kept | None) -> None:
     kept = _kept(store)
-    if newest is None or rows is None or store.event_broker is not None:
-        kept.pop(tracker.sender_id, None)
+    if entry is None or store.event_broker is not None:
+        kept.pop(sender_id, None)
         return
-    kept[tracker.sender_id] = _Kept(tracker, newest, len(tracker.events), rows)
-    kept.move_to_end(tracker.sender_id)
+    kept[sender_id] = entry
+    kept.move_to_end(sender_id)
     while len(kept) > KEEP:
         kept.popitem(last=False)
 
@@ -75,12 +75,19 @@ def _newest_row(store: SQLTrackerStore, session: Any, sender_id: str) -> int | N
 async def _retrieve(self: SQLTrackerStore, sender_id: str,
                     fetch_events_from_all_sessions: bool) -> DialogueStateTracker | None:
     with self.session_scope() as session:
-        kept = None if fetch_events_from_all_sessions else _kept(self).pop(sender_id, None)
-        if kept is not None and len(kept.tracker.events) == kept.events \
-                and _newest_row(self, session, sender_id) == kept.newest:
-            setattr(kept.tracker, ROWS_READ, kept.rows)
-            _keep(self, kept.tracker, kept.newest, kept.rows)
-            return kept.tracker
+        if fetch_events_from_all_sessions:
+            newest = -1  # always read
+        else:
+            kept = _kept(self).pop(sender_id, None)
+            newest = _newest_row(self, session, sender_id)
+            if newest is None:  # a new conversation: nothing to read
+                _keep(self, sender_id, _Kept(None, None, 0, 0))
+                return None
+            if kept is not None and kept.tracker is not None and len(kept.tracker.events) == kept.events \
+                    and newest == kept.newest:
+                setattr(kept.tracker, ROWS_READ, kept.rows)
+                _keep(self, sender_id, kept)
+                return kept.tracker
         rows = self._event_query(session, sender_id, fetch_events_from_all_sessions) \
             .with_entities(self.SQLEvent.id, self.SQLEvent.data).all()
     if not (self.domain and rows):
@@ -88,33 +95,51 @@ async def _retrieve(self: SQLTrackerStore, sender_id: str,
     tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
     if not fetch_events_from_all_sessions:
         setattr(tracker, ROWS_READ, len(rows))
-        _keep(self, tracker, max(row.id for row in rows), len(rows))
+        _keep(self, sender_id, _Kept(tracker, max(row.id for row in rows), len(tracker.events), len(rows)))
     return tracker
 
 
 async def _save(self: SQLTrackerStore, tracker: DialogueStateTracker) -> None:
-    """Rasa's save (the same rows), keeping the tracker saved and the id of its newest row."""
+    """Rasa's save (the same rows, written in one statement), keeping the tracker saved and the id of its
+    newest row."""
     await self.stream_events(tracker)
+    sender_id = tracker.sender_id
+    kept = _kept(self).pop(sender_id, None)
+    if ROWS_READ not in tracker.__dict__ and kept is not None and kept.tracker is None:
+        # Rasa creates a new conversation's tracker after a read found no rows (under its lock).
+        tracker.__dict__[ROWS_READ] = 0
     stored = tracker.__dict__.get(ROWS_READ)
     if stored is not None and stored > len(tracker.events):
         stored = None  # counted again by Rasa (_additional_events): the rows after saving are not known here
-    kept = _kept(self).pop(tracker.sender_id, None)
+    if stored is not None and stored == len(tracker.events):
+        tracker.__dict__.pop(ROWS_READ, None)
+        _keep(self, sender_id, kept if kept is not None and kept.tracker is None else None)
+        return  # nothing new (Rasa saves the empty tracker it creates for a new conversation)
     with self.session_scope() as session:
         events = list(self._additional_events(session, tracker))
-        records = []
+        rows = []
         for event in events:
             data = event.as_dict()
-            records.append(self.SQLEvent(
-                sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                action_name=data.get("name"), data=json.dumps(data)))
-        session.add_all(records)
-        session.flush()
-        newest = max((r.id for r in records), default=kept.newest if kept and kept.tracker is tracker else None)
+            rows.append({"sender_id": sender_id, "type_name": event.type_name, "timestamp": data.get("timestamp"),
+                         "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                         "action_name": data.get("name"), "data": json.dumps(data)})
+        if rows:
+            session.execute(self.SQLEvent.__table__.insert(), rows)
+        newest = _newest_row(self, session, sender_id)
         session.commit()
-    # A new session: a read from the table holds that session's events only, this tracker holds them all.
-    fresh_session = any(isinstance(e, SessionStarted) for e in events)
-    _keep(self, tracker, None if fresh_session else newest, None if stored is None else stored + len(events))
+    if stored is None or newest is None:
+        _keep(self, sender_id, None)
+        return
+    starts = [i for i, event in enumerate(tracker.events) if isinstance(event, SessionStarted)]
+    if starts and any(isinstance(e, SessionStarted) for e in events):
+        # A new session: a read from the table holds that session's events only (from its SessionStarted,
+        # by timestamp), this tracker holds them all; keep what the read would give.
+        since = tracker.events[starts[-1]].timestamp
+        current = [e.as_dict() for e in tracker.events if e.timestamp >= since]
+        tracker = DialogueStateTracker.from_dict(sender_id, current, self.domain.slots)
+        _keep(self, sender_id, _Kept(tracker, newest, len(tracker.events), len(current)))
+        return
+    _keep(self, sender_id, _Kept(tracker, newest, len(tracker.events), stored + len(events)))
 
 
 def _additional_events(self: SQLTrackerStore, session: Any, tracker: DialogueStateTracker) -> Iterator:
