@@ -33,10 +33,22 @@ def _tracker_engine(url: str | None = None):
     return engine_for(url or get_settings().tracker_url)
 
 
+_HAS_EVENTS: set[str] = set()  # tracker stores whose events table exists (Rasa creates it once, never drops it)
+
+
+def _has_events(engine) -> bool:
+    """Whether Rasa has created its events table there yet: asked of the database until it has (a
+    reflection query on every first message of a conversation otherwise)."""
+    key = str(engine.url)
+    if key not in _HAS_EVENTS and inspect(engine).has_table("events"):
+        _HAS_EVENTS.add(key)
+    return key in _HAS_EVENTS
+
+
 def transcript(conversation_id: str, url: str | None = None) -> list[dict[str, Any]]:
     """Turns in order: user messages (intent, confidence), bot replies, actions taken."""
     engine = _tracker_engine(url)
-    if not inspect(engine).has_table("events"):
+    if not _has_events(engine):
         return []
     with engine.connect() as connection:
         rows = connection.execute(
@@ -83,7 +95,7 @@ def client_lookups(url: str | None = None, conversation_id: str | None = None) -
     must show it. Conversations with several clients give one pair per client.
     """
     engine = _tracker_engine(url)
-    if not inspect(engine).has_table("events"):
+    if not _has_events(engine):
         return []
     # The slot name sits in the event's JSON; the LIKE narrows the scan to these slot events.
     stmt = select(events.c.sender_id, events.c.timestamp, events.c.data) \
@@ -123,7 +135,7 @@ def client_lookups(url: str | None = None, conversation_id: str | None = None) -
 def conversation_ids_matching(query: str, url: str | None = None) -> set[str]:
     """Conversations whose user or bot text contains ``query`` (full-text search)."""
     engine = _tracker_engine(url)
-    if not query or not inspect(engine).has_table("events"):
+    if not query or not _has_events(engine):
         return set()
     # Rasa stores events as ASCII JSON: Chinese appears as \\uXXXX escapes.
     forms = {query, json.dumps(query)[1:-1]}
@@ -139,7 +151,7 @@ def first_speaker(conversation_id: str, url: str | None = None) -> str | None:
     """None if the tracker store has no events for this sender id; else the login its first
     user message was attributed to by the channel ("" when none was recorded)."""
     engine = _tracker_engine(url)
-    if not inspect(engine).has_table("events"):
+    if not _has_events(engine):
         return None
     with engine.connect() as connection:
         rows = connection.execute(
@@ -158,7 +170,7 @@ def first_speaker(conversation_id: str, url: str | None = None) -> str | None:
 def slot_values(conversation_id: str, names: tuple[str, ...], url: str | None = None) -> list[tuple[str, Any]]:
     """The values the slots ``names`` were set to in a conversation, in order: (slot, value)."""
     engine = _tracker_engine(url)
-    if not inspect(engine).has_table("events"):
+    if not _has_events(engine):
         return []
     with engine.connect() as connection:
         rows = connection.execute(

@@ -315,3 +315,30 @@ async def test_a_first_session_start_needs_no_action_server_and_a_later_one_asks
     asked = await start.run(None, None, going_on, domain)
     assert [e.as_dict().get("data", {}).get("custom", {}).get("type") for e in asked] == [
         remote_action.UNAVAILABLE_TYPE]
+
+
+def test_features_are_combined_as_rasa_combines_them():
+    """bot/rasa_ext/features.py joins a message's features in one step: the same matrix (sparse or dense),
+    type and origin as Rasa's one-by-one join, the message's own features untouched, Rasa's error for
+    features that cannot be joined."""
+    import numpy as np
+    from rasa.shared.nlu.training_data.features import Features
+    from scipy import sparse
+
+    from bot.rasa_ext import features
+
+    rng = np.random.default_rng(0)
+    sparse_ones = [Features(sparse.random(6, width, density=0.2, format="coo", random_state=width), "sequence",
+                            "text", f"f{width}") for width in (5, 40, 3, 17)]
+    dense_ones = [Features(rng.random((1, width)), "sentence", "text", f"d{width}") for width in (4, 9)]
+    for group in (sparse_ones, dense_ones, sparse_ones[:1]):
+        before = [f.features.copy() for f in group]
+        ours, rasas = features.combine_features(group, ["a", "b"]), features._rasa_combine(group, ["a", "b"])
+        as_array = (lambda m: m.toarray()) if group[0].is_sparse() else np.asarray
+        assert type(ours.features) is type(rasas.features) and ours.features.shape == rasas.features.shape
+        assert (as_array(ours.features) == as_array(rasas.features)).all()
+        assert (ours.type, ours.attribute, ours.origin) == (rasas.type, rasas.attribute, rasas.origin)
+        assert all((as_array(f.features) == as_array(b)).all() for f, b in zip(group, before, strict=True))
+    assert features.combine_features([], []) is None
+    with pytest.raises(ValueError):
+        features.combine_features([sparse_ones[0], Features(rng.random((6, 2)), "sequence", "text", "x")], [])

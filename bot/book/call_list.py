@@ -345,7 +345,8 @@ def progress_today(session: Session, agent: User, today: date) -> Progress:
 
 
 def _unfinished_contacts(session: Session, now: datetime, exclude_conversation: str | None, *,
-                         agent: User | None = None, client_id: int | None = None) -> list[MarketingContact]:
+                         agent: User | None = None, client_id: int | None = None,
+                         limit: int | None = None) -> list[MarketingContact]:
     """Openings or pitches given in the last UNFINISHED_DAYS with no outcome logged for the client
     since (in that conversation or a later one), latest first: the agent's own clients', or one client's."""
     contact = aliased(MarketingContact)
@@ -359,14 +360,14 @@ def _unfinished_contacts(session: Session, now: datetime, exclude_conversation: 
         stmt = stmt.where(contact.client_id == client_id)
     if exclude_conversation:
         stmt = stmt.where(contact.conversation_id != exclude_conversation)
-    return list(session.scalars(stmt.order_by(contact.at.desc(), contact.id.desc())))
+    return list(session.scalars(stmt.order_by(contact.at.desc(), contact.id.desc()).limit(limit)))
 
 
 def unfinished_call(session: Session, client: Client, now: datetime,
                     exclude_conversation: str | None) -> str | None:
     """The note for a lookup (actions/lookup.py): the client's last call gave an opening or a pitch and
     no outcome was logged for it (nor since); None when there is nothing to point out."""
-    found = _unfinished_contacts(session, now, exclude_conversation, client_id=client.id)
+    found = _unfinished_contacts(session, now, exclude_conversation, client_id=client.id, limit=1)
     if not found:
         return None
     agent = session.get(User, found[0].agent_id)
