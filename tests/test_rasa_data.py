@@ -342,3 +342,33 @@ def test_features_are_combined_as_rasa_combines_them():
     assert features.combine_features([], []) is None
     with pytest.raises(ValueError):
         features.combine_features([sparse_ones[0], Features(rng.random((6, 2)), "sequence", "text", "x")], [])
+
+
+def test_a_turns_past_states_are_computed_once_and_stay_rasas():
+    """bot/rasa_ext/states.py: the policies' repeated past-states question is answered from the tracker's
+    last answer while its events are unchanged: the same states as Rasa's for every argument, a caller
+    editing its copy changes nobody else's, and a new event is seen at once."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from bot.rasa_ext import states
+
+    states.install()
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("c", [
+        ActionExecuted("action_listen"), UserUttered("查一下张三", {"name": "lookup_client", "confidence": 0.9}),
+        ActionExecuted("action_lookup_client"), SlotSet("current_client_id", "1"), BotUttered("张三"),
+        ActionExecuted("action_listen"), UserUttered("开场白", {"name": "request_opening", "confidence": 0.9})],
+        slots=domain.slots)
+    rule_only = {"slots": ["rehearsal"], "active_loops": []}
+    for arguments in ({}, {"omit_unset_slots": True}, {"ignore_rule_only_turns": True, "rule_only_data": rule_only}):
+        theirs = states._rasa_past_states(tracker, domain, **arguments)
+        first = tracker.past_states(domain, **arguments)
+        assert first == theirs and len(first) >= 3
+        first[-1].pop("user")  # the featurizers edit the last state of what they got
+        assert tracker.past_states(domain, **arguments) == theirs
+    before = len(tracker.past_states(domain))
+    tracker.update(ActionExecuted("action_suggest_opening"))
+    assert tracker.past_states(domain) == states._rasa_past_states(tracker, domain) and \
+        len(tracker.past_states(domain)) == before + 1
