@@ -88,6 +88,7 @@ def _unknown_outcome(outcome: str) -> ValueError:
 # to show one page. Only the full-text filter ``q`` reads the tracker store, and filters in Python.
 
 CALL, LOOKUP = 0, 1  # the kind of a list entry: a call row, or a client looked up without one
+MERGE_HERE_UP_TO = 1000  # entries before a page that are read and merged here; deeper, the database skips
 
 
 def _date_bounds(args: dict[str, str]) -> tuple[datetime | None, datetime | None]:
@@ -168,18 +169,25 @@ def _entries(session: Session, selects: list, args: dict[str, str], bounds: tupl
         return [(row.kind, row.id) for row in rows], len(rows)
     offset, limit = bounds
     total = sum(session.scalar(select(func.count()).select_from(stmt.subquery())) for stmt in selects)
-    if offset >= total:
-        page = []
-    elif offset + limit <= total - offset:
-        rows = [row for stmt in selects for row in _ordered(session, stmt, offset + limit, newest_first=True)]
-        rows.sort(key=_newest_first, reverse=True)
-        page = rows[offset:offset + limit]
+    # A page in the older half is read from the oldest end: the last page costs what the first does.
+    newest_first = offset + limit <= total - offset
+    skip = offset if newest_first else max(total - offset - limit, 0)
+    take = limit if newest_first else max(min(limit, total - offset), 0)
+    if take <= 0:
+        return [], total
+    if skip <= MERGE_HERE_UP_TO:
+        rows = [row for stmt in selects for row in _ordered(session, stmt, skip + take, newest_first=newest_first)]
+        rows.sort(key=_newest_first, reverse=newest_first)
+        page = rows[skip:skip + take]
     else:
-        # A page in the older half is read from the oldest end: the last page costs what the first does.
-        skip = max(total - offset - limit, 0)
-        rows = [row for stmt in selects for row in _ordered(session, stmt, total - offset, newest_first=False)]
-        rows.sort(key=_newest_first)
-        page = list(reversed(rows[skip:max(total - offset, 0)]))
+        # Deep in a long list: the database merges both kinds along their indexes and skips to the page,
+        # instead of handing over every entry before it (a middle page of a year's list read 250,000).
+        listed = (selects[0] if len(selects) == 1 else union_all(*selects)).subquery()
+        order = (listed.c.at.desc(), listed.c.kind, listed.c.id.desc()) if newest_first \
+            else (listed.c.at, listed.c.kind.desc(), listed.c.id)
+        page = session.execute(select(listed.c.kind, listed.c.id).order_by(*order).offset(skip).limit(take)).all()
+    if not newest_first:
+        page = list(reversed(page))
     return [(row.kind, row.id) for row in page], total
 
 

@@ -108,3 +108,20 @@ def test_forty_thousand_conversations_still_list(crowded_tracker, web):  # noqa:
     calls = requests.get(f"{web}/api/calls", headers=headers, params={"q": "年费"}, timeout=300)
     assert calls.status_code == 200, calls.text
     assert requests.get(f"{web}/api/dashboard", headers=headers, timeout=300).status_code == 200
+
+
+def test_a_deep_page_of_the_review_is_the_slice_of_the_whole_list(many_calls, crm_url, monkeypatch):
+    """Past MERGE_HERE_UP_TO entries the database merges calls and lookups and skips to the page (on
+    SQLite too; here from 100 entries deep): every page is still the slice of the whole list, newest
+    first, from either end."""
+    from bot import queries
+    from bot.auth import Identity
+
+    monkeypatch.setattr(queries, "MERGE_HERE_UP_TO", 100)
+    supervisor = Identity("super01", "supervisor", "主管")
+    with sessions(crm_url).begin() as session:
+        whole, size = queries.conversations_page(session, supervisor, {}, None)
+        assert size == len(whole) > 1000
+        for offset in (99, 101, size // 2 - 30, size // 2 + 7, size - 260, size - 50, size - 1):
+            assert queries.conversations_page(session, supervisor, {}, (offset, 50)) == (whole[offset:offset + 50],
+                                                                                         size)
