@@ -68,10 +68,11 @@ test-fast: $(STAMP)
 	$(BIN)/salesbot prepare
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not model and not slow" --hypothesis-profile=fast
 
-# Latency, capacity and memory against a minimal Rasa bot; writes docs/benchmark.md (not part of
-# `make test`). PROFILE=1 also records py-spy profiles of the servers into var/bench/.
+# Latency, capacity, memory and a forced training of our model against a minimal Rasa bot, and the
+# growth pages; writes docs/benchmark.md (not part of `make test`). BENCH_TRAIN=0 skips the training
+# (about 5 minutes); PROFILE=1 also records py-spy profiles of the servers into var/bench/.
 bench: $(STAMP) $(POSTGRES)
-	$(BIN)/python -m bench $(if $(filter 1,$(PROFILE)),--profile)
+	BENCH_TRAIN=$${BENCH_TRAIN-1} $(BIN)/python -m bench $(if $(filter 1,$(PROFILE)),--profile)
 
 # Style, then the import contract in pyproject.toml (layers, no cycles).
 lint: $(STAMP)

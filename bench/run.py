@@ -9,7 +9,8 @@ docs/benchmark.md and var/bench/results.json.
 Settings (environment): BENCH_SECONDS (per rate, default 30), BENCH_CAPACITY_SECONDS
 (default BENCH_SECONDS), BENCH_RATES (default 2,10,30), BENCH_CONCURRENCY (default 16),
 BENCH_WARMUP_SECONDS (default 10), BENCH_NLU_ROUNDS (default 5; 0 skips it), BENCH_TRAIN=1 (also time a
-forced training of our model, ~12 minutes), BENCH_KEEP=1 (keep the temporary directory),
+forced training of our model, ~5 minutes; `make bench` sets it unless BENCH_TRAIN=0), BENCH_KEEP=1 (keep
+the temporary directory),
 BENCH_BOTS (default salesbot,minimal; one of them alone for a quicker profiling round), BENCH_SIDES=0
 (serving only: no call list, import, learning or growth benchmark; the report then is partial).
 ``--profile`` (make bench PROFILE=1) records py-spy profiles during the 10 msg/s phase.
@@ -170,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"preparing the bench CRM in {workdir}")
         stack.prepare_crm()
         if settings.train:
-            log("training the sales bot's model (forced, BENCH_TRAIN=1; ~12 minutes)")
+            log("training the sales bot's model (forced, BENCH_TRAIN=1; ~5 minutes)")
             _trained, ours.training_seconds = stack.train_salesbot(workdir, OUT_DIR / "logs")
         if "minimal" in settings.bots:
             log("training the minimal bot")

@@ -99,7 +99,8 @@ def train_minimal(workdir: Path, log_dir: Path) -> tuple[Path, float]:
 
 
 def train_salesbot(workdir: Path, log_dir: Path) -> tuple[Path, float]:
-    """A forced training of the sales bot's model into ``workdir`` (opt-in: ~12 minutes here)."""
+    """A forced training of the sales bot's model into ``workdir`` (BENCH_TRAIN=1, which `make bench`
+    sets: ~5 minutes here)."""
     out = workdir / "salesbot-models"
     cmd = [rasa_executable(), "train", "--force", "--config", "config.yml", "--domain", "domain.yml",
            "--data", "data", "--out", str(out), "--fixed-model-name", "salesbot"]
