@@ -33,8 +33,10 @@ class TextFeatures:
     def __init__(self, fitted: Any) -> None:
         self.fitted = fitted
         parts = [p for _n, p in fitted.transformer_list] if hasattr(fitted, "transformer_list") else [fitted]
-        self._parts = [(p.build_analyzer(), p.vocabulary_, p.idf_, p.sublinear_tf) for p in parts]
         self._direct = all(_plain(p) for p in parts) and not getattr(fitted, "transformer_weights", None)
+        # Anything else (a dropped part, no idf, weights) is read by scikit-learn itself.
+        self._parts = [(p.build_analyzer(), p.vocabulary_, p.idf_, p.sublinear_tf) for p in parts] \
+            if self._direct else []
         self.width = sum(len(vocabulary) for _a, vocabulary, _i, _s in self._parts)
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
@@ -70,5 +72,5 @@ class TextFeatures:
 
 def _plain(part: Any) -> bool:
     """A TfidfVectorizer whose transform is counts, (sublinear) tf, idf and l2 norm: what TextFeatures does."""
-    return type(part).__name__ == "TfidfVectorizer" and part.use_idf and part.norm == "l2" \
+    return type(part).__name__ == "TfidfVectorizer" and getattr(part, "use_idf", False) and part.norm == "l2" \
         and not part.binary and part.dtype in (np.float64, float)

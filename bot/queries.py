@@ -152,8 +152,9 @@ def _entries(session: Session, selects: list, args: dict[str, str], bounds: tupl
     """(kind, id) of the entries of ``selects`` newest first (a call before a lookup of the same
     moment), the page ``bounds`` (offset, limit) of them or all, and how many there are in all.
 
-    A page is read from each kind on its own, newest first along its index, and merged here: the
-    database never sorts the whole union to hand over fifty rows."""
+    A page near either end is read from each kind on its own along its index and merged here (a page in
+    the older half from the oldest end); deeper than MERGE_HERE_UP_TO entries, the database orders the
+    union and skips to the page, so no page hands over every entry before it."""
     query = args.get("q")
     if query:
         matching = conversation_ids_matching(query)

@@ -269,3 +269,6 @@ def test_second_opinion_reads_a_line_as_its_feature_union_does():
     ours, theirs = TextFeatures(union).transform(unseen), union.transform(unseen)
     assert ours.shape == theirs.shape and ours.nnz > 0
     assert abs(ours - theirs).max() < 1e-12
+    # A union it does not read itself (no idf, a dropped part) is left to scikit-learn, not misread.
+    other = make_union(TfidfVectorizer(analyzer="char", use_idf=False), "drop").fit(lines)
+    assert abs(TextFeatures(other).transform(unseen) - other.transform(unseen)).max() < 1e-12

@@ -307,7 +307,9 @@ async def test_a_first_session_start_needs_no_action_server_and_a_later_one_asks
     remote_action.install()
     domain = Domain.load(str(ROOT / "domain.yml"))
     start = RemoteAction("action_session_start", EndpointConfig("http://127.0.0.1:9/webhook"))
-    fresh = DialogueStateTracker("new", domain.slots)
+    # Rasa's processor sets the message's metadata as a slot just before the session starts.
+    fresh = DialogueStateTracker.from_events("new", [SlotSet("session_started_metadata", {"login": "agent01"})],
+                                             slots=domain.slots)
     events = await start.run(None, None, fresh, domain)
     assert [type(e) for e in events] == [SessionStarted, ActionExecuted] and events[1].action_name == "action_listen"
 

@@ -19,9 +19,10 @@ third of the Rasa server's time per message under load, measured with py-spy by 
 PROFILE=1`) and tries every event against all 23 event schemas (4 ms a message after that), and sends
 every request over kept-alive connections: Rasa opens a new HTTP session (and connection) for each.
 
-A conversation's very first session start stays in this process: with no slot ever set there is nothing
-for the custom ``action_session_start`` (actions/session.py) to carry over, and its reply would be Rasa's
-default one (the session starts, then listen); the round trip was a quarter of a first message's time.
+A conversation's very first session start stays in this process: with no slot set but the message's
+metadata (which Rasa's processor puts in ``session_started_metadata`` just before, and which the custom
+``action_session_start`` in actions/session.py does not carry over) there is nothing to carry, and its
+reply would be the session's start and listen; the round trip was a quarter of a first message's time.
 A later session start (a call going on after a pause) still asks the action server what it keeps.
 """
 
@@ -37,9 +38,9 @@ from typing import Any
 import aiohttp
 from jsonschema.exceptions import best_match
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import ActionExecutionRejection, ActionSessionStart, RemoteAction
-from rasa.shared.core.constants import ACTION_SESSION_START_NAME
-from rasa.shared.core.events import BotUttered, SlotSet
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, ACTION_SESSION_START_NAME, SESSION_START_METADATA_SLOT
+from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet
 from rasa.utils.endpoints import DEFAULT_REQUEST_TIMEOUT, EndpointConfig
 
 from bot import signing
@@ -198,9 +199,10 @@ def install() -> None:
     @functools.wraps(original)
     async def run(self: RemoteAction, *args: Any, **kwargs: Any) -> list:
         tracker = args[2] if len(args) > 2 else kwargs.get("tracker")
-        if self.name() == ACTION_SESSION_START_NAME and tracker is not None \
-                and not any(isinstance(event, SlotSet) for event in tracker.applied_events()):
-            return await ActionSessionStart().run(*args, **kwargs)
+        if self.name() == ACTION_SESSION_START_NAME and tracker is not None and not any(
+                isinstance(event, SlotSet) and event.key != SESSION_START_METADATA_SLOT
+                for event in tracker.applied_events()):
+            return [SessionStarted(), ActionExecuted(ACTION_LISTEN_NAME)]
         try:
             return await original(self, *args, **kwargs)
         except ActionExecutionRejection:

@@ -1,22 +1,24 @@
-"""Rasa's SQL tracker store, with two costs of every message taken out.
+"""Rasa's SQL tracker store, with the costs of every message taken out.
 
 Per message Rasa reads the conversation's current session (every stored row, as ORM objects) and,
-when it saves, counts those rows again to know which events are new. Here the read takes only the
-``data`` column (all Rasa rebuilds a tracker from), and the tracker it returns carries the number of
-rows read; saving that same tracker uses it instead of counting again. The read and the save of one
-message happen under the conversation's lock (Rasa's lock store; Redis when several Rasa servers share
-the store), so no other writer adds rows in between, as long as one message is handled within the
-lock's lifetime (Rasa's TICKET_LOCK_LIFETIME, 60 s; past it Rasa's own count goes wrong too). A tracker
-that did not come from a read here (a copy, Rasa's HTTP API replacing events) is counted as Rasa does.
-Same table, same rows: the web app and the review read them as before. About 3 ms less of the Rasa
-server's time per message (`make bench PROFILE=1`).
+when it saves, counts those rows again to know which events are new, then writes the new rows one by
+one. Here the read takes only the ``id`` and ``data`` columns (all Rasa rebuilds a tracker from), and the
+tracker it returns carries the number of rows read; saving that same tracker uses it instead of counting
+again, and writes the new rows in one statement. The read and the save of one message happen under the
+conversation's lock (Rasa's lock store; Redis when several Rasa servers share the store), so no other
+writer adds rows in between, as long as one message is handled within the lock's lifetime (Rasa's
+TICKET_LOCK_LIFETIME, 60 s; past it Rasa's own count goes wrong too). A tracker that did not come from a
+read here (a copy, Rasa's HTTP API replacing events) is counted as Rasa does. Same table, same rows: the
+web app and the review read them as before.
 
 The server also keeps the trackers of its most recent conversations (KEEP of them) as it saved them: a
 message in a conversation it saved last reads only the newest row id of that conversation (one indexed
 query) instead of every row of the session and rebuilding the tracker from them (about 4 ms of the server's
-time per message, growing with the call's length). Another server writing to the conversation, a tracker
-changed and not saved, a new session, or an event broker (which diffs against a fresh read) each mean the
-whole read, as before.
+time per message, growing with the call's length). A tracker saved with a new session is kept as the table
+gives it (that session's events only). Another server writing to the conversation (its newest row id
+moves), a tracker changed and not saved (its event count moves), another domain, or an event broker (which
+diffs against a fresh read) each mean the whole read, as before. A conversation with no rows yet is
+neither read nor counted: the read finds no newest row, and the save that follows knows it starts at none.
 
 Installed on Rasa's class (``install``, from bot/rasa_ext/__init__.py, before the server creates its
 store), so endpoints.yml keeps ``type: SQL``: a custom store type that fails to load would make Rasa
@@ -51,6 +53,7 @@ class _Kept:
     newest: int | None  # id of the conversation's newest row when it was kept
     events: int  # len(tracker.events) then: a tracker changed since and not saved is not used
     rows: int  # rows of its session in the table
+    domain: int = 0  # id() of the store's domain then: a tracker holds that domain's slots
 
 
 def _kept(store: SQLTrackerStore) -> OrderedDict[str, _Kept]:
@@ -62,6 +65,7 @@ def _keep(store: SQLTrackerStore, sender_id: str, entry: _Kept | None) -> None:
     if entry is None or store.event_broker is not None:
         kept.pop(sender_id, None)
         return
+    entry.domain = id(store.domain)
     kept[sender_id] = entry
     kept.move_to_end(sender_id)
     while len(kept) > KEEP:
@@ -84,7 +88,7 @@ async def _retrieve(self: SQLTrackerStore, sender_id: str,
                 _keep(self, sender_id, _Kept(None, None, 0, 0))
                 return None
             if kept is not None and kept.tracker is not None and len(kept.tracker.events) == kept.events \
-                    and newest == kept.newest:
+                    and newest == kept.newest and kept.domain == id(self.domain):
                 setattr(kept.tracker, ROWS_READ, kept.rows)
                 _keep(self, sender_id, kept)
                 return kept.tracker
